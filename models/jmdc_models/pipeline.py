@@ -1,0 +1,233 @@
+"""The whole model pipeline: train -> compression-aware fine-tune -> attention pruning -> export.
+
+    python -m jmdc_models.pipeline --config full   # the shipped fmnist-vgg16 (see models/README.md)
+    python -m jmdc_models.pipeline --config tiny --out /tmp/tiny   # seconds; CI runs this
+
+Each phase writes a checkpoint under --work; a rerun resumes from the last finished phase.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import torch
+
+from . import data as data_mod
+from .export import export_variant, variant_id, write_golden, write_manifest
+from .net import CFGS, Net, block_widths
+from .prune import gate_spread, keep_indices, prune, rank_scores
+from .train import accuracy, mean_gates, recalibrate_bn, seed_all, train_epochs
+
+CONFIGS = {
+    "full": {
+        "id": "fmnist-vgg16", "dataset": "fashion-mnist", "cfg": "vgg16", "width": 0.5,
+        "subset": None, "epochs": 12, "caEpochs": 3, "pruneEpochs": 3, "controlEpochs": 1,
+        "lr": 0.05, "polar": 0.1, "batch": 128, "ratios": [0.0, 0.25, 0.5, 0.75], "controlRatio": 0.5,
+        "compressProb": 0.8, "maxBatches": None, "golden": 8,
+    },
+    "tiny": {
+        "id": "tiny-vgg11", "dataset": "fashion-mnist", "cfg": "vgg11", "width": 0.0625,
+        "subset": [512, 256, 256], "epochs": 1, "caEpochs": 1, "pruneEpochs": 1, "controlEpochs": 1,
+        "lr": 0.05, "polar": 0.05, "batch": 64, "ratios": [0.0, 0.5], "controlRatio": 0.5,
+        "compressProb": 0.8, "maxBatches": 4, "golden": 4,
+    },
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def load_dataset(cfg: dict, data_dir: str | None):
+    if cfg["dataset"] == "fashion-mnist":
+        ds = data_mod.load_fashion_mnist(data_dir or data_mod.FASHION_MNIST_DIR)
+    elif cfg["dataset"] == "cifar10":
+        if not data_dir:
+            raise SystemExit("cifar10 needs --data DIR (the python-version batches)")
+        ds = data_mod.load_cifar10(data_dir)
+    else:
+        raise SystemExit(f"unknown dataset {cfg['dataset']}")
+    if cfg["subset"]:
+        ds = data_mod.subset(ds, *cfg["subset"])
+    return ds
+
+
+def save(net: Net, path: str, extra: dict | None = None) -> None:
+    torch.save({"spec": net.spec(), "state": net.state_dict(), "extra": extra or {}}, path)
+
+
+def load(path: str) -> tuple[Net, dict]:
+    ck = torch.load(path, weights_only=False)
+    net = Net.from_spec(ck["spec"])
+    net.load_state_dict(ck["state"])
+    return net.to(memory_format=torch.channels_last), ck["extra"]
+
+
+@torch.no_grad()
+def init_fills(net: Net, ds, n: int = 2000) -> None:
+    """Start each point's fill value at the per-channel mean of its features over training images."""
+    from .data import normalize
+
+    net.eval()
+    x = normalize(ds.train_x[:n], ds.norm)
+    for i, b in enumerate(net.blocks):
+        x, _ = b(x)
+        net.fills[i].copy_(x.mean(dim=(0, 2, 3)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="full")
+    ap.add_argument("--out", help="output model folder (default models/<id>)")
+    ap.add_argument("--work", help="checkpoint folder (default models/.work/<id>)")
+    ap.add_argument("--data", help="dataset folder (Fashion-MNIST IDX gz files or CIFAR-10 python batches)")
+    ap.add_argument("--dataset", choices=["fashion-mnist", "cifar10"], help="override the config's dataset")
+    ap.add_argument("--cfg", choices=sorted(CFGS), help="override the layout (vgg11/vgg13/vgg16)")
+    ap.add_argument("--width", type=float, help="override the width multiplier")
+    ap.add_argument("--epochs", type=int, help="override the base training epochs")
+    ap.add_argument("--id", help="override the model id")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    args = ap.parse_args(argv)
+
+    cfg = dict(CONFIGS[args.config])
+    for key, val in (("dataset", args.dataset), ("cfg", args.cfg), ("width", args.width),
+                     ("epochs", args.epochs), ("id", args.id)):
+        if val is not None:
+            cfg[key] = val
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = args.out or os.path.join(here, cfg["id"])
+    work = args.work or os.path.join(here, ".work", cfg["id"])
+    if args.fresh and os.path.isdir(work):
+        shutil.rmtree(work)
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    seed_all(args.seed)
+    t_start = time.time()
+    report: dict = {"config": cfg, "phases": {}}
+    report_path = os.path.join(work, "report.json")
+    if os.path.exists(report_path) and not args.fresh:
+        report = json.load(open(report_path))
+        report["config"] = cfg
+
+    def phase_done(name: str, info: dict) -> None:
+        report["phases"][name] = info
+        json.dump(report, open(report_path, "w"), indent=1)
+
+    ds = load_dataset(cfg, args.data)
+    log(f"{ds.name}: train {len(ds.train_x)} val {len(ds.val_x)} test {len(ds.test_x)}, input {ds.input_shape}")
+    widths = block_widths(CFGS[cfg["cfg"]], cfg["width"])
+    mb = cfg["maxBatches"]
+
+    # 1. base training with the polarization term on channel gates
+    base_ck = os.path.join(work, "base.pt")
+    if os.path.exists(base_ck):
+        base, _ = load(base_ck)
+        log("base: resumed from checkpoint")
+    else:
+        seed_all(args.seed)
+        base = Net(widths, ds.input_shape[0], len(ds.classes)).to(memory_format=torch.channels_last)
+        log(f"base: {cfg['cfg']} width {cfg['width']} widths {widths}, "
+            f"{sum(p.numel() for p in base.parameters()) / 1e6:.2f} M params")
+        t0 = time.time()
+        hist = train_epochs(base, ds.train_x, ds.train_y, ds.norm, epochs=cfg["epochs"], lr=cfg["lr"],
+                            batch_size=cfg["batch"], polar=cfg["polar"], label="base", max_batches=mb)
+        val = accuracy(base, ds.val_x, ds.val_y, ds.norm)
+        save(base, base_ck)
+        phase_done("base", {"history": hist, "valAcc": val, "seconds": time.time() - t0})
+        log(f"base: val {val:.4f}")
+    gates = mean_gates(base, ds.val_x, ds.norm)
+    report["gateSpreadBase"] = gate_spread(gates)
+
+    # 2. control: attention vs L1 vs random ranking at the same ratio, before/after the same fine-tune
+    if "control" not in report["phases"]:
+        rows, t0 = [], time.time()
+        for method in ("attention", "l1", "random"):
+            seed_all(args.seed)
+            small = prune(base, keep_indices(rank_scores(base, method, gates, seed=args.seed), cfg["controlRatio"]))
+            small = small.to(memory_format=torch.channels_last)
+            recalibrate_bn(small, ds.train_x, ds.norm)
+            before = accuracy(small, ds.val_x, ds.val_y, ds.norm)
+            seed_all(args.seed)
+            train_epochs(small, ds.train_x, ds.train_y, ds.norm, epochs=cfg["controlEpochs"], lr=cfg["lr"] / 2,
+                         batch_size=cfg["batch"], label=f"control {method}", max_batches=mb)
+            after = accuracy(small, ds.val_x, ds.val_y, ds.norm)
+            rows.append({"method": method, "ratio": cfg["controlRatio"], "valBefore": before, "valAfter": after})
+            log(f"control {method}: val before fine-tune {before:.4f}, after {after:.4f}")
+        phase_done("control", {"rows": rows, "fineTuneEpochs": cfg["controlEpochs"], "seconds": time.time() - t0})
+
+    # 3. compression-aware fine-tuning of the unpruned model (variant 0)
+    ca_ck = os.path.join(work, variant_id(0.0) + ".pt")
+    if os.path.exists(ca_ck):
+        full, _ = load(ca_ck)
+        log("variant r000: resumed from checkpoint")
+    else:
+        full, _ = load(base_ck)
+        init_fills(full, ds)
+        full.compress_prob = cfg["compressProb"]
+        seed_all(args.seed + 1)
+        t0 = time.time()
+        hist = train_epochs(full, ds.train_x, ds.train_y, ds.norm, epochs=cfg["caEpochs"], lr=cfg["lr"] / 2,
+                            batch_size=cfg["batch"], label="compression-aware r000", max_batches=mb)
+        full.compress_prob = 0.0
+        save(full, ca_ck)
+        phase_done("r000", {"history": hist, "seconds": time.time() - t0})
+    full_gates = mean_gates(full, ds.val_x, ds.norm)
+
+    # 4. attention-pruned variants, each compression-aware fine-tuned
+    nets = {0.0: full}
+    for ratio in cfg["ratios"][1:]:
+        ck = os.path.join(work, variant_id(ratio) + ".pt")
+        if os.path.exists(ck):
+            nets[ratio], _ = load(ck)
+            log(f"variant {variant_id(ratio)}: resumed from checkpoint")
+            continue
+        small = prune(full, keep_indices(rank_scores(full, "attention", full_gates), ratio))
+        small = small.to(memory_format=torch.channels_last)
+        recalibrate_bn(small, ds.train_x, ds.norm)
+        before = accuracy(small, ds.val_x, ds.val_y, ds.norm)
+        small.compress_prob = cfg["compressProb"]
+        seed_all(args.seed + 2)
+        t0 = time.time()
+        hist = train_epochs(small, ds.train_x, ds.train_y, ds.norm, epochs=cfg["pruneEpochs"], lr=cfg["lr"] / 2,
+                            batch_size=cfg["batch"], label=f"compression-aware {variant_id(ratio)}", max_batches=mb)
+        small.compress_prob = 0.0
+        save(small, ck)
+        nets[ratio] = small
+        phase_done(variant_id(ratio), {"history": hist, "valBeforeFineTune": before, "seconds": time.time() - t0})
+
+    # 5. accuracy of every uncompressed variant, export, manifest, golden
+    variants = []
+    for ratio in cfg["ratios"]:
+        net = nets[ratio]
+        acc = {"val": accuracy(net, ds.val_x, ds.val_y, ds.norm), "test": accuracy(net, ds.test_x, ds.test_y, ds.norm)}
+        log(f"variant {variant_id(ratio)}: val {acc['val']:.4f} test {acc['test']:.4f}")
+        files = export_variant(net, os.path.join(out, variant_id(ratio)), out, ds.input_shape)
+        variants.append({"ratio": ratio, "net": net, "accuracy": acc, "files": files})
+    write_golden(out, ds, variants, n=cfg["golden"])
+    manifest = write_manifest(cfg["id"], out, ds, variants, {
+        "architecture": {"cfg": cfg["cfg"], "width": cfg["width"], "widths": widths,
+                         "channelAttention": "squeeze-excitation gate after every conv",
+                         "spatialAttention": "CBAM-style 7x7 conv on [mean, max] after each block's max-pool"},
+        "data": {"dataset": ds.name, **ds.meta, "splits": {"train": len(ds.train_x), "val": len(ds.val_x),
+                                                           "test": len(ds.test_x)}},
+    })
+    report["variants"] = [{"ratio": v["ratio"], "accuracy": v["accuracy"],
+                           "blocks": [{k: e[k] for k in ("block", "macs", "params", "bytes")} for e in v["files"]]}
+                          for v in variants]
+    report["totalSeconds"] = time.time() - t_start
+    report["hash"] = manifest["hash"]
+    json.dump(report, open(report_path, "w"), indent=1)
+    shutil.copy(report_path, os.path.join(out, "training-report.json"))
+    log(f"done in {report['totalSeconds']:.0f}s: {out}/manifest.json ({manifest['hash']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
