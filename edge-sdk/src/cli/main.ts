@@ -1,0 +1,46 @@
+/**
+ * The `jmdc` command. Each subcommand lives in its own module exporting
+ * `run(argv: string[]): Promise<number>` (the exit code) and `summary`.
+ * Commands that need the local cloud (demo, bench) are provided by other packages and are not part of
+ * the edge SDK a device installs.
+ */
+import { isJmdcError } from '../errors.js';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  eval: { summary: 'accuracy, payload bytes and codec timings of one setting on a split', load: () => import('./eval.js') },
+  profile: { summary: 'evaluate the whole compression grid and write models/<id>/profile.json', load: () => import('./profile.js') },
+  plan: { summary: 'the partition/compression decision for given network conditions', load: () => import('./plan.js') },
+  calibrate: { summary: 'measure head times on this device and store them', load: () => import('./calibrate.js') },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: jmdc <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'jmdc <command> --help' for the options of a command.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`jmdc: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await (await cmd.load()).run(rest);
+  } catch (e) {
+    if (isJmdcError(e)) {
+      console.error(`jmdc ${name}: ${e.code}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,1 @@
+export { OrtBackend, type OrtBackendOptions } from './ortBackend.js';
