@@ -19,6 +19,7 @@ import torch
 from . import data as data_mod
 from .export import export_variant, variant_id, write_golden, write_manifest
 from .net import CFGS, Net, block_widths
+from .splits import write_splits
 from .prune import gate_spread, keep_indices, prune, rank_scores
 from .train import accuracy, mean_gates, recalibrate_bn, seed_all, train_epochs
 
@@ -36,6 +37,11 @@ CONFIGS = {
         "compressProb": 0.8, "maxBatches": 4, "golden": 4,
     },
 }
+
+
+def write_json(path: str, doc: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
 
 
 def log(msg: str) -> None:
@@ -113,12 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"config": cfg, "phases": {}}
     report_path = os.path.join(work, "report.json")
     if os.path.exists(report_path) and not args.fresh:
-        report = json.load(open(report_path))
+        with open(report_path) as f:
+            report = json.load(f)
         report["config"] = cfg
 
     def phase_done(name: str, info: dict) -> None:
         report["phases"][name] = info
-        json.dump(report, open(report_path, "w"), indent=1)
+        write_json(report_path, report)
 
     ds = load_dataset(cfg, args.data)
     log(f"{ds.name}: train {len(ds.train_x)} val {len(ds.val_x)} test {len(ds.test_x)}, input {ds.input_shape}")
@@ -218,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         "data": {"dataset": ds.name, **ds.meta, "splits": {"train": len(ds.train_x), "val": len(ds.val_x),
                                                            "test": len(ds.test_x)}},
     })
+    if ds.name == "fashion-mnist" and not cfg["subset"]:
+        write_splits(out, ds.name, len(ds.train_x) + len(ds.val_x), len(ds.val_x), ds.meta["valSeed"], ds.meta["root"])
     report["variants"] = [{"ratio": v["ratio"], "accuracy": v["accuracy"],
                            "blocks": [{k: e[k] for k in ("block", "macs", "params", "bytes")} for e in v["files"]]}
                           for v in variants]
     report["totalSeconds"] = time.time() - t_start
     report["hash"] = manifest["hash"]
-    json.dump(report, open(report_path, "w"), indent=1)
+    write_json(report_path, report)
     shutil.copy(report_path, os.path.join(out, "training-report.json"))
     log(f"done in {report['totalSeconds']:.0f}s: {out}/manifest.json ({manifest['hash']})")
     return 0

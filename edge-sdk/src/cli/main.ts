@@ -5,6 +5,7 @@
  * the edge SDK a device installs.
  */
 import { isJmdcError } from '../errors.js';
+import { UsageError } from './args.js';
 
 interface Command {
   summary: string;
@@ -37,6 +38,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await cmd.load()).run(rest);
   } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`jmdc ${name}: ${e.message}\n\nRun 'jmdc ${name} --help' for its options.`);
+      return 2;
+    }
     if (isJmdcError(e)) {
       console.error(`jmdc ${name}: ${e.code}: ${e.message}`);
       return 1;

@@ -1,0 +1,46 @@
+/** Minimal `--flag value` / `--flag` parsing shared by the CLI commands; bad flags exit with code 2. */
+import { parseArgs } from 'node:util';
+
+export class UsageError extends Error {}
+
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+export function parseFlags<T extends FlagSpec>(argv: string[], spec: T) {
+  try {
+    return parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export function num(v: unknown, name: string, opts: { min?: number; max?: number; int?: boolean } = {}): number {
+  const n = Number(v);
+  if (v === undefined || v === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
+  if (opts.int && !Number.isInteger(n)) throw new UsageError(`--${name} must be an integer`);
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be >= ${opts.min}`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be <= ${opts.max}`);
+  return n;
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** A progress line on stderr: rewritten in place on a TTY, every 10% otherwise. */
+export function progress(label: string, total: number): (done: number, extra?: string) => void {
+  const start = Date.now();
+  let lastDecile = -1;
+  const tty = process.stderr.isTTY;
+  return (done, extra = '') => {
+    const el = (Date.now() - start) / 1000;
+    const eta = (el / Math.max(done, 1)) * (total - done);
+    const line = `${label} ${done}/${total} ${((100 * done) / total).toFixed(1)}% ${el.toFixed(0)}s eta ${eta.toFixed(0)}s ${extra}`;
+    const decile = Math.floor((10 * done) / total);
+    if (tty) process.stderr.write(`\r${line.padEnd(100)}${done === total ? '\n' : ''}`);
+    else if (decile !== lastDecile) process.stderr.write(`${line}\n`);
+    lastDecile = decile;
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * `jmdc profile`: evaluates every point x variant x keep x bits (plus cloud-only and edge-only) on the
+ * validation split (choices) and the test split (reporting only), measures reference timings, and writes
+ * models/<id>/profile.json for the planner.
+ *
+ *   npx jmdc profile --model fmnist-vgg16 [--limit 1000] [--threads 2]
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { arch, cpus, platform } from 'node:os';
+import { findVariant, preprocess } from '../model/index.js';
+import { median, num, parseFlags, progress, UsageError } from './args.js';
+import { openEvaluator } from './common.js';
+import { loadSplit } from './dataset.js';
+import { Evaluator, float32FeatureBytes, type HeadCache, type RowKind, type SettingResult } from './evaluate.js';
+
+export const usage = `usage: jmdc profile --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--threads T] [--out FILE] [--fresh]
+  Evaluates the grid on the first N images of the val and test splits (default: all) and writes profile.json.
+  Rows are resumed from FILE.partial unless --fresh.`;
+
+export interface ProfileRow {
+  kind: RowKind;
+  point: number;
+  variant: number;
+  keep: number;
+  keepCount: number;
+  bits: number;
+  coder: string;
+  valAccuracy: number;
+  testAccuracy: number;
+  meanPayloadBytes: number;
+  float32FeatureBytes: number;
+  headMacs: number;
+  tailMacs: number;
+}
+
+function dominant(coders: Record<string, number>): string {
+  return Object.entries(coders).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'none';
+}
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, {
+    model: { type: 'string' },
+    limit: { type: 'string' },
+    keeps: { type: 'string' },
+    bits: { type: 'string' },
+    threads: { type: 'string' },
+    out: { type: 'string' },
+    fresh: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (f.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (!f.model) throw new UsageError('--model is required');
+  const limit = f.limit === undefined ? undefined : num(f.limit, 'limit', { min: 1, int: true });
+  const threads = f.threads === undefined ? 0 : num(f.threads, 'threads', { min: 0, int: true });
+  const keeps = (f.keeps ?? '1,0.75,0.5,0.25,0.125').split(',').map((k) => num(k, 'keeps', { min: 1e-6, max: 1 }));
+  const bitsList = (f.bits ?? '8,6,4,3,2').split(',').map((b) => num(b, 'bits', { min: 1, max: 8, int: true }));
+
+  const val = openEvaluator(f.model, 'val', limit, threads);
+  const { manifest, dir } = val.model;
+  const test = new Evaluator(val.model, val.runner, loadSplit(dir, 'test', limit));
+  const outPath = f.out ?? join(dir, 'profile.json');
+  const partialPath = `${outPath}.partial`;
+  const P = manifest.points.length;
+  const variants = manifest.variants.map((v) => v.pruneRatio);
+  const macs = (v: number, from: number, to: number) =>
+    findVariant(manifest, v)
+      .blocks.filter((b) => b.block >= from && b.block <= to)
+      .reduce((a, b) => a + b.macs, 0);
+
+  let rows: ProfileRow[] = [];
+  if (!f.fresh && existsSync(partialPath)) {
+    const partial = JSON.parse(readFileSync(partialPath, 'utf8')) as { hash: string; limit: number | null; rows: ProfileRow[] };
+    if (partial.hash === manifest.hash && partial.limit === (limit ?? null)) rows = partial.rows;
+  }
+  const key = (r: { kind: string; point: number; variant: number; keep: number; bits: number }) =>
+    `${r.kind}/${r.point}/${r.variant}/${r.keep}/${r.bits}`;
+  const done = new Set(rows.map(key));
+  const savePartial = () => {
+    writeFileSync(partialPath, JSON.stringify({ hash: manifest.hash, limit: limit ?? null, rows }));
+  };
+  const total = 1 + variants.length + variants.length * P * keeps.length * bitsList.length;
+  const tick = progress('profile', total);
+  let count = rows.length;
+  const encodeMs: number[] = [];
+  const decodeMs: number[] = [];
+  process.stderr.write(
+    `profiling ${manifest.id}: val ${val.data.count} / test ${test.data.count} images, ${total} rows (${rows.length} resumed)\n`,
+  );
+
+  const fullVal = await val.fullAccuracy(0);
+  const fullTest = await test.fullAccuracy(0);
+
+  // cloud-only and edge-only rows
+  if (!done.has(key({ kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8 }))) {
+    const [rv, rt] = [await val.cloudOnly('png'), await test.cloudOnly('png')];
+    rows.push({
+      kind: 'cloud-only', point: 0, variant: 0, keep: 1, keepCount: 0, bits: 8, coder: 'png',
+      valAccuracy: rv.accuracy, testAccuracy: rt.accuracy, meanPayloadBytes: rv.meanPayloadBytes,
+      float32FeatureBytes: 4 * manifest.input.shape.reduce((a, b) => a * b, 1), headMacs: 0, tailMacs: macs(0, 1, P + 1),
+    });
+    savePartial();
+  }
+  tick(++count);
+  for (const v of variants) {
+    if (done.has(key({ kind: 'edge-only', point: P + 1, variant: v, keep: 1, bits: 8 }))) continue;
+    const [av, at] = [await val.fullAccuracy(v), await test.fullAccuracy(v)];
+    rows.push({
+      kind: 'edge-only', point: P + 1, variant: v, keep: 1, keepCount: 0, bits: 8, coder: 'none',
+      valAccuracy: av, testAccuracy: at, meanPayloadBytes: 0, float32FeatureBytes: 0,
+      headMacs: macs(v, 1, P + 1), tailMacs: 0,
+    });
+    savePartial();
+    tick(++count);
+  }
+
+  // the split grid; settings with the same effective k (small maps) are evaluated once
+  for (const v of variants) {
+    for (let p = 1; p <= P; p++) {
+      const todo = keeps.flatMap((keep) => bitsList.map((bits) => ({ keep, bits }))).filter((s) => !done.has(key({ kind: 'split', point: p, variant: v, ...s })));
+      if (todo.length === 0) continue;
+      const [hv, ht]: [HeadCache, HeadCache] = [await val.heads(v, p), await test.heads(v, p)];
+      const hw = hv.dims[1] * hv.dims[2];
+      const memo = new Map<string, [SettingResult, SettingResult]>();
+      for (const { keep, bits } of todo) {
+        const k = Math.max(1, Math.ceil(keep * hw));
+        const mk = `${k}/${bits}`;
+        let res = memo.get(mk);
+        if (!res) {
+          const s = { kind: 'split' as const, point: p, variant: v, keep, bits, coder: 'auto' as const, fill: 'stored' as const };
+          res = [await val.split(hv, s), await test.split(ht, s)];
+          memo.set(mk, res);
+          encodeMs.push(...res[0].encodeMs);
+          decodeMs.push(...res[0].decodeMs);
+        }
+        rows.push({
+          kind: 'split', point: p, variant: v, keep, keepCount: k, bits, coder: dominant(res[0].coders),
+          valAccuracy: res[0].accuracy, testAccuracy: res[1].accuracy, meanPayloadBytes: res[0].meanPayloadBytes,
+          float32FeatureBytes: float32FeatureBytes(val.model, p), headMacs: macs(v, 1, p), tailMacs: macs(v, p + 1, P + 1),
+        });
+        tick(++count, `p${p} r${v} keep ${keep} b${bits} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`);
+      }
+      savePartial();
+    }
+  }
+
+  // the fill value at dropped positions: stored per-channel values vs zeros, on val
+  const fillComparison = [];
+  for (const p of [1, 2, 3].filter((x) => x <= P)) {
+    const h = await val.heads(0, p);
+    const s = { kind: 'split' as const, point: p, variant: 0, keep: 0.25, bits: 4, coder: 'auto' as const };
+    const [stored, zero] = [await val.split(h, { ...s, fill: 'stored' }), await val.split(h, { ...s, fill: 'zero' })];
+    fillComparison.push({ point: p, variant: 0, keep: 0.25, bits: 4, storedValAccuracy: stored.accuracy, zeroValAccuracy: zero.accuracy });
+  }
+
+  // reference timings on this machine: batch 1, median of repeated runs
+  const timings = await measureTimings(val, variants, P);
+  const profile = {
+    model: manifest.id,
+    hash: manifest.hash,
+    createdAt: new Date().toISOString(),
+    splits: { val: val.data.count, test: test.data.count },
+    fullModel: { val: fullVal, test: fullTest },
+    fill: 'stored',
+    fillComparison,
+    timings: { ...timings, encodeMs: median(encodeMs), decodeMs: median(decodeMs) },
+    rows,
+  };
+  writeFileSync(`${outPath}.tmp`, `${JSON.stringify(profile, null, 1)}\n`);
+  renameSync(`${outPath}.tmp`, outPath);
+  await val.runner.close();
+  process.stderr.write(`wrote ${outPath} (${rows.length} rows)\n`);
+  return 0;
+}
+
+async function measureTimings(ev: Evaluator, variants: number[], P: number) {
+  const { manifest } = ev.model;
+  const reps = 15;
+  const x = preprocess(manifest, ev.data.images.subarray(0, ev.data.imageBytes), 1);
+  const headMs: Record<string, number[]> = {};
+  const tailMs: Record<string, number[]> = {};
+  const fullMs: Record<string, number> = {};
+  const time = async (fn: () => Promise<unknown>) => {
+    await fn();
+    const ts: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = nowMs();
+      await fn();
+      ts.push(nowMs() - t0);
+    }
+    return median(ts);
+  };
+  for (const v of variants) {
+    const id = findVariant(manifest, v).id;
+    headMs[id] = [];
+    tailMs[id] = [];
+    for (let p = 1; p <= P; p++) headMs[id].push(await time(() => ev.runner.head(v, p, x, 1)));
+    for (let p = 0; p <= P; p++) {
+      const feats = p === 0 ? x : (await ev.runner.head(v, p, x, 1)).features;
+      tailMs[id].push(await time(() => ev.runner.tail(v, p, feats, 1)));
+    }
+    fullMs[id] = tailMs[id][0] ?? 0;
+  }
+  return {
+    device: `${platform()}-${arch()} ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}`,
+    batch: 1,
+    headMs,
+    tailMs,
+    fullMs,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * IEEE 754 binary16 helpers for the min/scale pairs (Node 20 has no `Math.f16round`).
+ * Only directed rounding is needed: the encoder rounds `min` down and `scale` up so that
+ * `[min, min + (2^b - 1) * scale]` still covers every value of the group.
+ */
+
+const F16_MAX = 65504;
+
+/** The value of the binary16 with bit pattern `h` (NaN and infinities included). */
+export function f16ToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 31) return m === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+  return sign * (1024 + m) * 2 ** (e - 25);
+}
+
+/** Binary exponent of a positive finite number: 2^e <= a < 2^(e+1). */
+function exponentOf(a: number): number {
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  return e;
+}
+
+/**
+ * Rounds `x` to a binary16 value toward +infinity (`up`) or -infinity, returned as a number.
+ * Returns +/-Infinity when the result does not fit (|result| > 65504).
+ */
+export function f16Round(x: number, up: boolean): number {
+  if (Number.isNaN(x)) return Number.NaN;
+  if (x === 0) return 0;
+  const a = Math.abs(x);
+  // quantum of the binade of a (subnormal binades share 2^-24)
+  const q = 2 ** (Math.max(exponentOf(a), -14) - 10);
+  const n = a / q; // exact: scaling by a power of two
+  const magUp = (x > 0) === up;
+  const mag = (magUp ? Math.ceil(n) : Math.floor(n)) * q;
+  if (mag > F16_MAX) return x > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  return x > 0 ? mag : -mag;
+}
+
+/** Bit pattern of a number that is exactly representable as binary16 (as returned by {@link f16Round}). */
+export function f16Bits(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a === Number.POSITIVE_INFINITY) return sign | 0x7c00;
+  if (a === 0) return sign;
+  if (a < 2 ** -14) return sign | Math.round(a * 2 ** 24);
+  const e = exponentOf(a);
+  const m = Math.round(a * 2 ** (10 - e)) - 1024;
+  return sign | ((e + 15) << 10) | m;
+}

@@ -1,0 +1,160 @@
+/**
+ * Public types of the jmdc wire codec. The byte layout they describe is in `docs/wire-format.md`.
+ */
+
+/** Entropy coder applied to the body of a features payload. */
+export type CoderId = 'none' | 'deflate' | 'brotli' | 'rans';
+
+/** Granularity of the min/scale pairs: one per channel of each item, or one per item. */
+export type QuantScope = 'channel' | 'tensor';
+
+/** How a raw (cloud-only) image batch is stored in the body. */
+export type RawFormat = 'raw' | 'png' | 'deflate';
+
+/** Precision of the stored min/scale pairs (chosen by the encoder, flagged in the header). */
+export type ParamPrecision = 'f16' | 'f32';
+
+/** The model a payload was produced for (from the model manifest). */
+export interface ModelRef {
+  /** Model id, 1..64 UTF-8 bytes. */
+  id: string;
+  /** Manifest hash, `"sha256:<64 hex chars>"`. */
+  hash: string;
+}
+
+/** Options of {@link encodeFeatures}. */
+export interface FeatureEncodeOptions {
+  model: ModelRef;
+  /** Partition point, integer 0..255. */
+  point: number;
+  /** Prune ratio of the model variant in [0, 1]; stored as a whole percent (`Math.round(variant * 100)`). */
+  variant: number;
+  /**
+   * Fraction of spatial positions kept, in (0, 1]; k = max(1, ceil(keep * H * W)).
+   * Mutually exclusive with `keepCount`.
+   * @default 1
+   */
+  keep?: number;
+  /** Number of spatial positions kept per item, integer 1..H*W. Mutually exclusive with `keep`. */
+  keepCount?: number;
+  /** Quantization bits, integer 1..8. */
+  bits: number;
+  /**
+   * Entropy coder; `'auto'` encodes with the candidates and keeps the smallest body.
+   * @default 'auto'
+   */
+  coder?: CoderId | 'auto';
+  /**
+   * One min/scale pair per channel of each item (`'channel'`) or per item (`'tensor'`).
+   * @default 'channel'
+   */
+  quantScope?: QuantScope;
+}
+
+/** A batch of intermediate feature tensors and their spatial attention maps. */
+export interface FeatureBatch {
+  /** `[C, H, W]` of one item; each 1..65535. */
+  dims: readonly [number, number, number];
+  /** Number of items N, 1..65535. */
+  batch: number;
+  /** N*C*H*W values, NCHW order. */
+  features: Float32Array;
+  /** N*H*W values, row-major per item; higher = more important. */
+  attention: Float32Array;
+}
+
+/** Options of {@link encodeRaw}. */
+export interface RawEncodeOptions {
+  model: ModelRef;
+  /**
+   * Body format of the image batch.
+   * @default 'png'
+   */
+  format?: RawFormat;
+}
+
+/** Sizes the decoder accepts. Every field is checked before anything is allocated. */
+export interface DecodeLimits {
+  /** Largest batch N. @default 64 */
+  maxBatch: number;
+  /** Largest channel count C. @default 4096 */
+  maxChannels: number;
+  /** Largest H and W. @default 1024 */
+  maxSide: number;
+  /** Largest whole payload in bytes. @default 6 MiB (the Lambda sync payload limit) */
+  maxPayloadBytes: number;
+  /**
+   * Largest decoded size in bytes: bounds the uncompressed body and the dense output
+   * (N*C*H*W float32 for features, N*C*H*W bytes for raw images). @default 64 MiB
+   */
+  maxDecodedBytes: number;
+}
+
+/** Options of {@link decodePayload} and {@link peekHeader}. */
+export interface DecodeOptions {
+  /** Overrides of {@link DEFAULT_LIMITS}. */
+  limits?: Partial<DecodeLimits>;
+  /** When set, a payload for another model hash is rejected with `MODEL_MISMATCH`. */
+  expectModelHash?: string;
+  /** When set, a payload for another partition point is rejected with `WRONG_POINT`. */
+  expectPoint?: number;
+}
+
+/** The validated header of a payload. */
+export interface PayloadHeader {
+  /** Wire format version (1). */
+  version: number;
+  kind: 'features' | 'raw';
+  modelId: string;
+  /** `"sha256:<64 lowercase hex>"`. */
+  modelHash: string;
+  point: number;
+  /** Prune ratio, percent / 100. */
+  variant: number;
+  /** Kept positions per item (features); 0 for raw payloads. */
+  keepCount: number;
+  /** Quantization bits (features); 8 for raw payloads. */
+  bits: number;
+  /** Entropy coder of the body; always `'none'` for raw payloads (the format says how they are stored). */
+  coder: CoderId;
+  /** Quantization scope (features); `'channel'` for raw payloads, where it has no meaning. */
+  quantScope: QuantScope;
+  /** Body format, raw payloads only. */
+  rawFormat?: RawFormat;
+  /** Precision of the stored min/scale pairs (features); `'f32'` for raw payloads. */
+  paramPrecision: ParamPrecision;
+  /** Whether the body carries the kept-position bitmap (k < H*W). */
+  hasBitmap: boolean;
+  dims: [number, number, number];
+  batch: number;
+  /** Number of values carried: N*k*C for features, N*C*H*W for raw. */
+  valueCount: number;
+  /** Bytes of the body as sent. */
+  bodyBytes: number;
+  /** Bytes of the body before entropy coding (features) or of the pixels (raw). */
+  rawBodyBytes: number;
+  /** Bytes of the header (fixed part + model id). */
+  headerBytes: number;
+  /** The CRC-32 carried in the header. */
+  crc32: number;
+}
+
+/** Result of {@link decodePayload}. */
+export type DecodedPayload =
+  | {
+      kind: 'features';
+      header: PayloadHeader;
+      /** N*H*W, 1 = kept. */
+      mask: Uint8Array;
+      /** Dequantized kept values; per item, for each channel, the kept positions in ascending flat order. */
+      values: Float32Array;
+    }
+  | {
+      kind: 'raw';
+      header: PayloadHeader;
+      /** N*C*H*W bytes, NCHW. */
+      images: Uint8Array;
+    };
+
+/** A decoded features payload. */
+export type DecodedFeatures = Extract<DecodedPayload, { kind: 'features' }>;

@@ -1,0 +1,87 @@
+/**
+ * Options of the tail function and their reading from the Lambda environment, validated once at init.
+ */
+import { ErrorCodes, JmdcError } from '@jmdc/edge-sdk';
+import type { DecodeLimits } from '@jmdc/edge-sdk/codec';
+import type { InferenceBackend } from '@jmdc/edge-sdk/model';
+
+/** The limits the tail function applies on top of the codec's own defaults. */
+export const FUNCTION_LIMITS: Readonly<Pick<DecodeLimits, 'maxBatch' | 'maxPayloadBytes'>> = Object.freeze({
+  maxBatch: 64,
+  maxPayloadBytes: 6 * 1024 * 1024,
+});
+
+/** Options of {@link createTailHandler}. */
+export interface TailHandlerOptions {
+  /** Partition point this function serves: 0 = cloud-only (raw images, the whole network), 1..P = a tail. */
+  point: number;
+  /** Folder holding `manifest.json` and (at least) this point's block files. */
+  modelDir: string;
+  /**
+   * onnxruntime intra-op threads.
+   * @default 0 (onnxruntime's default: one per core)
+   */
+  threads?: number;
+  /**
+   * Decode limits; missing fields come from {@link FUNCTION_LIMITS}, then the codec's `DEFAULT_LIMITS`.
+   * @default { maxBatch: 64, maxPayloadBytes: 6 MiB }
+   */
+  limits?: Partial<DecodeLimits>;
+  /**
+   * When set, init fails unless the manifest's hash equals it (the hash the deployment was built for).
+   * @default undefined (no check)
+   */
+  expectModelHash?: string;
+  /**
+   * Where the one structured JSON line per request goes.
+   * @default console.log
+   */
+  log?: (line: string) => void;
+  /**
+   * Inference backend (tests inject fakes).
+   * @default new OrtBackend({ intraOpThreads: threads })
+   */
+  backend?: InferenceBackend;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < min) {
+    throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`, {
+      name,
+      value: raw,
+    });
+  }
+  return v;
+}
+
+/**
+ * Reads the options from the environment of a Lambda function:
+ * `JMDC_POINT` (required), `JMDC_MODEL_DIR` (default `defaultModelDir`), `JMDC_THREADS`,
+ * `JMDC_MODEL_HASH`, and the limits `JMDC_MAX_BATCH`, `JMDC_MAX_PAYLOAD_BYTES`, `JMDC_MAX_DECODED_BYTES`,
+ * `JMDC_MAX_CHANNELS`, `JMDC_MAX_SIDE`. Throws INVALID_ARGUMENT naming the first bad variable.
+ *
+ * @example
+ * const opts = optionsFromEnv(process.env, '/var/task/model')
+ */
+export function optionsFromEnv(env: NodeJS.ProcessEnv, defaultModelDir: string): TailHandlerOptions {
+  const point = intFromEnv(env, 'JMDC_POINT', 0);
+  if (point === undefined) throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'JMDC_POINT is not set');
+  const limits: Partial<DecodeLimits> = {};
+  const set = (key: keyof DecodeLimits, name: string): void => {
+    const v = intFromEnv(env, name, 1);
+    if (v !== undefined) limits[key] = v;
+  };
+  set('maxBatch', 'JMDC_MAX_BATCH');
+  set('maxPayloadBytes', 'JMDC_MAX_PAYLOAD_BYTES');
+  set('maxDecodedBytes', 'JMDC_MAX_DECODED_BYTES');
+  set('maxChannels', 'JMDC_MAX_CHANNELS');
+  set('maxSide', 'JMDC_MAX_SIDE');
+  const opts: TailHandlerOptions = { point, modelDir: env.JMDC_MODEL_DIR || defaultModelDir, limits };
+  const threads = intFromEnv(env, 'JMDC_THREADS', 0);
+  if (threads !== undefined) opts.threads = threads;
+  if (env.JMDC_MODEL_HASH) opts.expectModelHash = env.JMDC_MODEL_HASH;
+  return opts;
+}

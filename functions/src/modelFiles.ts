@@ -1,0 +1,86 @@
+/**
+ * Which model files the tail function of one partition point needs. The one rule shared by the
+ * handler (it verifies and loads exactly these files) and the CDK app (it copies exactly these files
+ * into the function's bundle), so the two can never disagree.
+ *
+ * This module imports no native code: the CDK app loads it at synth time.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { ErrorCodes, JmdcError, ModelError } from '@jmdc/edge-sdk';
+import type { BlockFile, LoadedModel, Manifest, Variant } from '@jmdc/edge-sdk/model';
+import { sha256File } from '@jmdc/edge-sdk/model';
+
+/**
+ * Checks that `point` is a partition point of the model (0 = cloud-only, the whole network).
+ *
+ * @example
+ * assertPoint(manifest, 2)
+ */
+export function assertPoint(manifest: Manifest, point: number): void {
+  if (!Number.isInteger(point) || point < 0 || point > manifest.points.length) {
+    throw new JmdcError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `partition point must be an integer 0..${manifest.points.length} for model ${manifest.id}, got ${point}`,
+      { point },
+    );
+  }
+}
+
+/**
+ * The blocks the tail of `variant` runs when the edge stopped after block `point`:
+ * blocks point+1..points and the classifier (block points+1).
+ *
+ * @example
+ * tailBlocks(manifest, manifest.variants[0], 3).map((b) => b.file) // ['r000/block4.onnx', 'r000/block5.onnx', 'r000/classifier.onnx']
+ */
+export function tailBlocks(manifest: Manifest, variant: Variant, point: number): BlockFile[] {
+  assertPoint(manifest, point);
+  return variant.blocks.filter((b) => b.block > point);
+}
+
+/**
+ * Every file, relative to the model folder, the tail function of `point` needs: `manifest.json`
+ * first, then each variant's tail blocks.
+ *
+ * @example
+ * modelFilesForPoint(manifest, 5) // ['manifest.json', 'r000/classifier.onnx', 'r050/classifier.onnx']
+ */
+export function modelFilesForPoint(manifest: Manifest, point: number): string[] {
+  const files = manifest.variants.flatMap((v) => tailBlocks(manifest, v, point).map((b) => b.file));
+  return ['manifest.json', ...new Set(files)];
+}
+
+/** Total bytes of the ONNX files of {@link modelFilesForPoint} (as the manifest states them). */
+export function modelBytesForPoint(manifest: Manifest, point: number): number {
+  let total = 0;
+  for (const v of manifest.variants) for (const b of tailBlocks(manifest, v, point)) total += b.bytes;
+  return total;
+}
+
+/**
+ * Checks the size and sha256 of only the files the tail of `point` loads (a function's bundle
+ * carries no other block, so the manifest's content hash cannot be recomputed there).
+ * Throws MODEL_NOT_FOUND or MODEL_HASH_MISMATCH (both 500: a broken deployment is our fault).
+ *
+ * @example
+ * verifyPointFiles(loadModel('/var/task/model'), 2)
+ */
+export function verifyPointFiles({ dir, manifest }: LoadedModel, point: number): void {
+  const root = resolve(dir);
+  for (const v of manifest.variants) {
+    for (const b of tailBlocks(manifest, v, point)) {
+      const path = resolve(join(dir, b.file));
+      if (!path.startsWith(root + sep)) {
+        throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${b.file} escapes the model folder`, { file: b.file });
+      }
+      if (!existsSync(path)) throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${path} missing`, { file: b.file });
+      if (statSync(path).size !== b.bytes || sha256File(path) !== b.sha256) {
+        throw new ModelError(ErrorCodes.MODEL_HASH_MISMATCH, `${path} does not match its manifest sha256`, {
+          file: b.file,
+        });
+      }
+    }
+  }
+}
+
