@@ -39,6 +39,11 @@ export const ErrorCodes = {
   NO_PLAN: 'JMDC_ERR_NO_PLAN',
   CLOSED: 'JMDC_ERR_CLOSED',
   INTERNAL: 'JMDC_ERR_INTERNAL',
+  // edge SDK: profile, configuration, credentials (appended by issue 4)
+  PROFILE_NOT_FOUND: 'JMDC_ERR_PROFILE_NOT_FOUND',
+  PROFILE_INVALID: 'JMDC_ERR_PROFILE_INVALID',
+  CREDENTIALS: 'JMDC_ERR_CREDENTIALS',
+  ABORTED: 'JMDC_ERR_ABORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

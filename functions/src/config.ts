@@ -1,7 +1,7 @@
 /**
  * Options of the tail function and their reading from the Lambda environment, validated once at init.
  */
-import { ErrorCodes, JmdcError } from '@jmdc/edge-sdk';
+import { ErrorCodes, JmdcError } from './errors.js';
 import type { DecodeLimits } from '@jmdc/edge-sdk/codec';
 import type { InferenceBackend } from '@jmdc/edge-sdk/model';
 

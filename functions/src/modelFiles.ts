@@ -7,9 +7,13 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { ErrorCodes, JmdcError, ModelError } from '@jmdc/edge-sdk';
+import { ErrorCodes, JmdcError, ModelError } from './errors.js';
 import type { BlockFile, LoadedModel, Manifest, Variant } from '@jmdc/edge-sdk/model';
 import { sha256File } from '@jmdc/edge-sdk/model';
+
+// the CDK app reads manifests through this module (it depends on @jmdc/functions only)
+export type { LoadedModel, Manifest } from '@jmdc/edge-sdk/model';
+export { loadModel } from '@jmdc/edge-sdk/model';
 
 /**
  * Checks that `point` is a partition point of the model (0 = cloud-only, the whole network).

@@ -225,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         "data": {"dataset": ds.name, **ds.meta, "splits": {"train": len(ds.train_x), "val": len(ds.val_x),
                                                            "test": len(ds.test_x)}},
     })
-    if ds.name == "fashion-mnist" and not cfg["subset"]:
-        write_splits(out, ds.name, len(ds.train_x) + len(ds.val_x), len(ds.val_x), ds.meta["valSeed"], ds.meta["root"])
+    if ds.name == "fashion-mnist":
+        write_splits(out, ds.name, 60000, len(ds.val_x), ds.meta["valSeed"], ds.meta["root"],
+                     test_count=len(ds.test_x) if cfg["subset"] else None)
     report["variants"] = [{"ratio": v["ratio"], "accuracy": v["accuracy"],
                            "blocks": [{k: e[k] for k in ("block", "macs", "params", "bytes")} for e in v["files"]]}
                           for v in variants]

@@ -20,14 +20,15 @@ def val_indices(n_train_file: int, n_val: int, seed: int) -> list[int]:
     return order[:n_val].tolist()
 
 
-def write_splits(out: str, dataset: str, n_train_file: int, n_val: int, seed: int, root: str) -> None:
+def write_splits(out: str, dataset: str, n_train_file: int, n_val: int, seed: int, root: str,
+                 test_count: int | None = None) -> None:
     doc = {
         "dataset": dataset,
         "root": root,
         "seed": seed,
         "trainFileImages": n_train_file,
         "val": {"from": "train", "indices": val_indices(n_train_file, n_val, seed)},
-        "test": {"from": "test", "count": None},
+        "test": {"from": "test", "count": test_count},
         "note": "val = these images of the training file (never trained on); test = the whole test file",
     }
     with open(os.path.join(out, "splits.json"), "w") as f:

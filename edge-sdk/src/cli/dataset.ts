@@ -37,6 +37,7 @@ export function readIdx(path: string): { dims: number[]; data: Uint8Array } {
 interface Splits {
   root: string;
   val: { indices: number[] };
+  test?: { count?: number | null };
 }
 
 /**
@@ -64,7 +65,8 @@ export function loadSplit(modelDir: string, split: 'val' | 'test', limit?: numbe
   const labs = readIdx(join(root, `${prefix}-labels-idx1-ubyte.gz`));
   const [n, h, w] = imgs.dims as [number, number, number];
   const per = h * w;
-  const all = split === 'test' ? Array.from({ length: n }, (_, i) => i) : splits.val.indices;
+  const testCount = Math.min(n, splits.test?.count ?? n);
+  const all = split === 'test' ? Array.from({ length: testCount }, (_, i) => i) : splits.val.indices;
   const idx = limit !== undefined ? all.slice(0, limit) : all;
   const images = new Uint8Array(idx.length * per);
   const labels = new Uint8Array(idx.length);

@@ -16,13 +16,18 @@ export function f16ToNumber(h: number): number {
   return sign * (1024 + m) * 2 ** (e - 25);
 }
 
-/** Binary exponent of a positive finite number: 2^e <= a < 2^(e+1). */
+const f64 = new Float64Array(1);
+const f64Words = new Uint32Array(f64.buffer);
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0; // index of the high word
+
+/** Binary exponent of a positive finite number: 2^e <= a < 2^(e+1) (-1023 for float64 subnormals). */
 function exponentOf(a: number): number {
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--;
-  else if (2 ** (e + 1) <= a) e++;
-  return e;
+  f64[0] = a;
+  return (((f64Words[HI] as number) >>> 20) & 0x7ff) - 1023;
 }
+
+/** 2^e for the quanta of binary16, e in -24..5. */
+const POW2 = Float64Array.from({ length: 30 }, (_, i) => 2 ** (i - 24));
 
 /**
  * Rounds `x` to a binary16 value toward +infinity (`up`) or -infinity, returned as a number.
@@ -33,7 +38,7 @@ export function f16Round(x: number, up: boolean): number {
   if (x === 0) return 0;
   const a = Math.abs(x);
   // quantum of the binade of a (subnormal binades share 2^-24)
-  const q = 2 ** (Math.max(exponentOf(a), -14) - 10);
+  const q = POW2[Math.min(Math.max(exponentOf(a), -14), 15) - 10 + 24] as number;
   const n = a / q; // exact: scaling by a power of two
   const magUp = (x > 0) === up;
   const mag = (magUp ? Math.ceil(n) : Math.floor(n)) * q;

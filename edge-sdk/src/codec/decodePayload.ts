@@ -1,0 +1,143 @@
+import { CodecError, ErrorCodes } from '../errors.js';
+import { unpackBits } from './bitpack.js';
+import { zlibDecompress } from './coders.js';
+import { f16ToNumber } from './float16.js';
+import { checkExpectations, featureLayout, frameCrc, readHeader } from './header.js';
+import { decodePng } from './png.js';
+import { checkQuantParams, dequantize, type QuantParams } from './quantize.js';
+import { ransDecodeSections } from './rans.js';
+import type { DecodedPayload, DecodeOptions, PayloadHeader } from './types.js';
+
+/**
+ * Reads and validates the header only (limits, field ranges, counts against dims, the caller's expected model
+ * hash and point); neither the body's presence nor the CRC is checked. Use it to route a request before
+ * decoding. Throws `CodecError` with the codes listed in docs/wire-format.md.
+ *
+ * @example
+ * ```ts
+ * const h = peekHeader(bytes, { expectPoint: 2 });
+ * console.log(h.modelId, h.dims, h.batch);
+ * ```
+ */
+export function peekHeader(bytes: Uint8Array, opts?: DecodeOptions): PayloadHeader {
+  const header = readHeader(bytes, opts);
+  checkExpectations(header, opts);
+  return header;
+}
+
+function corrupt(message: string, details: Record<string, unknown> = {}): CodecError {
+  return new CodecError(ErrorCodes.CORRUPT_BODY, message, details);
+}
+
+function decodeFeatures(header: PayloadHeader, body: Uint8Array): DecodedPayload {
+  const [c, h, w] = header.dims;
+  const hw = h * w;
+  const { batch, bits, keepCount: k, valueCount } = header;
+  const f16 = header.paramPrecision === 'f16';
+  const layout = featureLayout(header.dims, batch, k, bits, header.quantScope, f16);
+
+  const mask = new Uint8Array(batch * hw);
+  let paramBytes: Uint8Array;
+  let codes: Uint8Array;
+  if (header.coder === 'rans') {
+    const sections = ransDecodeSections(body, {
+      maskCount: header.hasBitmap ? batch * hw : 0,
+      paramBytes: layout.paramBytes,
+      paramWidth: layout.paramWidth,
+      codeCount: valueCount,
+      bits,
+    });
+    if (header.hasBitmap) mask.set(sections.mask);
+    paramBytes = sections.params;
+    codes = sections.codes;
+  } else {
+    const plain = header.coder === 'none' ? body : zlibDecompress(header.coder as 'deflate' | 'brotli', body, layout.rawBodyBytes);
+    for (let n = 0; n < batch && header.hasBitmap; n++) {
+      unpackBits(plain, 1, hw, n * layout.itemBitmapBytes, mask.subarray(n * hw, (n + 1) * hw));
+    }
+    paramBytes = plain.subarray(layout.bitmapBytes, layout.prefixBytes);
+    codes = unpackBits(plain, bits, valueCount, layout.prefixBytes);
+  }
+  if (header.hasBitmap) {
+    for (let n = 0; n < batch; n++) {
+      let ones = 0;
+      for (let i = n * hw; i < (n + 1) * hw; i++) ones += mask[i] as number;
+      if (ones !== k) throw corrupt(`bitmap of item ${n} has ${ones} positions, header says ${k}`, { item: n, ones, k });
+    }
+  } else mask.fill(1);
+
+  const dv = new DataView(paramBytes.buffer, paramBytes.byteOffset, paramBytes.byteLength);
+  const groups = layout.groups;
+  const params: QuantParams = { min: new Float32Array(groups), scale: new Float32Array(groups) };
+  if (f16) {
+    for (let g = 0; g < groups; g++) {
+      params.min[g] = f16ToNumber(dv.getUint16(2 * g, true));
+      params.scale[g] = f16ToNumber(dv.getUint16(2 * (groups + g), true));
+    }
+  } else {
+    for (let g = 0; g < groups; g++) {
+      params.min[g] = dv.getFloat32(4 * g, true);
+      params.scale[g] = dv.getFloat32(4 * (groups + g), true);
+    }
+  }
+  checkQuantParams(params, bits);
+  const values = dequantize(codes, header.quantScope === 'channel' ? k : k * c, params);
+  return { kind: 'features', header, mask, values };
+}
+
+function decodeRaw(header: PayloadHeader, body: Uint8Array): DecodedPayload {
+  const [c, h, w] = header.dims;
+  const itemBytes = c * h * w;
+  if (header.rawFormat === 'raw') return { kind: 'raw', header, images: body.slice() };
+  if (header.rawFormat === 'deflate') return { kind: 'raw', header, images: zlibDecompress('deflate', body, header.rawBodyBytes) };
+  const images = new Uint8Array(header.rawBodyBytes);
+  const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let pos = 0;
+  for (let n = 0; n < header.batch; n++) {
+    if (pos + 4 > body.length) throw corrupt(`png batch ends before image ${n}`, { item: n });
+    const len = dv.getUint32(pos, true);
+    if (len > body.length - pos - 4) throw corrupt(`png ${n} length ${len} runs past the body`, { item: n, len });
+    decodePng(body.subarray(pos + 4, pos + 4 + len), c, h, w, images, n * itemBytes);
+    pos += 4 + len;
+  }
+  if (pos !== body.length) throw corrupt('bytes after the last png', { extra: body.length - pos });
+  return { kind: 'raw', header, images };
+}
+
+/**
+ * Validates and decodes a payload. Checks, in order: size limit, header fields and counts (as
+ * {@link peekHeader}), body present and no trailing bytes, CRC-32, expected model hash and point, then the
+ * body itself (bounded decompression, bitmap, quantization parameters, codes). Nothing is allocated from a
+ * wire number before it has been checked against {@link DecodeLimits}. Throws `CodecError` only.
+ *
+ * @example
+ * ```ts
+ * const decoded = decodePayload(bytes, { expectModelHash: manifest.hash, expectPoint: 2 });
+ * if (decoded.kind === 'features') {
+ *   const dense = reconstructFeatures(decoded, fill);
+ * }
+ * ```
+ */
+export function decodePayload(bytes: Uint8Array, opts?: DecodeOptions): DecodedPayload {
+  const header = readHeader(bytes, opts);
+  const total = header.headerBytes + header.bodyBytes;
+  if (bytes.length < total) {
+    throw new CodecError(ErrorCodes.PAYLOAD_TRUNCATED, `payload has ${bytes.length} of ${total} bytes`, {
+      length: bytes.length,
+      expected: total,
+    });
+  }
+  if (bytes.length > total) {
+    throw new CodecError(ErrorCodes.TRAILING_BYTES, `${bytes.length - total} bytes after the body`, {
+      length: bytes.length,
+      expected: total,
+    });
+  }
+  const crc = frameCrc(bytes, total);
+  if (crc !== header.crc32) {
+    throw new CodecError(ErrorCodes.CHECKSUM_MISMATCH, 'CRC-32 mismatch', { expected: header.crc32, actual: crc });
+  }
+  checkExpectations(header, opts);
+  const body = bytes.subarray(header.headerBytes, total);
+  return header.kind === 'features' ? decodeFeatures(header, body) : decodeRaw(header, body);
+}

@@ -1,0 +1,44 @@
+/**
+ * `@jmdc/edge-sdk/codec`: the wire codec shared by the edge SDK and the Lambda (docs/wire-format.md).
+ * Depends on `node:zlib` only; never on onnxruntime.
+ */
+export { packBits, packedBytes, unpackBits } from './bitpack.js';
+export { BROTLI_QUALITY, DEFLATE_LEVEL } from './coders.js';
+export { crc32, crc32Update } from './crc32.js';
+export { decodePayload, peekHeader } from './decodePayload.js';
+export { AUTO_BROTLI_MIN_BYTES, encodeFeatures } from './encodeFeatures.js';
+export { encodeRaw } from './encodeRaw.js';
+export { f16Bits, f16Round, f16ToNumber } from './float16.js';
+export { FIXED_HEADER_BYTES, MAGIC, OFF as HEADER_OFFSETS, VERSION as WIRE_VERSION } from './header.js';
+export { DEFAULT_LIMITS } from './limits.js';
+export { decodePng, encodePng } from './png.js';
+export {
+  checkQuantParams,
+  dequantize,
+  F16_SCALE_SLACK,
+  f32RoundUp,
+  groupMinMax,
+  type QuantParams,
+  type Quantized,
+  quantize,
+  quantizeWith,
+  quantParams,
+} from './quantize.js';
+export { type RansSections, type RansShape, ransDecode, ransDecodeSections, ransEncode, ransEncodeSections } from './rans.js';
+export { reconstructFeatures } from './reconstructFeatures.js';
+export { keepCountFor, selectTopK } from './selectTopK.js';
+export type {
+  CoderId,
+  DecodedFeatures,
+  DecodedPayload,
+  DecodeLimits,
+  DecodeOptions,
+  FeatureBatch,
+  FeatureEncodeOptions,
+  ModelRef,
+  ParamPrecision,
+  PayloadHeader,
+  QuantScope,
+  RawEncodeOptions,
+  RawFormat,
+} from './types.js';

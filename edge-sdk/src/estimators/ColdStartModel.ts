@@ -1,0 +1,153 @@
+import { WindowMedian } from './WindowMedian.js';
+
+const MIN = 60_000;
+/** Evidence per bin above which its counts are halved. */
+const MAX_BIN_EVIDENCE = 200;
+
+/**
+ * Idle-time bins (lower edges, ms): [0, 1 min), [1, 5), [5, 10), [10, 15), [15, 30), [30, 60), >= 60 min.
+ * Lambda keeps an idle execution environment for minutes (not documented exactly; observed 5-15+ min).
+ */
+export const IDLE_BIN_EDGES_MS: readonly number[] = [0, MIN, 5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN, 60 * MIN];
+
+/** A representative idle time per bin, where the prior curve is evaluated. */
+const BIN_MIDPOINTS_MS = [30_000, 3 * MIN, 7.5 * MIN, 12.5 * MIN, 22.5 * MIN, 45 * MIN, 90 * MIN];
+
+/**
+ * The prior P(cold | idle): a logistic curve centred on 10 min with a 2.5 min scale —
+ * about 0.02 at 30 s, 0.12 at 5 min, 0.5 at 10 min, 0.88 at 15 min, ~1 after 30 min.
+ *
+ * @example
+ * priorColdProbability(12 * 60_000) // ~0.69
+ */
+export function priorColdProbability(idleMs: number): number {
+  return 1 / (1 + Math.exp(-(idleMs - 10 * MIN) / (2.5 * MIN)));
+}
+
+/** Persisted form of one function's cold-start model. */
+export interface ColdStartState {
+  /** Epoch ms of the last request to / response from this function. */
+  lastActivityAt?: number;
+  /** Per idle bin: [cold responses, warm responses]. */
+  bins: Array<[number, number]>;
+  /** Recent init durations (ms) of cold responses. */
+  initMs: number[];
+}
+
+/** Options of {@link ColdStartModel}. */
+export interface ColdStartOptions {
+  /** Pseudo-observations of the Beta prior in each bin. @default 2 */
+  priorStrength?: number;
+  /** Init cost before any cold response was seen, ms. @default 1500 */
+  priorInitMs?: number;
+  /** Cold responses whose init durations are kept (median). @default 9 */
+  initWindow?: number;
+}
+
+function binOf(idleMs: number): number {
+  let b = 0;
+  for (let i = 1; i < IDLE_BIN_EDGES_MS.length; i++) if (idleMs >= (IDLE_BIN_EDGES_MS[i] as number)) b = i;
+  return b;
+}
+
+/**
+ * P(cold start) of ONE function as a function of the idle time since its last call, learned from
+ * the `coldStart` flags of its responses: per idle bin a Beta posterior around the prior curve
+ * {@link priorColdProbability}, made non-decreasing in idle time by pooling adjacent violators
+ * (weighted by the evidence). Never called (no last activity) means cold: 1. Also tracks the
+ * init cost of its cold starts (median of the reported `initMs`).
+ *
+ * @example
+ * const m = new ColdStartModel()
+ * m.observe(20 * 60_000, true, 1800)
+ * m.observe(30_000, false)
+ * m.probability(30_000) // ~0.02
+ * m.initMs() // 1800
+ */
+export class ColdStartModel {
+  lastActivityAt: number | undefined;
+  private readonly counts: Array<[number, number]>;
+  private readonly init: WindowMedian;
+  private readonly priorStrength: number;
+  private readonly priorInitMs: number;
+  private cache: Float64Array | undefined;
+
+  constructor(opts: ColdStartOptions = {}, state?: ColdStartState) {
+    this.priorStrength = opts.priorStrength ?? 2;
+    this.priorInitMs = opts.priorInitMs ?? 1500;
+    this.init = new WindowMedian(opts.initWindow ?? 9, state?.initMs ?? []);
+    this.counts = IDLE_BIN_EDGES_MS.map((_, i) => {
+      const c = state?.bins[i];
+      return c ? [c[0], c[1]] : [0, 0];
+    });
+    this.lastActivityAt = state?.lastActivityAt;
+  }
+
+  /** Records one response: the idle time before its request (Infinity if never called) and its flag. */
+  observe(idleMs: number, coldStart: boolean, initMs?: number): void {
+    const c = this.counts[binOf(Number.isFinite(idleMs) ? Math.max(0, idleMs) : Number.MAX_VALUE)] as [number, number];
+    c[coldStart ? 0 : 1]++;
+    // forget slowly, so that a change in the provider's behaviour is learned again
+    if (c[0] + c[1] > MAX_BIN_EVIDENCE) {
+      c[0] /= 2;
+      c[1] /= 2;
+    }
+    if (coldStart && initMs !== undefined && initMs > 0) this.init.push(initMs);
+    this.cache = undefined;
+  }
+
+  /** P(cold) after `idleMs` of idleness; `undefined`/Infinity (never called) gives 1. */
+  probability(idleMs: number | undefined): number {
+    if (idleMs === undefined || !Number.isFinite(idleMs)) return 1;
+    if (!this.cache) this.cache = this.fit();
+    return this.cache[binOf(Math.max(0, idleMs))] as number;
+  }
+
+  /** P(cold) now, given the time of this function's last activity. */
+  probabilityAt(nowMs: number): number {
+    return this.probability(this.lastActivityAt === undefined ? undefined : nowMs - this.lastActivityAt);
+  }
+
+  /** Median init cost of this function's cold starts, or the prior. */
+  initMs(fallback = this.priorInitMs): number {
+    return this.init.value(fallback);
+  }
+
+  get initSamples(): number {
+    return this.init.count;
+  }
+
+  /** Posterior means per bin, then pool-adjacent-violators for a non-decreasing curve. */
+  private fit(): Float64Array {
+    const k = this.priorStrength;
+    const blocks: Array<{ mean: number; weight: number; width: number }> = [];
+    this.counts.forEach(([cold, warm], i) => {
+      const p0 = priorColdProbability(BIN_MIDPOINTS_MS[i] as number);
+      const weight = k + cold + warm;
+      blocks.push({ mean: (k * p0 + cold) / weight, weight, width: 1 });
+      while (blocks.length > 1) {
+        const b = blocks[blocks.length - 1] as { mean: number; weight: number; width: number };
+        const a = blocks[blocks.length - 2] as { mean: number; weight: number; width: number };
+        if (a.mean <= b.mean) break;
+        blocks.pop();
+        const w = a.weight + b.weight;
+        a.mean = (a.mean * a.weight + b.mean * b.weight) / w;
+        a.weight = w;
+        a.width += b.width;
+      }
+    });
+    const out = new Float64Array(this.counts.length);
+    let i = 0;
+    for (const b of blocks) for (let j = 0; j < b.width; j++) out[i++] = b.mean;
+    return out;
+  }
+
+  /** Persisted form. */
+  toState(): ColdStartState {
+    return {
+      ...(this.lastActivityAt !== undefined ? { lastActivityAt: this.lastActivityAt } : {}),
+      bins: this.counts.map(([a, b]) => [a, b]),
+      initMs: this.init.samples(),
+    };
+  }
+}

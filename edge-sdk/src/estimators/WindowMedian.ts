@@ -1,0 +1,44 @@
+/**
+ * The median of the last `size` samples: a single outlier never moves it past its neighbours, and a
+ * step change is followed once more than half of the window holds new samples (3 of 5).
+ *
+ * @example
+ * const m = new WindowMedian(5)
+ * for (const x of [10, 10, 100, 10]) m.push(x)
+ * m.value() // 10
+ */
+export class WindowMedian {
+  readonly size: number;
+  private buf: number[] = [];
+
+  constructor(size = 5, samples: readonly number[] = []) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`window size must be a positive integer, got ${size}`);
+    this.size = size;
+    for (const s of samples) this.push(s);
+  }
+
+  /** Adds a sample; non-finite values are ignored. */
+  push(x: number): void {
+    if (!Number.isFinite(x)) return;
+    this.buf.push(x);
+    if (this.buf.length > this.size) this.buf.shift();
+  }
+
+  get count(): number {
+    return this.buf.length;
+  }
+
+  /** The median of the window, or `fallback` when it is empty. */
+  value(fallback = Number.NaN): number {
+    const n = this.buf.length;
+    if (n === 0) return fallback;
+    const s = [...this.buf].sort((a, b) => a - b);
+    const m = n >> 1;
+    return n % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  }
+
+  /** The samples, oldest first (for persistence). */
+  samples(): number[] {
+    return [...this.buf];
+  }
+}

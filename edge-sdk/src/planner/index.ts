@@ -1,0 +1,2 @@
+export { Planner, type PlannerOptions, validateObjective } from './planner.js';
+export { DEFAULT_PRICING, type LambdaPricing, lambdaCostUsd } from './pricing.js';

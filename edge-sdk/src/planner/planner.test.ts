@@ -1,0 +1,305 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ErrorCodes, isJmdcError } from '../errors.js';
+import { normalizeProfile } from '../profile/loadProfile.js';
+import type { NormalizedProfile, Profile, ProfileRow } from '../profile/types.js';
+import type { Objective, PlanConditions } from '../types/plan.js';
+import { Planner } from './planner.js';
+import { DEFAULT_PRICING, lambdaCostUsd } from './pricing.js';
+
+function row(p: Partial<ProfileRow> & Pick<ProfileRow, 'point' | 'meanPayloadBytes' | 'valAccuracy'>): ProfileRow {
+  return {
+    variant: 0,
+    keep: 1,
+    bits: 8,
+    coder: 'none',
+    testAccuracy: p.valAccuracy,
+    float32FeatureBytes: 0,
+    headMacs: 0,
+    tailMacs: 0,
+    ...p,
+  };
+}
+
+/**
+ * A 3-point model whose costs are easy to add by hand (ms per image):
+ * head on the device 2 / 8 / 30 at points 1 / 2 / 3, the whole network on the device 60;
+ * tail in the cloud 6 (whole) / 5 / 3 / 0.5 from points 0..3; encode 0.5, decode 0.5.
+ */
+function handProfile(extra: ProfileRow[] = []): NormalizedProfile {
+  const raw: Profile = {
+    model: 'hand',
+    hash: 'sha256:00',
+    fullModel: { val: 0.93, test: 0.93 },
+    rows: [
+      row({ point: 0, kind: 'cloud-only', coder: 'png', meanPayloadBytes: 1000, valAccuracy: 0.93 }),
+      row({ point: 1, meanPayloadBytes: 4000, valAccuracy: 0.93, bits: 6, keep: 0.5, coder: 'rans' }),
+      row({ point: 2, meanPayloadBytes: 1000, valAccuracy: 0.925, bits: 4, keep: 0.5, coder: 'rans' }),
+      row({ point: 3, meanPayloadBytes: 100, valAccuracy: 0.92, bits: 4, keep: 1, coder: 'deflate' }),
+      row({ point: -1, kind: 'edge-only', meanPayloadBytes: 0, valAccuracy: 0.93 }),
+      ...extra,
+    ],
+    timings: {
+      device: 'hand',
+      headMs: { r000: [2, 8, 30], r050: [1, 4, 15] },
+      tailMs: { r000: [6, 5, 3, 0.5], r050: [3, 2.5, 1.5, 0.25] },
+      fullMs: { r000: 60, r050: 30 },
+      encodeMs: 0.5,
+      decodeMs: 0.5,
+    },
+  };
+  return normalizeProfile(raw);
+}
+
+const FAST = { uplinkMbps: 100, rttMs: 5 } satisfies PlanConditions;
+
+describe('Planner on a hand-computed profile', () => {
+  const planner = new Planner(handProfile());
+
+  it('uploads the raw image when the network is fast (cloud-only = 0.5 + 0.08 + 5 + 6.5 ms)', () => {
+    const r = planner.plan(FAST);
+    expect(r.decision).toEqual({ kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8, coder: 'png' });
+    expect(r.predicted.totalMs).toBeCloseTo(12.08, 9);
+    expect(r.predicted.uploadMs).toBeCloseTo(0.08, 9);
+    expect(r.predicted.cloudMs).toBeCloseTo(6.5, 9);
+    expect(r.predicted.rttMs).toBe(5);
+    // next best: p1 = 2 + 0.5 + 0.32 + 5 + 5.5
+    expect(r.alternatives[0]?.decision.point).toBe(1);
+    expect(r.alternatives[0]?.predicted.totalMs).toBeCloseTo(13.32, 9);
+    expect(r.alternatives.map((a) => a.predicted.totalMs)).toEqual(
+      [...r.alternatives.map((a) => a.predicted.totalMs)].sort((a, b) => a - b),
+    );
+  });
+
+  it('cuts deep at very low bandwidth (0.1 Mbit/s: point 3 = 30 + 0.5 + 8 + 5 + 1 ms)', () => {
+    const r = planner.plan({ uplinkMbps: 0.1, rttMs: 5 });
+    expect(r.decision.kind).toBe('split');
+    expect(r.decision.point).toBe(3);
+    expect(r.predicted.totalMs).toBeCloseTo(44.5, 9);
+  });
+
+  it('runs edge-only when the uplink is almost gone (0.01 Mbit/s)', () => {
+    const r = planner.plan({ uplinkMbps: 0.01, rttMs: 5 });
+    expect(r.decision.kind).toBe('edge-only');
+    expect(r.predicted).toMatchObject({ totalMs: 60, edgeMs: 60, uploadMs: 0, rttMs: 0, cloudMs: 0, costUsd: 0 });
+  });
+
+  it('runs edge-only when the round trip alone costs more than the whole network (RTT 100 ms)', () => {
+    expect(planner.plan({ uplinkMbps: 100, rttMs: 100 }).decision.kind).toBe('edge-only');
+    expect(planner.plan({ uplinkMbps: 100, rttMs: 40 }).decision.kind).toBe('cloud-only');
+  });
+
+  it('avoids a cold function with a big init cost and suggests warming it', () => {
+    const r = planner.plan({ ...FAST, coldProb: [1, 0, 0, 0], initMs: 2000 });
+    expect(r.decision.point).toBe(1); // 13.32 ms warm beats 12.08 + 2000 ms cold
+    expect(r.warmUp).toEqual({ point: 0, coldProb: 1, gainMs: expect.closeTo(13.32 - 12.08, 9) });
+    const allCold = planner.plan({ ...FAST, coldProb: 0.9, initMs: 2000 });
+    expect(allCold.decision.kind).toBe('edge-only');
+    expect(allCold.warmUp?.point).toBe(0);
+    expect(allCold.warmUp?.gainMs).toBeCloseTo(60 - 12.08, 9);
+    // the expected cold cost is P(cold) x init
+    const p = planner.predict(0, { ...FAST, coldProb: 0.25, initMs: 1000 });
+    expect(p.coldMs).toBe(250);
+    expect(p.totalMs).toBeCloseTo(262.08, 9);
+  });
+
+  it('gives no warm-up hint when every function is warm', () => {
+    expect(planner.plan(FAST).warmUp).toBeUndefined();
+  });
+
+  it('respects an accuracy floor that excludes the cheapest row', () => {
+    expect(planner.plan({ uplinkMbps: 0.1, rttMs: 5 }).decision.point).toBe(3); // acc 0.92
+    const r = planner.plan({ uplinkMbps: 0.1, rttMs: 5 }, { minimize: 'latency', minAccuracy: 0.925 });
+    expect(r.decision.kind).toBe('edge-only'); // 60 ms beats point 2 at 97.08 ms
+    expect(r.predicted.accuracy).toBeGreaterThanOrEqual(0.925);
+    expect(r.alternatives.every((a) => a.predicted.accuracy >= 0.925)).toBe(true);
+  });
+
+  it('maximizes accuracy within a latency budget', () => {
+    const cond = { uplinkMbps: 0.1, rttMs: 5 };
+    const within50 = planner.plan(cond, { maximize: 'accuracy', maxLatencyMs: 50 });
+    expect(within50.decision.point).toBe(3);
+    expect(within50.feasible).toBe(true);
+    const within70 = planner.plan(cond, { maximize: 'accuracy', maxLatencyMs: 70 });
+    expect(within70.decision.kind).toBe('edge-only');
+    expect(within70.predicted.accuracy).toBe(0.93);
+    const impossible = planner.plan(cond, { maximize: 'accuracy', maxLatencyMs: 10 });
+    expect(impossible.feasible).toBe(false);
+    expect(impossible.decision.point).toBe(3); // the fastest row
+  });
+
+  it('amortizes the round trip over a batch: edge-only for 1 image, cloud-only for 4 (RTT 70 ms)', () => {
+    const one = planner.plan({ uplinkMbps: 100, rttMs: 70, batch: 1 });
+    expect(one.decision.kind).toBe('edge-only'); // 60 < 77.08
+    const four = planner.plan({ uplinkMbps: 100, rttMs: 70, batch: 4 });
+    expect(four.decision.kind).toBe('cloud-only');
+    // 4 x (0.5 encode + 0.08 upload) + 70 + 4 x 6.5 = 98.32; edge-only would be 240
+    expect(four.predicted.totalMs).toBeCloseTo(98.32, 9);
+    expect(four.predicted.edgeMs).toBe(0);
+    expect(four.predicted.uploadMs).toBeCloseTo(0.32, 9);
+  });
+
+  it('scales cloud time by the learned per-point factor', () => {
+    const r = planner.plan({ ...FAST, cloudScale: [10, 1, 1, 1] }); // cloud-only now 65 ms in the cloud
+    expect(r.decision.point).toBe(1);
+  });
+
+  it('adds the Lambda cost and prefers the free edge when cost weighs a lot', () => {
+    const costly = new Planner(handProfile(), { costWeight: 1e9, alternatives: 4 });
+    const r = costly.plan(FAST);
+    expect(r.decision.kind).toBe('edge-only');
+    const cloud = r.alternatives.find((a) => a.decision.kind === 'cloud-only');
+    expect(cloud?.predicted.costUsd).toBeCloseTo(lambdaCostUsd(6.5), 15);
+    expect(lambdaCostUsd(1000)).toBeCloseTo(2 * DEFAULT_PRICING.gbSecondUsd + 0.2e-6, 15);
+  });
+
+  it('skips points that have no endpoint', () => {
+    const only2 = new Planner(handProfile(), { cloudPoints: [2] });
+    const r = only2.plan(FAST);
+    expect(r.decision.point).toBe(2);
+    expect([r, ...r.alternatives].every((o) => o.decision.point === 2 || o.decision.kind === 'edge-only')).toBe(true);
+  });
+
+  it('uses head times calibrated on this device, scaling the entries it did not measure', () => {
+    const cal = new Planner(handProfile(), {
+      calibration: { device: 'pi', threads: 4, headMs: { r000: [4, 16, 60] }, fullMs: {}, measuredAt: 0 },
+    });
+    const edge = cal.rows.findIndex((r) => r.kind === 'edge-only');
+    // the device is 2x slower than the reference: whole network 120 ms, encode 1 ms
+    expect(cal.predict(edge, FAST).edgeMs).toBe(120);
+    expect(cal.predict(1, FAST)).toMatchObject({ edgeMs: 4, encodeMs: 1 });
+  });
+
+  it('rejects an unreachable accuracy floor with JMDC_ERR_NO_PLAN', () => {
+    const err = (() => {
+      try {
+        planner.plan(FAST, { minimize: 'latency', minAccuracy: 0.99 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isJmdcError(err, ErrorCodes.NO_PLAN)).toBe(true);
+    expect(() => planner.assertFeasible({ minimize: 'latency', minAccuracy: 0.95 })).toThrow(/accuracy/);
+  });
+
+  it('rejects bad conditions and objectives with JMDC_ERR_INVALID_ARGUMENT', () => {
+    const bad: Array<[PlanConditions, Objective?]> = [
+      [{ uplinkMbps: 0, rttMs: 5 }],
+      [{ uplinkMbps: Number.NaN, rttMs: 5 }],
+      [{ uplinkMbps: 1, rttMs: -1 }],
+      [{ uplinkMbps: 1, rttMs: 1, batch: 0 }],
+      [{ uplinkMbps: 1, rttMs: 1, coldProb: 1.5 }],
+      [{ uplinkMbps: 1, rttMs: 1 }, { maximize: 'accuracy', maxLatencyMs: -3 }],
+    ];
+    for (const [c, o] of bad) {
+      let err: unknown;
+      try {
+        planner.plan(c, o);
+      } catch (e) {
+        err = e;
+      }
+      expect(isJmdcError(err, ErrorCodes.INVALID_ARGUMENT), JSON.stringify(c)).toBe(true);
+    }
+  });
+});
+
+// ---- property: the planner's choice is never worse than any feasible row (independent brute force) ----
+
+const rowArb = (P: number) =>
+  fc.record({
+    point: fc.integer({ min: -1, max: P }),
+    variant: fc.constantFrom(0, 0.5),
+    meanPayloadBytes: fc.integer({ min: 1, max: 200_000 }),
+    valAccuracy: fc.double({ min: 0.5, max: 0.95, noNaN: true }),
+  });
+
+const timesArb = (n: number) => fc.array(fc.double({ min: 0, max: 200, noNaN: true }), { minLength: n, maxLength: n });
+
+const caseArb = fc.integer({ min: 1, max: 5 }).chain((P) =>
+  fc.record({
+    P: fc.constant(P),
+    rows: fc.array(rowArb(P), { minLength: 1, maxLength: 40 }),
+    head0: timesArb(P),
+    head5: timesArb(P),
+    tail0: timesArb(P + 1),
+    tail5: timesArb(P + 1),
+    full: fc.tuple(fc.double({ min: 0, max: 500, noNaN: true }), fc.double({ min: 0, max: 500, noNaN: true })),
+    enc: fc.double({ min: 0, max: 5, noNaN: true }),
+    dec: fc.double({ min: 0, max: 5, noNaN: true }),
+    cond: fc.record({
+      uplinkMbps: fc.double({ min: 0.01, max: 1000, noNaN: true }),
+      rttMs: fc.double({ min: 0, max: 500, noNaN: true }),
+      batch: fc.integer({ min: 1, max: 16 }),
+      coldProb: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: P + 1, maxLength: P + 1 }),
+      initMs: fc.double({ min: 0, max: 3000, noNaN: true }),
+    }),
+    floor: fc.double({ min: 0, max: 0.9, noNaN: true }),
+    budget: fc.double({ min: 1, max: 3000, noNaN: true }),
+  }),
+);
+
+describe('Planner property', () => {
+  it('never picks a row that is worse than a feasible row (brute force over every row)', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const raw: Profile = {
+          model: 'prop',
+          hash: 'sha256:00',
+          fullModel: { val: 0.9, test: 0.9 },
+          rows: c.rows.map((r) =>
+            row({
+              ...r,
+              kind: r.point === -1 ? 'edge-only' : r.point === 0 ? 'cloud-only' : 'split',
+            }),
+          ),
+          timings: {
+            device: 'prop',
+            headMs: { r000: c.head0, r050: c.head5 },
+            tailMs: { r000: c.tail0, r050: c.tail5 },
+            fullMs: { r000: c.full[0], r050: c.full[1] },
+            encodeMs: c.enc,
+            decodeMs: c.dec,
+          },
+        };
+        const profile = normalizeProfile(raw);
+        const planner = new Planner(profile);
+        const N = c.cond.batch;
+        // the cost model written out independently of the planner's arrays
+        const expected = profile.rows.map((r) => {
+          if (r.kind === 'edge-only') return N * (raw.timings.fullMs[r.variantId] as number);
+          const head = r.kind === 'split' ? (raw.timings.headMs[r.variantId]?.[r.point - 1] as number) : 0;
+          const tail = raw.timings.tailMs[r.variantId]?.[r.point] as number;
+          return (
+            N * (head + c.enc) +
+            (N * r.meanPayloadBytes * 8) / (c.cond.uplinkMbps * 1000) +
+            c.cond.rttMs +
+            N * (tail + c.dec) +
+            (c.cond.coldProb[r.point] as number) * c.cond.initMs
+          );
+        });
+        const eps = 1e-6;
+        const feasible = profile.rows.map((r, i) => ({ acc: r.valAccuracy, t: expected[i] as number }));
+        const byFloor = feasible.filter((r) => r.acc >= c.floor);
+        if (byFloor.length === 0) {
+          expect(() => planner.plan(c.cond, { minimize: 'latency', minAccuracy: c.floor })).toThrow();
+        } else {
+          const r = planner.plan(c.cond, { minimize: 'latency', minAccuracy: c.floor });
+          expect(r.predicted.accuracy).toBeGreaterThanOrEqual(c.floor);
+          for (const f of byFloor) expect(r.predicted.totalMs).toBeLessThanOrEqual(f.t + eps * (1 + f.t));
+        }
+        const m = planner.plan(c.cond, { maximize: 'accuracy', maxLatencyMs: c.budget });
+        const inBudget = feasible.filter((f) => f.t <= c.budget);
+        if (inBudget.length > 0) {
+          expect(m.feasible).toBe(true);
+          expect(m.predicted.totalMs).toBeLessThanOrEqual(c.budget);
+          // accuracies within 1e-12 are a tie, broken by latency
+          for (const f of inBudget) expect(m.predicted.accuracy).toBeGreaterThanOrEqual(f.acc - 1e-12);
+        } else {
+          expect(m.feasible).toBe(false);
+          for (const f of feasible) expect(m.predicted.totalMs).toBeLessThanOrEqual(f.t + eps * (1 + f.t));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,440 @@
+/**
+ * The planner: an exhaustive search over the profile's rows. The grid is small (hundreds of rows), so
+ * enumerating it is exact — the same answer as JMDC's integer program — and takes microseconds.
+ * It imports no inference runtime.
+ */
+import { ErrorCodes, JmdcError } from '../errors.js';
+import type { DeviceCalibration, NormalizedProfile, PlanRow } from '../profile/types.js';
+import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
+import { DEFAULT_PRICING, type LambdaPricing } from './pricing.js';
+
+/** Options of {@link Planner}. */
+export interface PlannerOptions {
+  /** @default { minimize: 'latency' } */
+  objective?: Objective;
+  /** Head times measured on this device; without it the profile's reference timings are used. */
+  calibration?: DeviceCalibration;
+  /** Lambda prices. @default DEFAULT_PRICING (arm64, 2048 MB) */
+  pricing?: Partial<LambdaPricing>;
+  /**
+   * Milliseconds that one US dollar per request is worth in the score (score = latency + costWeight x
+   * USD). 1e6 makes $0.000001 per request weigh as much as 1 ms. @default 0 (cost is reported only)
+   */
+  costWeight?: number;
+  /** How many next-best options to return. @default 3 */
+  alternatives?: number;
+  /** A probably-cold point is suggested for warm-up when P(cold) is at least this. @default 0.5 */
+  warmThreshold?: number;
+  /** Points that have a cloud endpoint (0 = cloud-only); rows at other points are skipped. @default all */
+  cloudPoints?: readonly number[];
+}
+
+const EDGE = 0;
+const CLOUD = 1;
+
+function invalid(message: string, details: Record<string, unknown> = {}): never {
+  throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, message, details);
+}
+
+/**
+ * Validates an objective once, at the boundary.
+ *
+ * @example
+ * validateObjective({ minimize: 'latency', minAccuracy: 0.9 })
+ */
+export function validateObjective(o: Objective): Objective {
+  if (typeof o !== 'object' || o === null) invalid('objective must be an object');
+  if (o.minAccuracy !== undefined && !(o.minAccuracy >= 0 && o.minAccuracy <= 1)) {
+    invalid(`objective.minAccuracy must be in [0, 1], got ${o.minAccuracy}`);
+  }
+  if ('maximize' in o) {
+    if (o.maximize !== 'accuracy') invalid(`objective.maximize must be 'accuracy'`);
+    if (!(Number.isFinite(o.maxLatencyMs) && o.maxLatencyMs > 0)) {
+      invalid(`objective.maxLatencyMs must be a positive number, got ${o.maxLatencyMs}`);
+    }
+  } else if ((o as { minimize?: unknown }).minimize !== 'latency') {
+    invalid(`objective must be { minimize: 'latency' } or { maximize: 'accuracy', maxLatencyMs }`);
+  }
+  return o;
+}
+
+function perPoint(v: number | readonly number[] | undefined, p: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v === 'number') return v;
+  return v[p] ?? dflt;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/**
+ * Picks the partition point, pruning level, kept ratio, bits and coder for each request.
+ *
+ * Expected latency of a row for a batch of N images:
+ * N x (edge head + encode) + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
+ * edge-only rows cost N x the whole network on the device, nothing else.
+ *
+ * @example
+ * const planner = new Planner(loadProfile(dir, { manifest }), { objective: { minimize: 'latency', minAccuracy: 0.92 } })
+ * const r = planner.plan({ uplinkMbps: 8, rttMs: 35, coldProb: [0, 0.1, 0.9], initMs: 1500 })
+ * console.log(r.decision, r.predicted.totalMs)
+ */
+export class Planner {
+  readonly profile: NormalizedProfile;
+  readonly rows: readonly PlanRow[];
+  private objective: Objective;
+  private readonly pricing: LambdaPricing;
+  private readonly costWeight: number;
+  private readonly alternatives: number;
+  private readonly warmThreshold: number;
+  private readonly n: number;
+  private readonly P: number;
+  private readonly kind: Uint8Array;
+  private readonly point: Int32Array;
+  private readonly acc: Float64Array;
+  private readonly bytes: Float64Array;
+  private readonly cloud1: Float64Array;
+  private readonly edge1: Float64Array;
+  private readonly enc1: Float64Array;
+  private readonly enabled: Uint8Array;
+  // scratch, reused by every plan() call
+  private readonly coldMs: Float64Array;
+  private readonly scale: Float64Array;
+  private readonly score: Float64Array;
+  private readonly total: Float64Array;
+  private readonly order: Int32Array;
+  private calibration: DeviceCalibration | undefined;
+
+  constructor(profile: NormalizedProfile, opts: PlannerOptions = {}) {
+    this.profile = profile;
+    this.rows = profile.rows;
+    this.objective = validateObjective(opts.objective ?? { minimize: 'latency' });
+    this.pricing = { ...DEFAULT_PRICING, ...opts.pricing };
+    if (!(this.pricing.memoryMb >= 128 && this.pricing.gbSecondUsd >= 0 && this.pricing.requestUsd >= 0)) {
+      invalid('pricing invalid', { pricing: this.pricing });
+    }
+    this.costWeight = opts.costWeight ?? 0;
+    if (!(this.costWeight >= 0 && Number.isFinite(this.costWeight))) invalid('costWeight must be >= 0');
+    this.alternatives = opts.alternatives ?? 3;
+    if (!Number.isInteger(this.alternatives) || this.alternatives < 0) invalid('alternatives must be an integer >= 0');
+    this.warmThreshold = opts.warmThreshold ?? 0.5;
+    const n = profile.rows.length;
+    this.n = n;
+    this.P = profile.pointCount;
+    this.kind = new Uint8Array(n);
+    this.point = new Int32Array(n);
+    this.acc = new Float64Array(n);
+    this.bytes = new Float64Array(n);
+    this.cloud1 = new Float64Array(n);
+    this.edge1 = new Float64Array(n);
+    this.enc1 = new Float64Array(n);
+    this.enabled = new Uint8Array(n);
+    this.coldMs = new Float64Array(this.P + 1);
+    this.scale = new Float64Array(this.P + 1);
+    this.score = new Float64Array(n);
+    this.total = new Float64Array(n);
+    this.order = new Int32Array(this.alternatives + 1);
+    const t = profile.timings;
+    profile.rows.forEach((r, i) => {
+      this.kind[i] = r.kind === 'edge-only' ? EDGE : CLOUD;
+      this.point[i] = r.point;
+      this.acc[i] = r.valAccuracy;
+      this.bytes[i] = r.meanPayloadBytes;
+      this.cloud1[i] = r.kind === 'edge-only' ? 0 : (t.tailMs[r.variantId]?.[r.point] ?? 0) + t.decodeMs;
+    });
+    this.setCalibration(opts.calibration);
+    this.setCloudPoints(opts.cloudPoints);
+  }
+
+  /** Uses head times measured on this device (or, with `undefined`, the profile's reference timings). */
+  setCalibration(cal: DeviceCalibration | undefined): void {
+    this.calibration = cal;
+    const t = this.profile.timings;
+    // Entries this device did not measure are scaled by its median speed relative to the reference.
+    const ratios: number[] = [];
+    if (cal) {
+      for (const [id, arr] of Object.entries(cal.headMs)) {
+        arr.forEach((ms, i) => {
+          const ref = t.headMs[id]?.[i];
+          if (ref && ref > 0 && ms > 0) ratios.push(ms / ref);
+        });
+      }
+      for (const [id, ms] of Object.entries(cal.fullMs)) {
+        const ref = t.fullMs[id];
+        if (ref && ref > 0 && ms > 0) ratios.push(ms / ref);
+      }
+    }
+    const speed = ratios.length ? median(ratios) : 1;
+    const enc = cal?.encodeMs ?? t.encodeMs * speed;
+    this.rows.forEach((r, i) => {
+      if (r.kind === 'edge-only') {
+        this.edge1[i] = cal?.fullMs[r.variantId] ?? (t.fullMs[r.variantId] ?? 0) * speed;
+        this.enc1[i] = 0;
+      } else if (r.kind === 'cloud-only') {
+        this.edge1[i] = 0;
+        this.enc1[i] = enc;
+      } else {
+        this.edge1[i] = cal?.headMs[r.variantId]?.[r.point - 1] ?? (t.headMs[r.variantId]?.[r.point - 1] ?? 0) * speed;
+        this.enc1[i] = enc;
+      }
+    });
+  }
+
+  /** The calibration in use, if any. */
+  getCalibration(): DeviceCalibration | undefined {
+    return this.calibration;
+  }
+
+  /** Restricts cloud rows to points that have an endpoint (`undefined` = all). */
+  setCloudPoints(points: readonly number[] | undefined): void {
+    const set = points ? new Set(points) : undefined;
+    for (let i = 0; i < this.n; i++) {
+      this.enabled[i] = this.kind[i] === EDGE || !set || set.has(this.point[i] as number) ? 1 : 0;
+    }
+  }
+
+  /** Replaces the default objective. */
+  setObjective(objective: Objective): void {
+    this.objective = validateObjective(objective);
+  }
+
+  getObjective(): Objective {
+    return this.objective;
+  }
+
+  /** The best validation accuracy any usable row reaches. */
+  bestAccuracy(): number {
+    let best = -1;
+    for (let i = 0; i < this.n; i++) if (this.enabled[i] && (this.acc[i] as number) > best) best = this.acc[i] as number;
+    return best;
+  }
+
+  /**
+   * Throws `JMDC_ERR_NO_PLAN` when no usable row reaches the objective's accuracy floor (which does
+   * not depend on conditions, so a client checks it once at creation).
+   */
+  assertFeasible(objective: Objective = this.objective): void {
+    const floor = objective.minAccuracy ?? 0;
+    const best = this.bestAccuracy();
+    if (best < floor) {
+      throw new JmdcError(
+        ErrorCodes.NO_PLAN,
+        `no setting reaches accuracy ${floor} (best: ${best.toFixed(4)}); lower minAccuracy`,
+        { minAccuracy: floor, bestAccuracy: best },
+      );
+    }
+  }
+
+  private prepare(c: PlanConditions): number {
+    if (typeof c !== 'object' || c === null) invalid('conditions must be an object');
+    if (!(Number.isFinite(c.uplinkMbps) && c.uplinkMbps > 0)) invalid(`uplinkMbps must be > 0, got ${c.uplinkMbps}`);
+    if (!(Number.isFinite(c.rttMs) && c.rttMs >= 0)) invalid(`rttMs must be >= 0, got ${c.rttMs}`);
+    const batch = c.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1) invalid(`batch must be a positive integer, got ${batch}`);
+    for (let p = 0; p <= this.P; p++) {
+      const pc = perPoint(c.coldProb, p, 0);
+      const init = perPoint(c.initMs, p, 0);
+      const s = perPoint(c.cloudScale, p, 1);
+      if (!(pc >= 0 && pc <= 1)) invalid(`coldProb must be in [0, 1], got ${pc}`);
+      if (!(init >= 0 && Number.isFinite(init))) invalid(`initMs must be >= 0, got ${init}`);
+      if (!(s > 0 && Number.isFinite(s))) invalid(`cloudScale must be > 0, got ${s}`);
+      this.coldMs[p] = pc * init;
+      this.scale[p] = s;
+    }
+    return batch;
+  }
+
+  /**
+   * The best row for `conditions` under the objective, with its predicted cost and the next best.
+   * Throws `JMDC_ERR_NO_PLAN` when no row reaches the accuracy floor, `JMDC_ERR_INVALID_ARGUMENT`
+   * for bad conditions.
+   *
+   * @example
+   * const { decision, predicted, alternatives } = planner.plan({ uplinkMbps: 2, rttMs: 80, batch: 8 })
+   */
+  plan(conditions: PlanConditions, objective: Objective = this.objective): PlanResult {
+    if (objective !== this.objective) validateObjective(objective);
+    const N = this.prepare(conditions);
+    const msPerByte = 8000 / (conditions.uplinkMbps * 1e6);
+    const rtt = conditions.rttMs;
+    const floor = objective.minAccuracy ?? 0;
+    const budget = 'maximize' in objective ? objective.maxLatencyMs : Infinity;
+    const usdPerMs = ((this.pricing.memoryMb / 1024) * this.pricing.gbSecondUsd) / 1000;
+    const reqUsd = this.pricing.requestUsd;
+    const w = this.costWeight;
+    const { kind, point, acc, bytes, cloud1, edge1, enc1, enabled, coldMs, scale, score, total } = this;
+    let candidates = 0;
+    let withinBudget = 0;
+    let bestWarm = -1;
+    let bestWarmScore = Infinity;
+    for (let i = 0; i < this.n; i++) {
+      if (!enabled[i] || (acc[i] as number) < floor) {
+        score[i] = Number.NaN;
+        continue;
+      }
+      let t: number;
+      let s: number;
+      let warm: number;
+      if (kind[i] === EDGE) {
+        t = N * (edge1[i] as number);
+        s = t;
+        warm = s;
+      } else {
+        const p = point[i] as number;
+        const cloud = N * (cloud1[i] as number) * (scale[p] as number);
+        const cold = coldMs[p] as number;
+        t = N * ((edge1[i] as number) + (enc1[i] as number) + (bytes[i] as number) * msPerByte) + rtt + cloud + cold;
+        s = t + w * ((cloud + cold) * usdPerMs + reqUsd);
+        warm = s - cold * (1 + w * usdPerMs);
+      }
+      total[i] = t;
+      score[i] = s;
+      candidates++;
+      if (t <= budget) withinBudget++;
+      if (warm < bestWarmScore) {
+        bestWarmScore = warm;
+        bestWarm = i;
+      }
+    }
+    if (candidates === 0) this.assertFeasible(objective);
+    if (candidates === 0) throw new JmdcError(ErrorCodes.NO_PLAN, 'no usable setting', {});
+    const maximize = 'maximize' in objective && withinBudget > 0;
+    const k = this.select(maximize ? budget : Infinity, maximize);
+    const best = this.order[0] as number;
+    const result: PlanResult = {
+      ...this.option(best, N, msPerByte, rtt),
+      alternatives: [],
+      feasible: !('maximize' in objective) || withinBudget > 0,
+    };
+    for (let j = 1; j < k; j++) result.alternatives.push(this.option(this.order[j] as number, N, msPerByte, rtt));
+    if (!maximize && bestWarm >= 0 && kind[bestWarm] === CLOUD) {
+      const p = point[bestWarm] as number;
+      const pc = perPoint(conditions.coldProb, p, 0);
+      const gain = (score[best] as number) - bestWarmScore;
+      if (pc >= this.warmThreshold && gain > 1e-9) result.warmUp = { point: p, coldProb: pc, gainMs: gain };
+    }
+    return result;
+  }
+
+  /** Fills `order` with the best rows (insertion into a K+1 list); returns how many. */
+  private select(budget: number, byAccuracy: boolean): number {
+    const { score, total, acc, order } = this;
+    const cap = order.length;
+    let len = 0;
+    // a better than b?
+    const better = (a: number, b: number): boolean => {
+      if (byAccuracy) {
+        const da = (acc[a] as number) - (acc[b] as number);
+        if (da > 1e-12) return true;
+        if (da < -1e-12) return false;
+      }
+      const ds = (score[a] as number) - (score[b] as number);
+      if (ds !== 0) return ds < 0;
+      const dacc = (acc[a] as number) - (acc[b] as number);
+      if (dacc !== 0) return dacc > 0;
+      return a < b;
+    };
+    for (let i = 0; i < this.n; i++) {
+      if (Number.isNaN(score[i] as number) || (total[i] as number) > budget) continue;
+      if (len === cap && !better(i, order[len - 1] as number)) continue;
+      let j = len < cap ? len++ : len - 1;
+      while (j > 0 && better(i, order[j - 1] as number)) {
+        order[j] = order[j - 1] as number;
+        j--;
+      }
+      order[j] = i;
+    }
+    return len;
+  }
+
+  private option(i: number, N: number, msPerByte: number, rtt: number): PlanOption {
+    const r = this.rows[i] as PlanRow;
+    const decision: Decision = {
+      kind: r.kind,
+      point: r.point,
+      variant: r.variant,
+      keep: r.keep,
+      bits: r.bits,
+      coder: r.coder,
+    };
+    let predicted: Prediction;
+    if (r.kind === 'edge-only') {
+      const edgeMs = N * (this.edge1[i] as number);
+      predicted = {
+        totalMs: edgeMs,
+        edgeMs,
+        encodeMs: 0,
+        uploadMs: 0,
+        rttMs: 0,
+        cloudMs: 0,
+        coldMs: 0,
+        accuracy: r.valAccuracy,
+        costUsd: 0,
+      };
+    } else {
+      const cloudMs = N * (this.cloud1[i] as number) * (this.scale[r.point] as number);
+      const coldMs = this.coldMs[r.point] as number;
+      const edgeMs = N * (this.edge1[i] as number);
+      const encodeMs = N * (this.enc1[i] as number);
+      const uploadMs = N * (this.bytes[i] as number) * msPerByte;
+      predicted = {
+        totalMs: this.total[i] as number,
+        edgeMs,
+        encodeMs,
+        uploadMs,
+        rttMs: rtt,
+        cloudMs,
+        coldMs,
+        accuracy: r.valAccuracy,
+        costUsd:
+          ((cloudMs + coldMs) / 1000) * (this.pricing.memoryMb / 1024) * this.pricing.gbSecondUsd +
+          this.pricing.requestUsd,
+      };
+    }
+    return { decision, predicted };
+  }
+
+  /**
+   * The predicted cost of one row (by index into `rows`) under `conditions`, whatever the objective.
+   *
+   * @example
+   * const p = planner.predict(planner.rows.findIndex((r) => r.kind === 'edge-only'), { uplinkMbps: 1, rttMs: 50 })
+   */
+  predict(rowIndex: number, conditions: PlanConditions): Prediction {
+    if (!Number.isInteger(rowIndex) || rowIndex < 0 || rowIndex >= this.n) invalid(`no row ${rowIndex}`);
+    const N = this.prepare(conditions);
+    const msPerByte = 8000 / (conditions.uplinkMbps * 1e6);
+    const i = rowIndex;
+    if (this.kind[i] === EDGE) this.total[i] = N * (this.edge1[i] as number);
+    else {
+      const p = this.point[i] as number;
+      this.total[i] =
+        N * ((this.edge1[i] as number) + (this.enc1[i] as number) + (this.bytes[i] as number) * msPerByte) +
+        conditions.rttMs +
+        N * (this.cloud1[i] as number) * (this.scale[p] as number) +
+        (this.coldMs[p] as number);
+    }
+    return this.option(i, N, msPerByte, conditions.rttMs).predicted;
+  }
+
+  /** Index of the row of a decision, or -1. */
+  indexOf(d: Decision): number {
+    return this.rows.findIndex(
+      (r) =>
+        r.kind === d.kind &&
+        r.point === d.point &&
+        Math.abs(r.variant - d.variant) < 1e-9 &&
+        Math.abs(r.keep - d.keep) < 1e-9 &&
+        r.bits === d.bits &&
+        r.coder === d.coder,
+    );
+  }
+
+  /** The per-image cloud time the profile predicts for a row (tail + decode, reference device). */
+  referenceCloudMs(rowIndex: number): number {
+    return this.cloud1[rowIndex] ?? 0;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Shapes of `models/<id>/profile.json`, the offline accuracy/size/timing profile written by
+ * `jmdc profile`, and of the normalized form the planner works on.
+ */
+
+/** What a row does: the whole network on the device, a raw image upload, or a split at a point. */
+export type RowKind = 'edge-only' | 'cloud-only' | 'split';
+
+/** One setting of the compression grid as `jmdc profile` wrote it. */
+export interface ProfileRow {
+  /** Absent in older profiles: then derived from `point` (0 = cloud-only, -1 or points+1 = edge-only). */
+  kind?: RowKind;
+  /** Partition point 1..P for splits, 0 for cloud-only, -1 (or P+1) for edge-only. */
+  point: number;
+  /** Prune ratio of the model variant (0, 0.25, 0.5, ...). */
+  variant: number;
+  /** Fraction of spatial positions kept, (0, 1]. */
+  keep: number;
+  /** Quantization bits 1..8 (8 for raw images). */
+  bits: number;
+  /** Entropy coder of features (`none`, `deflate`, `brotli`, `rans`) or raw format (`png`, `raw`, `deflate`). */
+  coder: string;
+  valAccuracy: number;
+  testAccuracy: number;
+  /** Mean bytes of the payload of ONE image at this setting (0 for edge-only). */
+  meanPayloadBytes: number;
+  float32FeatureBytes: number;
+  headMacs: number;
+  tailMacs: number;
+}
+
+/** Reference timings measured where the profile was made, milliseconds per image. */
+export interface ProfileTimings {
+  /** Free text naming the machine (`"x86_64 Intel Xeon, 2 threads"`). */
+  device: string;
+  /** Per variant id: head time up to point p at index p-1. */
+  headMs: Record<string, number[]>;
+  /** Per variant id: tail time from point p at index p (index 0 = the whole network). */
+  tailMs: Record<string, number[]>;
+  /** Per variant id: the whole network. */
+  fullMs: Record<string, number>;
+  /** Mean codec encode time per image. */
+  encodeMs: number;
+  /** Mean codec decode time per image. */
+  decodeMs: number;
+}
+
+/** `models/<id>/profile.json`. */
+export interface Profile {
+  model: string;
+  hash: string;
+  fullModel: { val: number; test: number };
+  rows: ProfileRow[];
+  timings: ProfileTimings;
+}
+
+/** A validated row with its kind resolved and its variant id looked up. */
+export interface PlanRow {
+  kind: RowKind;
+  /** 1..P for splits, 0 for cloud-only, -1 for edge-only (normalized). */
+  point: number;
+  variant: number;
+  /** The variant's id in the manifest and in `timings` (`r050`). */
+  variantId: string;
+  keep: number;
+  bits: number;
+  coder: string;
+  valAccuracy: number;
+  testAccuracy: number;
+  meanPayloadBytes: number;
+  /** True for the edge-only/cloud-only rows the loader adds when the profile has none. */
+  synthesized: boolean;
+}
+
+/** A profile after {@link normalizeProfile}: what the planner consumes. */
+export interface NormalizedProfile {
+  model: string;
+  hash: string;
+  /** Number of partition points P. */
+  pointCount: number;
+  fullModel: { val: number; test: number };
+  rows: PlanRow[];
+  timings: ProfileTimings;
+}
+
+/** Head times measured on this device by `calibrate()` (ms per image, batch 1, median). */
+export interface DeviceCalibration {
+  /** Free text naming this device. */
+  device: string;
+  /** ORT intra-op threads used. */
+  threads: number;
+  /** Per variant id: head time up to point p at index p-1. */
+  headMs: Record<string, number[]>;
+  /** Per variant id: the whole network on this device. */
+  fullMs: Record<string, number>;
+  /** Codec encode time per image on this device, when measured. */
+  encodeMs?: number;
+  /** Epoch ms of the measurement. */
+  measuredAt: number;
+}

@@ -1,0 +1,477 @@
+/**
+ * The real tail handler, in-process, with real onnxruntime on real codec payloads, against the golden
+ * logits of every model present: the tiny fixture (required) and the shipped fmnist-vgg16 (when built).
+ */
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decodePayload,
+  encodeFeatures,
+  encodeRaw,
+  type FeatureEncodeOptions,
+  type ModelRef,
+  reconstructFeatures,
+} from '@jmdc/edge-sdk/codec';
+import {
+  argmaxRows,
+  featureDims,
+  type InferenceBackend,
+  type LoadedModel,
+  loadModel,
+  ModelRunner,
+  preprocess,
+} from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { optionsFromEnv } from './config.js';
+import { ErrorCodes, statusForCode } from './errors.js';
+import type { FunctionUrlEvent } from './events.js';
+import { createTailHandler, type TailHandler, type TailResponse } from './TailHandler.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const TINY = join(REPO, 'test', 'fixtures', 'models', 'tiny-vgg11');
+const SHIPPED = join(REPO, 'models', 'fmnist-vgg16');
+
+interface Golden {
+  sourceShape: [number, number, number];
+  images: number[][];
+  labels: number[];
+  logits: Record<string, number[][]>;
+}
+
+const MODELS = [{ name: 'tiny fixture tiny-vgg11', dir: TINY }];
+if (existsSync(join(SHIPPED, 'manifest.json'))) MODELS.push({ name: 'shipped fmnist-vgg16', dir: SHIPPED });
+else console.log(`[TailHandler.test] fmnist-vgg16 not tested: ${SHIPPED}/manifest.json does not exist yet`);
+
+// ---- helpers -------------------------------------------------------------------------------------------
+
+function urlEvent(bytes: Uint8Array, over: Partial<FunctionUrlEvent> = {}): FunctionUrlEvent {
+  return {
+    version: '2.0',
+    rawPath: '/',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.from(bytes).toString('base64'),
+    isBase64Encoded: true,
+    requestContext: { requestId: 'url-req', http: { method: 'POST', path: '/' } },
+    ...over,
+  };
+}
+
+const invokeEvent = (bytes: Uint8Array) => ({ payload: Buffer.from(bytes).toString('base64') });
+
+interface Parsed {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
+  body: any;
+}
+
+/** Status and JSON body of either response shape (Function URL or Invoke). */
+function parse(res: TailResponse): Parsed {
+  if ('body' in res && typeof res.body === 'string' && 'headers' in res) {
+    expect(res.headers['content-type']).toBe('application/json');
+    return { status: res.statusCode, body: JSON.parse(res.body) };
+  }
+  const { statusCode, ...body } = res as { statusCode: number };
+  return { status: statusCode, body };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? Number.NaN) - (b[i] ?? Number.NaN)));
+  return m;
+}
+
+function expectError(p: Parsed, code: string, status = statusForCode(code as never)): void {
+  expect(p.body.error?.code, JSON.stringify(p.body)).toBe(code);
+  expect(p.status).toBe(status);
+  expect(typeof p.body.error.message).toBe('string');
+  expect(JSON.stringify(p.body)).not.toMatch(/\bat .*\.(ts|js):\d+/); // no stack
+}
+
+// ---- per model -----------------------------------------------------------------------------------------
+
+describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
+  const model: LoadedModel = loadModel(dir);
+  const { manifest } = model;
+  const golden = JSON.parse(readFileSync(join(model.dir, manifest.golden ?? 'golden.json'), 'utf8')) as Golden;
+  const batch = golden.images.length;
+  const pixels = Uint8Array.from(golden.images.flat());
+  const input = preprocess(manifest, pixels, batch);
+  const classes = manifest.classes.length;
+  const ref: ModelRef = { id: manifest.id, hash: manifest.hash };
+  const points = manifest.points.map((p) => p.point);
+  const reference = new ModelRunner(model, new OrtBackend({ intraOpThreads: 1 }));
+  const handlers = new Map<number, TailHandler>();
+  const logs: string[] = [];
+  const handler = (p: number): TailHandler => handlers.get(p)!;
+  const features = async (variant: string, point: number) => {
+    const head = await reference.head(variant, point, input, batch);
+    return { dims: head.dims, batch, features: head.features, attention: head.attention };
+  };
+  const encode = async (variantId: string, point: number, opts: Partial<FeatureEncodeOptions> = {}) => {
+    const v = manifest.variants.find((x) => x.id === variantId)!;
+    return encodeFeatures(await features(variantId, point), {
+      model: ref,
+      point,
+      variant: v.pruneRatio,
+      keep: 1,
+      bits: 8,
+      ...opts,
+    });
+  };
+
+  beforeAll(async () => {
+    for (const p of [0, ...points]) {
+      handlers.set(p, await createTailHandler({ point: p, modelDir: dir, threads: 1, log: (l) => logs.push(l) }));
+    }
+  });
+  afterAll(async () => {
+    await Promise.all([...handlers.values()].map((h) => h.close()));
+    await reference.close();
+  });
+
+  it.each(points)('point %i: every variant, keep 1 and 8 bits, gives the whole network’s classes', async (p) => {
+    for (const v of manifest.variants) {
+      const bytes = await encode(v.id, p, { keep: 1, bits: 8 });
+      const res = parse(await handler(p).handle(urlEvent(bytes)));
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const whole = golden.logits[v.id]!;
+      expect(res.body.classes).toEqual(argmaxRows(Float32Array.from(whole.flat()), classes));
+      expect(res.body.logits).toHaveLength(batch);
+      // 8-bit quantization of the features: logits move by a small fraction of their range
+      const range = Math.max(...whole.flat().map(Math.abs), 1);
+      expect(maxAbsDiff(res.body.logits.flat(), whole.flat())).toBeLessThanOrEqual(0.02 * range);
+      expect(res.body).toMatchObject({ point: p, variant: v.pruneRatio, batch, modelHash: manifest.hash });
+    }
+  });
+
+  it.each(points)('point %i: logits equal ModelRunner.tail on the same reconstructed features exactly', async (p) => {
+    for (const v of manifest.variants) {
+      const bytes = await encode(v.id, p, { keep: 0.5, bits: 4 });
+      const decoded = decodePayload(bytes);
+      if (decoded.kind !== 'features') throw new Error('expected a features payload');
+      const dense = reconstructFeatures(decoded, Float32Array.from(v.fill[p - 1]!));
+      const expected = await reference.tail(v.id, p, dense, batch);
+      const viaUrl = parse(await handler(p).handle(urlEvent(bytes)));
+      const viaInvoke = parse(await handler(p).handle(invokeEvent(bytes)));
+      expect(viaUrl.status).toBe(200);
+      expect(viaInvoke.status).toBe(200);
+      expect(viaUrl.body.logits.flat()).toEqual(Array.from(expected));
+      expect(viaInvoke.body.logits).toEqual(viaUrl.body.logits);
+      expect(viaInvoke.body.classes).toEqual(argmaxRows(expected, classes));
+    }
+  });
+
+  it.each(['png', 'raw', 'deflate'] as const)('point 0 with a %s raw payload equals the whole network', async (format) => {
+    const bytes = encodeRaw(pixels, golden.sourceShape, batch, { model: ref, format });
+    const res = parse(await handler(0).handle(urlEvent(bytes)));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const v = manifest.variants.find((x) => Math.abs(x.pruneRatio - res.body.variant) < 1e-9)!;
+    expect(maxAbsDiff(res.body.logits.flat(), golden.logits[v.id]!.flat())).toBeLessThanOrEqual(1e-4);
+    expect(res.body.classes).toEqual(argmaxRows(Float32Array.from(golden.logits[v.id]!.flat()), classes));
+  });
+
+  it('accepts every event shape: URL base64, URL binary string, URL JSON, Invoke object, Invoke JSON string', async () => {
+    const p = points[0]!;
+    const v = manifest.variants[0]!;
+    const bytes = await encode(v.id, p);
+    const b64 = Buffer.from(bytes).toString('base64');
+    const json = JSON.stringify({ payload: b64 });
+    const shapes: unknown[] = [
+      urlEvent(bytes),
+      urlEvent(bytes, { isBase64Encoded: false, body: Buffer.from(bytes).toString('latin1') }),
+      urlEvent(bytes, { isBase64Encoded: false, body: json, headers: { 'content-type': 'application/json' } }),
+      urlEvent(bytes, {
+        body: Buffer.from(json).toString('base64'),
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      }),
+      urlEvent(bytes, { headers: {} }),
+      { payload: b64 },
+      json,
+    ];
+    const results = await Promise.all(shapes.map(async (e) => parse(await handler(p).handle(e))));
+    for (const r of results) {
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.logits).toEqual(results[0]!.body.logits);
+    }
+  });
+
+  describe('rejects what the caller got wrong with a 4xx and a code', () => {
+    it('a payload for another model hash with 409 JMDC_ERR_MODEL_MISMATCH', async () => {
+      const p = points[0]!;
+      const bytes = await encode(manifest.variants[0]!.id, p, { model: { id: manifest.id, hash: `sha256:${'0'.repeat(64)}` } });
+      expectError(parse(await handler(p).handle(urlEvent(bytes))), ErrorCodes.MODEL_MISMATCH, 409);
+      const raw = encodeRaw(pixels, golden.sourceShape, batch, { model: { id: 'other', hash: `sha256:${'1'.repeat(64)}` } });
+      expectError(parse(await handler(0).handle(invokeEvent(raw))), ErrorCodes.MODEL_MISMATCH, 409);
+    });
+
+    it('a payload for another partition point with JMDC_ERR_WRONG_POINT', async () => {
+      const bytes = await encode(manifest.variants[0]!.id, points[1]!);
+      expectError(parse(await handler(points[0]!).handle(urlEvent(bytes))), ErrorCodes.WRONG_POINT, 400);
+      const raw = encodeRaw(pixels, golden.sourceShape, batch, { model: ref });
+      expectError(parse(await handler(points[0]!).handle(urlEvent(raw))), ErrorCodes.WRONG_POINT, 400);
+    });
+
+    it('an unknown variant with 400 JMDC_ERR_UNKNOWN_VARIANT', async () => {
+      const p = points[0]!;
+      const known = new Set(manifest.variants.map((v) => Math.round(v.pruneRatio * 100)));
+      const ratio = [33, 99, 1].find((r) => !known.has(r))! / 100;
+      const bytes = encodeFeatures(await features(manifest.variants[0]!.id, p), {
+        model: ref,
+        point: p,
+        variant: ratio,
+        bits: 8,
+      });
+      expectError(parse(await handler(p).handle(urlEvent(bytes))), ErrorCodes.UNKNOWN_VARIANT, 400);
+    });
+
+    it('features whose shape is not the variant’s with 400 JMDC_ERR_SHAPE_MISMATCH', async () => {
+      const p = points[0]!;
+      const [a, b] = manifest.variants;
+      if (!b || featureDims(a!, p).join() === featureDims(b, p).join()) return;
+      // b's features labelled as variant a
+      const bytes = encodeFeatures(await features(b.id, p), { model: ref, point: p, variant: a!.pruneRatio, bits: 8 });
+      expectError(parse(await handler(p).handle(urlEvent(bytes))), ErrorCodes.SHAPE_MISMATCH, 400);
+    });
+
+    it('a payload over the size limit with 413, before and after base64 decoding', async () => {
+      const p = points[0]!;
+      const bytes = await encode(manifest.variants[0]!.id, p);
+      const small = await createTailHandler({
+        point: p,
+        modelDir: dir,
+        threads: 1,
+        limits: { maxPayloadBytes: bytes.length - 1 },
+        log: () => {},
+      });
+      try {
+        expectError(parse(await small.handle(urlEvent(bytes))), ErrorCodes.PAYLOAD_TOO_LARGE, 413);
+        expectError(parse(await small.handle(invokeEvent(bytes))), ErrorCodes.PAYLOAD_TOO_LARGE, 413);
+      } finally {
+        await small.close();
+      }
+      const huge = urlEvent(new Uint8Array(0), { body: 'A'.repeat(9 * 1024 * 1024) });
+      expectError(parse(await handler(p).handle(huge)), ErrorCodes.PAYLOAD_TOO_LARGE, 413);
+    });
+
+    it('a batch over the limit with JMDC_ERR_BATCH_OUT_OF_RANGE', async () => {
+      const p = points[0]!;
+      const bytes = await encode(manifest.variants[0]!.id, p);
+      const one = await createTailHandler({ point: p, modelDir: dir, threads: 1, limits: { maxBatch: 1 }, log: () => {} });
+      try {
+        expectError(parse(await one.handle(urlEvent(bytes))), ErrorCodes.BATCH_OUT_OF_RANGE);
+      } finally {
+        await one.close();
+      }
+    });
+
+    it('envelope mistakes with 400 JMDC_ERR_INVALID_REQUEST', async () => {
+      const h = handler(points[0]!);
+      const bytes = await encode(manifest.variants[0]!.id, points[0]!);
+      const cases: Array<[string, unknown]> = [
+        ['GET', urlEvent(bytes, { requestContext: { http: { method: 'GET' } } })],
+        ['garbage JSON body', urlEvent(bytes, { isBase64Encoded: false, body: '{"payload": ', headers: { 'content-type': 'application/json' } })],
+        ['JSON without payload', urlEvent(bytes, { isBase64Encoded: false, body: '{"p":1}', headers: { 'content-type': 'application/json' } })],
+        ['missing body', urlEvent(bytes, { body: undefined })],
+        ['wrong content-type', urlEvent(bytes, { headers: { 'content-type': 'text/plain' } })],
+        ['body that is not base64', urlEvent(bytes, { body: '!!!not base64!!!' })],
+        ['non-latin1 binary string', urlEvent(bytes, { isBase64Encoded: false, body: 'ÿ\u20ac' })],
+        ['garbage JSON invoke', '{nope'],
+        ['invoke without payload', { data: 'x' }],
+        ['invoke with a number payload', { payload: 42 }],
+        ['invoke with an array', [1, 2, 3]],
+        ['null invoke', null],
+      ];
+      for (const [name, event] of cases) {
+        const r = parse(await h.handle(event));
+        expect(r.body.error?.code, name).toBe(ErrorCodes.INVALID_REQUEST);
+        expect(r.status, name).toBe(400);
+      }
+    });
+
+    it('an empty or cut payload with the codec’s codes', async () => {
+      const p = points[0]!;
+      const bytes = await encode(manifest.variants[0]!.id, p);
+      for (const cut of [bytes.subarray(0, 10), bytes.subarray(0, bytes.length - 3), bytes.subarray(0, 1)]) {
+        const r = parse(await handler(p).handle(invokeEvent(cut)));
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        expect(r.status).toBeLessThan(500);
+        expect(r.body.error.code).toMatch(/^JMDC_ERR_/);
+      }
+    });
+  });
+
+  it('writes one structured JSON log line per request', async () => {
+    const p = points[0]!;
+    const before = logs.length;
+    const bytes = await encode(manifest.variants[0]!.id, p);
+    await handler(p).handle(urlEvent(bytes), { awsRequestId: 'req-log-1' });
+    await handler(p).handle({ payload: 5 }, { awsRequestId: 'req-log-2' });
+    const lines = logs.slice(before).map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      requestId: 'req-log-1',
+      point: p,
+      variant: manifest.variants[0]!.pruneRatio,
+      batch,
+      bytes: bytes.length,
+      status: 200,
+      code: 'OK',
+    });
+    for (const k of ['serverMs', 'decodeMs', 'inferMs']) expect(typeof lines[0][k]).toBe('number');
+    expect(lines[1]).toMatchObject({ requestId: 'req-log-2', point: p, status: 400, code: ErrorCodes.INVALID_REQUEST });
+  });
+});
+
+// ---- behaviour independent of the model ------------------------------------------------------------------
+
+describe('TailHandler lifecycle and our own faults', () => {
+  const model = loadModel(TINY);
+  const { manifest } = model;
+  const P = manifest.points.length;
+  const golden = JSON.parse(readFileSync(join(TINY, 'golden.json'), 'utf8')) as Golden;
+  const pixels = Uint8Array.from(golden.images.flat());
+  const batch = golden.images.length;
+  const ref: ModelRef = { id: manifest.id, hash: manifest.hash };
+  const rawPayload = () => encodeRaw(pixels, golden.sourceShape, batch, { model: ref, format: 'raw' });
+  /** Features at the last point: the classifier input, N*C*1*1, so a fake backend only fakes one block. */
+  const lastPointPayload = () => {
+    const dims = featureDims(manifest.variants[0]!, P);
+    const n = dims[0] * dims[1] * dims[2];
+    return encodeFeatures(
+      { dims, batch: 1, features: new Float32Array(n).fill(0.5), attention: new Float32Array(dims[1] * dims[2]).fill(1) },
+      { model: ref, point: P, variant: manifest.variants[0]!.pruneRatio, bits: 8 },
+    );
+  };
+  const fakeBackend = (run: () => Promise<Record<string, { data: Float32Array; dims: number[] }>>): InferenceBackend => ({
+    load: async () => ({ inputNames: ['features'], outputNames: ['logits'], run, release: async () => {} }),
+  });
+
+  it('reports coldStart true for the first request only, and the same initMs on every response', async () => {
+    const h = await createTailHandler({ point: 0, modelDir: TINY, threads: 1, log: () => {} });
+    try {
+      const a = parse(await h.handle(invokeEvent(rawPayload()), { awsRequestId: 'a' }));
+      const b = parse(await h.handle(urlEvent(rawPayload()), { awsRequestId: 'b' }));
+      const c = parse(await h.handle({ payload: '' }, { awsRequestId: 'c' }));
+      expect([a.body.coldStart, b.body.coldStart]).toEqual([true, false]);
+      expect(c.status).toBe(400);
+      expect(a.body.initMs).toBeGreaterThan(0);
+      expect(a.body.initMs).toBe(h.initMs);
+      expect(b.body.initMs).toBe(h.initMs);
+      expect([a.body.requestId, b.body.requestId, c.body.requestId]).toEqual(['a', 'b', 'c']);
+      for (const k of ['serverMs', 'decodeMs', 'inferMs']) expect(a.body[k]).toBeGreaterThanOrEqual(0);
+      expect(a.body.serverMs).toBeGreaterThanOrEqual(a.body.inferMs);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('creates every session of every variant’s tail at init', async () => {
+    const loaded: string[] = [];
+    const backend: InferenceBackend = {
+      load: async (path) => {
+        loaded.push(path.slice(model.dir.length + 1));
+        return { inputNames: [], outputNames: [], run: async () => ({}), release: async () => {} };
+      },
+    };
+    await createTailHandler({ point: 3, modelDir: TINY, backend, log: () => {} });
+    const want = manifest.variants.flatMap((v) => v.blocks.filter((b) => b.block > 3).map((b) => b.file));
+    expect(loaded.sort()).toEqual(want.sort());
+  });
+
+  it('answers non-finite logits with 500 JMDC_ERR_INTERNAL', async () => {
+    const backend = fakeBackend(async () => ({ logits: { data: new Float32Array(10).fill(Number.NaN), dims: [1, 10] } }));
+    const h = await createTailHandler({ point: P, modelDir: TINY, backend, log: () => {} });
+    expectError(parse(await h.handle(invokeEvent(lastPointPayload()))), ErrorCodes.INTERNAL, 500);
+  });
+
+  it('answers an unexpected exception with 500 JMDC_ERR_INTERNAL, no message or stack in the body, the stack in the log', async () => {
+    const logs: string[] = [];
+    const backend = fakeBackend(async () => {
+      throw new Error('ort exploded at /secret/path');
+    });
+    const h = await createTailHandler({ point: P, modelDir: TINY, backend, log: (l) => logs.push(l) });
+    const res = parse(await h.handle(urlEvent(lastPointPayload())));
+    expectError(res, ErrorCodes.INTERNAL, 500);
+    expect(JSON.stringify(res.body)).not.toContain('secret');
+    const line = JSON.parse(logs[0]!);
+    expect(line).toMatchObject({ status: 500, code: ErrorCodes.INTERNAL });
+    expect(line.stack).toContain('ort exploded');
+  });
+
+  describe('verifies at init only the files its point loads', () => {
+    let tmp = '';
+    beforeAll(() => {
+      tmp = mkdtempSync(join(tmpdir(), 'jmdc-tail-'));
+      cpSync(TINY, tmp, { recursive: true });
+    });
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+    it('a corrupted head block does not stop the tail of point 3; a corrupted tail block does (MODEL_HASH_MISMATCH)', async () => {
+      const v = manifest.variants[0]!;
+      const head = join(tmp, v.blocks[0]!.file);
+      writeFileSync(head, Buffer.concat([readFileSync(head), Buffer.from([0])]));
+      const ok = await createTailHandler({ point: 3, modelDir: tmp, threads: 1, log: () => {} });
+      await ok.close();
+      const tail = join(tmp, v.blocks[4]!.file);
+      copyFileSync(head, tail);
+      await expect(createTailHandler({ point: 3, modelDir: tmp, threads: 1 })).rejects.toMatchObject({
+        code: ErrorCodes.MODEL_HASH_MISMATCH,
+      });
+    });
+
+    it('a missing tail block fails init with MODEL_NOT_FOUND', async () => {
+      rmSync(join(tmp, manifest.variants[1]!.blocks[P]!.file));
+      await expect(createTailHandler({ point: P, modelDir: tmp, threads: 1 })).rejects.toMatchObject({
+        code: ErrorCodes.MODEL_NOT_FOUND,
+      });
+    });
+  });
+
+  it('fails init when the deployment expects another model hash, or the point is not one of the model', async () => {
+    await expect(
+      createTailHandler({ point: 1, modelDir: TINY, expectModelHash: `sha256:${'f'.repeat(64)}` }),
+    ).rejects.toMatchObject({ code: ErrorCodes.MODEL_HASH_MISMATCH });
+    await expect(createTailHandler({ point: P + 1, modelDir: TINY })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_ARGUMENT,
+    });
+    await expect(createTailHandler({ point: 1, modelDir: TINY, limits: { maxBatch: 0 } })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_ARGUMENT,
+    });
+  });
+});
+
+describe('optionsFromEnv', () => {
+  it('reads point, model folder, threads, hash and limits', () => {
+    expect(
+      optionsFromEnv(
+        { JMDC_POINT: '2', JMDC_THREADS: '1', JMDC_MAX_BATCH: '8', JMDC_MAX_PAYLOAD_BYTES: '1000', JMDC_MODEL_HASH: 'sha256:x' },
+        '/var/task/model',
+      ),
+    ).toEqual({
+      point: 2,
+      modelDir: '/var/task/model',
+      threads: 1,
+      expectModelHash: 'sha256:x',
+      limits: { maxBatch: 8, maxPayloadBytes: 1000 },
+    });
+    expect(optionsFromEnv({ JMDC_POINT: '0', JMDC_MODEL_DIR: '/m' }, '/x')).toEqual({ point: 0, modelDir: '/m', limits: {} });
+  });
+
+  it.each([
+    [{}, 'JMDC_POINT is not set'],
+    [{ JMDC_POINT: 'two' }, 'JMDC_POINT'],
+    [{ JMDC_POINT: '-1' }, 'JMDC_POINT'],
+    [{ JMDC_POINT: '1', JMDC_MAX_BATCH: '0' }, 'JMDC_MAX_BATCH'],
+    [{ JMDC_POINT: '1', JMDC_THREADS: '1.5' }, 'JMDC_THREADS'],
+  ])('rejects %j with INVALID_ARGUMENT naming the variable', (env, message) => {
+    expect(() => optionsFromEnv(env, '/m')).toThrow(message);
+    try {
+      optionsFromEnv(env, '/m');
+    } catch (e) {
+      expect((e as { code: string }).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    }
+  });
+});

@@ -1,0 +1,298 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { ErrorCodes, JmdcError, ModelError, statusForCode } from './errors.js';
+import type { DecodedPayload, DecodeLimits } from '@jmdc/edge-sdk/codec';
+import { DEFAULT_LIMITS, decodePayload, reconstructFeatures } from '@jmdc/edge-sdk/codec';
+import type { InferenceBackend, LoadedModel, Variant } from '@jmdc/edge-sdk/model';
+import { featureDims, findVariant, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
+import { FUNCTION_LIMITS, type TailHandlerOptions } from './config.js';
+import {
+  type EventShape,
+  type FunctionUrlResult,
+  isFunctionUrlEvent,
+  type LambdaContext,
+  payloadFromFunctionUrl,
+  payloadFromInvoke,
+} from './events.js';
+import { assertPoint, verifyPointFiles } from './modelFiles.js';
+
+/** What a successful request returns (the JSON body of a Function URL response). */
+export interface TailResult {
+  /** argmax class per item. */
+  classes: number[];
+  /** N x classes logits. */
+  logits: number[][];
+  /** Time in the handler, ms. */
+  serverMs: number;
+  /** Payload decode, validation and feature reconstruction (or image preprocessing), ms. */
+  decodeMs: number;
+  /** onnxruntime, ms. */
+  inferMs: number;
+  /** True only for the first request of this execution environment. */
+  coldStart: boolean;
+  /** Time this environment spent in init (model load, hash check, session creation), ms. */
+  initMs: number;
+  modelHash: string;
+  requestId: string;
+  point: number;
+  /** Prune ratio of the variant that ran. */
+  variant: number;
+  batch: number;
+}
+
+/** What a failed request returns. */
+export interface TailErrorBody {
+  error: { code: string; message: string };
+  requestId: string;
+}
+
+/** An Invoke response: the JSON object itself with the HTTP-like status added. */
+export type InvokeResult = (TailResult | TailErrorBody) & { statusCode: number };
+
+export type TailResponse = FunctionUrlResult | InvokeResult;
+
+interface Inference {
+  result: Omit<TailResult, 'serverMs' | 'coldStart' | 'initMs' | 'modelHash' | 'requestId'>;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/**
+ * The tail function of one partition point: holds the model, one onnxruntime session per tail block
+ * of every variant (created at init) and the decode limits; turns a request into logits.
+ *
+ * @example
+ * const tail = await TailHandler.create({ point: 2, modelDir: '/var/task/model' })
+ * const res = await tail.handle({ payload: base64 }, context) // { statusCode: 200, classes, logits, ... }
+ */
+export class TailHandler {
+  readonly point: number;
+  readonly model: LoadedModel;
+  readonly runner: ModelRunner;
+  readonly limits: DecodeLimits;
+  /** Milliseconds {@link TailHandler.create} took. */
+  readonly initMs: number;
+  private readonly log: (line: string) => void;
+  private readonly fills = new Map<string, Float32Array>();
+  private invocations = 0;
+
+  private constructor(opts: TailHandlerOptions, model: LoadedModel, runner: ModelRunner, initMs: number) {
+    this.point = opts.point;
+    this.model = model;
+    this.runner = runner;
+    this.initMs = initMs;
+    this.limits = { ...DEFAULT_LIMITS, ...FUNCTION_LIMITS, ...opts.limits };
+    for (const [k, v] of Object.entries(this.limits)) {
+      if (!Number.isSafeInteger(v) || v < 1) {
+        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `limit ${k} must be a positive integer`, { [k]: v });
+      }
+    }
+    this.log = opts.log ?? ((line) => console.log(line));
+    if (opts.point > 0) {
+      for (const v of model.manifest.variants) {
+        this.fills.set(v.id, Float32Array.from(v.fill[opts.point - 1] ?? []));
+      }
+    }
+  }
+
+  /**
+   * Loads the model, checks the files this point needs, and creates every session of every variant's
+   * tail from this point, so that their cost lands in init and not in the first request.
+   */
+  static async create(opts: TailHandlerOptions): Promise<TailHandler> {
+    const t0 = performance.now();
+    const model = loadModel(opts.modelDir);
+    assertPoint(model.manifest, opts.point);
+    if (opts.expectModelHash !== undefined && opts.expectModelHash !== model.manifest.hash) {
+      throw new ModelError(
+        ErrorCodes.MODEL_HASH_MISMATCH,
+        `model in ${model.dir} has hash ${model.manifest.hash}, deployment expects ${opts.expectModelHash}`,
+        { expected: opts.expectModelHash, actual: model.manifest.hash },
+      );
+    }
+    verifyPointFiles(model, opts.point);
+    const backend: InferenceBackend =
+      opts.backend ?? new OrtBackend(opts.threads === undefined ? {} : { intraOpThreads: opts.threads });
+    const runner = new ModelRunner(model, backend);
+    await Promise.all(model.manifest.variants.map((v) => runner.warm(v.id, { tailFrom: opts.point })));
+    return new TailHandler(opts, model, runner, round(performance.now() - t0));
+  }
+
+  get modelHash(): string {
+    return this.model.manifest.hash;
+  }
+
+  /**
+   * Handles a Function URL event or an Invoke payload. Never throws: errors become a status and a
+   * typed `{ error: { code, message } }` body.
+   */
+  async handle(event: unknown, context?: LambdaContext): Promise<TailResponse> {
+    const t0 = performance.now();
+    const coldStart = this.invocations++ === 0;
+    const shape: EventShape = isFunctionUrlEvent(event) ? 'url' : 'invoke';
+    const requestId =
+      context?.awsRequestId ?? (shape === 'url' ? (event as { requestContext: { requestId?: string } }).requestContext.requestId : undefined) ?? randomUUID();
+    let bytes = 0;
+    let status: number;
+    let body: TailResult | TailErrorBody;
+    let logExtra: Record<string, unknown> = {};
+    try {
+      const payload =
+        shape === 'url'
+          ? payloadFromFunctionUrl(event as Parameters<typeof payloadFromFunctionUrl>[0], this.limits.maxPayloadBytes)
+          : payloadFromInvoke(event, this.limits.maxPayloadBytes);
+      bytes = payload.byteLength;
+      const { result } = await this.infer(payload);
+      status = 200;
+      body = {
+        ...result,
+        serverMs: round(performance.now() - t0),
+        coldStart,
+        initMs: this.initMs,
+        modelHash: this.modelHash,
+        requestId,
+      };
+      logExtra = {
+        variant: result.variant,
+        batch: result.batch,
+        decodeMs: result.decodeMs,
+        inferMs: result.inferMs,
+      };
+    } catch (e) {
+      const known = e instanceof JmdcError;
+      const code = known ? e.code : ErrorCodes.INTERNAL;
+      status = statusForCode(code);
+      // our own faults say nothing about their insides; the log line has the details
+      const message = status >= 500 ? (known ? e.message : 'internal error') : (e as Error).message;
+      body = { error: { code, message }, requestId };
+      logExtra = {
+        error: (e as Error)?.message ?? String(e),
+        ...(known ? { details: e.details } : {}),
+        ...(status >= 500 ? { stack: (e as Error)?.stack } : {}),
+      };
+    }
+    const serverMs = round(performance.now() - t0);
+    this.log(
+      JSON.stringify({
+        msg: 'jmdc.tail',
+        requestId,
+        event: shape,
+        point: this.point,
+        bytes,
+        coldStart,
+        serverMs,
+        status,
+        code: 'error' in body ? body.error.code : 'OK',
+        ...logExtra,
+      }),
+    );
+    if (shape === 'url') {
+      return { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+    }
+    return { statusCode: status, ...body };
+  }
+
+  /** Decodes, validates and runs one payload (the part of {@link handle} below the event envelope). */
+  async infer(payload: Uint8Array): Promise<Inference> {
+    const t0 = performance.now();
+    const decoded: DecodedPayload = decodePayload(payload, {
+      limits: this.limits,
+      expectModelHash: this.modelHash,
+      expectPoint: this.point,
+    });
+    const { header } = decoded;
+    const variant: Variant = findVariant(this.model.manifest, header.variant);
+    const { input, batch } = this.tailInput(decoded, variant);
+    const t1 = performance.now();
+    const logits = await this.runner.tail(variant.id, this.point, input, batch);
+    const t2 = performance.now();
+    const classes = this.model.manifest.classes.length;
+    if (logits.length !== batch * classes) {
+      throw new JmdcError(ErrorCodes.INTERNAL, `model returned ${logits.length} logits for ${batch}x${classes}`);
+    }
+    const rows: number[][] = [];
+    const argmax: number[] = [];
+    for (let n = 0; n < batch; n++) {
+      const row = Array.from(logits.subarray(n * classes, (n + 1) * classes));
+      let best = 0;
+      for (let j = 0; j < classes; j++) {
+        const z = row[j]!;
+        if (!Number.isFinite(z)) {
+          throw new JmdcError(ErrorCodes.INTERNAL, `non-finite logit for item ${n} of variant ${variant.id}`, {
+            item: n,
+            variant: variant.id,
+          });
+        }
+        if (z > row[best]!) best = j;
+      }
+      rows.push(row);
+      argmax.push(best);
+    }
+    return {
+      result: {
+        classes: argmax,
+        logits: rows,
+        decodeMs: round(t1 - t0),
+        inferMs: round(t2 - t1),
+        point: this.point,
+        variant: variant.pruneRatio,
+        batch,
+      },
+    };
+  }
+
+  /** The dense N*C*H*W input of the tail: reconstructed features, or preprocessed images at point 0. */
+  private tailInput(decoded: DecodedPayload, variant: Variant): { input: Float32Array; batch: number } {
+    const { header } = decoded;
+    if (decoded.kind === 'raw') {
+      if (this.point !== 0) {
+        throw new JmdcError(
+          ErrorCodes.WRONG_POINT,
+          `a raw image payload goes to the point-0 function, this is point ${this.point}`,
+          { point: this.point },
+        );
+      }
+      return { input: preprocess(this.model.manifest, decoded.images, header.batch), batch: header.batch };
+    }
+    if (this.point === 0) {
+      throw new JmdcError(ErrorCodes.WRONG_POINT, 'the point-0 function takes raw image payloads, not features', {
+        point: 0,
+      });
+    }
+    const want = featureDims(variant, this.point);
+    if (header.dims.some((d, i) => d !== want[i])) {
+      throw new JmdcError(
+        ErrorCodes.SHAPE_MISMATCH,
+        `features of ${header.dims.join('x')} do not match ${want.join('x')} of variant ${variant.id} at point ${this.point}`,
+        { expected: want, actual: header.dims },
+      );
+    }
+    const input = reconstructFeatures(decoded, this.fills.get(variant.id));
+    for (let i = 0; i < input.length; i++) {
+      if (!Number.isFinite(input[i]!)) {
+        throw new JmdcError(ErrorCodes.NON_FINITE, 'payload decodes to a non-finite feature value', { index: i });
+      }
+    }
+    return { input, batch: header.batch };
+  }
+
+  /** Releases the onnxruntime sessions. */
+  close(): Promise<void> {
+    return this.runner.close();
+  }
+}
+
+/**
+ * Creates the tail function of one partition point (loads the model and creates every session).
+ *
+ * @example
+ * const tail = await createTailHandler({ point: 0, modelDir: 'test/fixtures/models/tiny-vgg11', threads: 1 })
+ * const res = await tail.handle(functionUrlEvent, context)
+ * console.log(tail.initMs)
+ */
+export function createTailHandler(opts: TailHandlerOptions): Promise<TailHandler> {
+  return TailHandler.create(opts);
+}
