@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
+import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import type { JmdcStackProps, PerPoint } from './jmdc-stack.js';
 import { readManifest } from './partition-function.js';
 
@@ -20,6 +21,8 @@ export interface AppContext {
   provisioned?: string | number | Record<string, number>;
   /** Log retention in days (a CloudWatch Logs value, e.g. 30). @default 30 */
   logRetentionDays?: string | number;
+  /** `arm64` or `x86_64` (a LocalStack on an x64 host runs x86_64 functions only). @default 'arm64' */
+  architecture?: string;
   /** @default 'Jmdc' */
   stackName?: string;
 }
@@ -65,7 +68,9 @@ export function parsePoints(value: unknown): number[] | undefined {
 
 /** Model folder from a path or id: the path if it holds a manifest, else `models/<id>` of the repository. */
 export function resolveModel(model: string, repoRoot: string): string {
-  const candidates = isAbsolute(model) ? [model] : [resolve(model), join(repoRoot, model), join(repoRoot, 'models', model)];
+  const candidates = isAbsolute(model)
+    ? [model]
+    : [resolve(model), join(repoRoot, model), join(repoRoot, 'models', model)];
   for (const c of candidates) if (existsSync(join(c, 'manifest.json'))) return c;
   throw new Error(
     `model ${model} not found (looked in ${candidates.join(', ')}); ` +
@@ -89,7 +94,12 @@ export function stackPropsFromContext(
   readManifest(modelDir);
   const timeout = ctx('timeout');
   const retention = ctx('logRetentionDays');
+  const arch = ctx('architecture');
+  if (arch !== undefined && arch !== 'arm64' && arch !== 'x86_64') {
+    throw new Error(`architecture must be arm64 or x86_64, got ${JSON.stringify(arch)}`);
+  }
   const props: JmdcStackProps & { stackName: string } = {
+    architecture: arch === 'x86_64' ? Architecture.X86_64 : Architecture.ARM_64,
     stackName: String(ctx('stackName') ?? 'Jmdc'),
     modelDir,
     points: parsePoints(ctx('points')),

@@ -40,6 +40,10 @@ export interface JmdcStackProps extends StackProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * @default lambda.Architecture.ARM_64
+   */
+  readonly architecture?: lambda.Architecture;
+  /**
    * @default - no CORS on the Function URLs
    */
   readonly cors?: lambda.FunctionUrlCorsOptions;
@@ -79,6 +83,7 @@ export class JmdcStack extends Stack {
           reservedConcurrentExecutions: perPoint(props.reservedConcurrentExecutions, point),
           provisionedConcurrentExecutions: perPoint(props.provisionedConcurrentExecutions, point),
           logRetention: props.logRetention,
+          architecture: props.architecture,
           cors: props.cors,
         }),
       );

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { loadModel, type Manifest, modelBytesForPoint, modelFilesForPoint } from '@jmdc/functions/modelFiles';
-import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Aspects, Duration, type IAspect, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -91,7 +91,8 @@ export interface PartitionFunctionProps {
 }
 
 const BUNDLE_BUDGET = 60 * 1024 * 1024;
-const ESM_REQUIRE_BANNER = "import { createRequire as __jmdcCreateRequire } from 'node:module';const require = __jmdcCreateRequire(import.meta.url);";
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __jmdcCreateRequire } from 'node:module';const require = __jmdcCreateRequire(import.meta.url);";
 
 function dirBytes(path: string): number {
   const st = statSync(path);
@@ -118,6 +119,27 @@ function packageDir(name: string, fromDir: string): string {
 }
 
 const sh = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+
+/**
+ * `lambda.Function` makes its CfnFunction depend on its whole role construct, so that a DefaultPolicy
+ * added later exists before the function. Without such a policy that leaves a `DependsOn` on the role
+ * that the `Role: GetAtt` already implies, which cfn-lint reports (W3005). Runs at synthesis, when every
+ * grant is known, and removes the `DependsOn` only when the role is all it holds.
+ */
+class DropRedundantRoleDependency implements IAspect {
+  constructor(private readonly fn: lambda.Function) {}
+  visit(node: Construct): void {
+    const cfn = this.fn.node.defaultChild as lambda.CfnFunction;
+    if (node !== cfn) return;
+    const role = this.fn.role;
+    const onlyRole =
+      role !== undefined &&
+      role.node.tryFindChild('DefaultPolicy') === undefined &&
+      this.fn.node.dependencies.length === 0 &&
+      cfn.node.dependencies.every((d) => d === role);
+    if (onlyRole) cfn.addDeletionOverride('DependsOn');
+  }
+}
 
 /** Where the handler and the native addon live in this checkout. */
 export interface FunctionSources {
@@ -187,7 +209,7 @@ export class PartitionFunction extends Construct {
     }
     this.point = point;
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
-    const ortArch = architecture === lambda.Architecture.ARM_64 ? 'arm64' : 'x64';
+    const ortArch = architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x64';
     const src = functionSources(props.entry);
     const modelFiles = modelFilesForPoint(manifest, point);
     const ortBinDir = join(src.ortDir, 'bin', 'napi-v6', 'linux', ortArch);
@@ -272,11 +294,11 @@ export class PartitionFunction extends Construct {
       },
     });
 
+    Aspects.of(this).add(new DropRedundantRoleDependency(this.function));
+
     const provisioned = props.provisionedConcurrentExecutions ?? 0;
     this.alias =
-      provisioned > 0
-        ? this.function.addAlias('live', { provisionedConcurrentExecutions: provisioned })
-        : undefined;
+      provisioned > 0 ? this.function.addAlias('live', { provisionedConcurrentExecutions: provisioned }) : undefined;
     const target: lambda.IFunction = this.alias ?? this.function;
     this.invokeName = this.alias ? `${this.function.functionName}:live` : this.function.functionName;
     this.url = new lambda.FunctionUrl(this, 'Url', {

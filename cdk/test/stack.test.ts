@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JmdcStack } from '../lib/jmdc-stack.js';
-import { readManifest } from '../lib/partition-function.js';
+import { PartitionFunction, readManifest } from '../lib/partition-function.js';
 
 const TINY = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'models', 'tiny-vgg11');
 const manifest = readManifest(TINY);
@@ -100,6 +100,7 @@ describe('JmdcStack template (tiny fixture, every point)', () => {
       template.hasResourceProperties('AWS::Lambda::Url', {
         AuthType: 'AWS_IAM',
         TargetFunctionArn: { 'Fn::GetAtt': [functionId(p), 'Arn'] },
+        Qualifier: Match.absent(),
       });
     }
     // no resource policy opens a URL to everyone
@@ -116,8 +117,11 @@ describe('JmdcStack template (tiny fixture, every point)', () => {
       FunctionName: { Ref: functionId(PROVISIONED_POINT) },
       ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 1 },
     });
-    const alias = Object.keys(template.findResources('AWS::Lambda::Alias'))[0]!;
-    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', TargetFunctionArn: { Ref: alias } });
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      Qualifier: 'live',
+      TargetFunctionArn: { 'Fn::GetAtt': [functionId(PROVISIONED_POINT), 'Arn'] },
+    });
   });
 
   it('logs to one log group per function with one month retention', () => {
@@ -125,7 +129,8 @@ describe('JmdcStack template (tiny fixture, every point)', () => {
     template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const fns = template.findResources('AWS::Lambda::Function');
     const groups = new Set(Object.keys(template.findResources('AWS::Logs::LogGroup')));
-    for (const fn of Object.values(fns) as Json[]) expect(groups.has(fn.Properties.LoggingConfig.LogGroup.Ref)).toBe(true);
+    for (const fn of Object.values(fns) as Json[])
+      expect(groups.has(fn.Properties.LoggingConfig.LogGroup.Ref)).toBe(true);
   });
 
   it('alarms on Errors and Throttles of every function', () => {
@@ -194,4 +199,29 @@ describe('JmdcStack template (tiny fixture, every point)', () => {
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
     expect(r.status).toBe(0);
   }, 120_000);
+});
+
+describe('PartitionFunction guards', () => {
+  const app = () => new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Guard');
+
+  it('fails synth when the bundle would exceed its budget', () => {
+    const stack = app();
+    const fn = new PartitionFunction(stack, 'P0', { modelDir: TINY, point: 0, maxBundleBytes: 10 * 2 ** 20 });
+    expect(fn.estimatedBundleBytes).toBeGreaterThan(10 * 2 ** 20);
+    Annotations.fromStack(stack).hasError('/Guard/P0', Match.stringLikeRegexp('over the 10 MiB budget'));
+  });
+
+  it('rejects a point the model does not have and an impossible memory size', () => {
+    expect(() => new PartitionFunction(app(), 'P', { modelDir: TINY, point: POINTS.length })).toThrow('point must be');
+    expect(() => new PartitionFunction(app(), 'P', { modelDir: TINY, point: 1, memorySize: 64 })).toThrow('memorySize');
+  });
+
+  it('adds CORS to the URL only when asked', () => {
+    const stack = app();
+    new PartitionFunction(stack, 'P1', { modelDir: TINY, point: 1, cors: { allowedOrigins: ['https://example.org'] } });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      Cors: { AllowOrigins: ['https://example.org'] },
+    });
+  });
 });

@@ -35,7 +35,11 @@ function median(xs: number[]): number {
 const us = (ms: number): number => Math.round(ms * 10000) / 10;
 
 /** Times `enc` then `dec(enc())` per repetition. */
-function time<T>(reps: number, enc: () => T, dec: (x: T) => unknown): { encode: number; decode: number; encDec: number } {
+function time<T>(
+  reps: number,
+  enc: () => T,
+  dec: (x: T) => unknown,
+): { encode: number; decode: number; encDec: number } {
   const warm = Math.max(20, reps >> 2);
   for (let i = 0; i < warm; i++) dec(enc());
   const e: number[] = [];
@@ -103,12 +107,18 @@ for (const [dataName, gen] of Object.entries(DATA)) {
         float32Bytes: s.batch * s.dims[0] * s.dims[1] * s.dims[2] * 4,
         ...t,
       });
-      process.stderr.write(`${dataName} ${s.name} ${coder}: ${payload.length} B, enc ${t.encode} us, dec ${t.decode} us\n`);
+      process.stderr.write(
+        `${dataName} ${s.name} ${coder}: ${payload.length} B, enc ${t.encode} us, dec ${t.decode} us\n`,
+      );
     }
     const fixed = ['none', 'deflate', 'brotli', 'rans'];
     const best = fixed.reduce((a, b) => ((bytes[b] as number) < (bytes[a] as number) ? b : a));
     const zl = Math.min(bytes.deflate as number, bytes.brotli as number);
-    winners[`${dataName} ${s.name}`] = { best, bytes, ransVsBestZlib: Math.round(((bytes.rans as number) / zl) * 1000) / 1000 };
+    winners[`${dataName} ${s.name}`] = {
+      best,
+      bytes,
+      ransVsBestZlib: Math.round(((bytes.rans as number) / zl) * 1000) / 1000,
+    };
   }
 }
 
@@ -121,13 +131,27 @@ for (const s of SETTINGS.slice(0, 4)) {
   for (const q of [1, 3, 4, 5, 6, 8, 9, 11]) {
     const opts = { params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } };
     const out = brotliCompressSync(body, opts);
-    const t = time(q >= 10 ? 30 : 200, () => brotliCompressSync(body, opts), () => 0);
+    const t = time(
+      q >= 10 ? 30 : 200,
+      () => brotliCompressSync(body, opts),
+      () => 0,
+    );
     sweeps.push({ setting: s.name, coder: `brotli q${q}`, body: body.length, bytes: out.length, encode: t.encode });
   }
   for (const level of [1, 4, 6, 9]) {
     const out = deflateRawSync(body, { level });
-    const t = time(200, () => deflateRawSync(body, { level }), () => 0);
-    sweeps.push({ setting: s.name, coder: `deflate l${level}`, body: body.length, bytes: out.length, encode: t.encode });
+    const t = time(
+      200,
+      () => deflateRawSync(body, { level }),
+      () => 0,
+    );
+    sweeps.push({
+      setting: s.name,
+      coder: `deflate l${level}`,
+      body: body.length,
+      bytes: out.length,
+      encode: t.encode,
+    });
   }
 }
 
@@ -142,7 +166,8 @@ for (const s of SETTINGS.slice(0, 5)) {
   const kept: number[] = [];
   for (let i = 0; i < hw; i++) if (mask[i]) kept.push(i);
   const values = new Float32Array(c * k);
-  for (let ch = 0; ch < c; ch++) for (let j = 0; j < k; j++) values[ch * k + j] = input.features[ch * hw + (kept[j] as number)] as number;
+  for (let ch = 0; ch < c; ch++)
+    for (let j = 0; j < k; j++) values[ch * k + j] = input.features[ch * hw + (kept[j] as number)] as number;
   const row: Record<string, unknown> = { setting: s.name };
   for (const prec of ['f16', 'f32'] as const) {
     const q = quantize(values, k, s.bits, prec === 'f16' ? 'auto' : 'f32');
@@ -154,7 +179,12 @@ for (const s of SETTINGS.slice(0, 5)) {
       sum += e;
       if (e > max) max = e;
     }
-    row[prec] = { used: q.precision, paramBytes: c * 2 * (q.precision === 'f16' ? 2 : 4), meanAbsErr: sum / values.length, maxAbsErr: max };
+    row[prec] = {
+      used: q.precision,
+      paramBytes: c * 2 * (q.precision === 'f16' ? 2 : 4),
+      meanAbsErr: sum / values.length,
+      maxAbsErr: max,
+    };
   }
   params.push(row);
 }
@@ -168,7 +198,11 @@ for (const dims of [
   const images = syntheticImages(dims, 8, 5);
   for (const format of ['raw', 'png', 'deflate'] as const) {
     const payload = encodeRaw(images, dims, 8, { model: MODEL, format });
-    const t = time(Math.max(50, REPS >> 2), () => encodeRaw(images, dims, 8, { model: MODEL, format }), (p) => decodePayload(p));
+    const t = time(
+      Math.max(50, REPS >> 2),
+      () => encodeRaw(images, dims, 8, { model: MODEL, format }),
+      (p) => decodePayload(p),
+    );
     raw.push({ dims: dims.join('x'), batch: 8, format, bytes: payload.length, pixels: images.length, ...t });
   }
 }
@@ -187,7 +221,10 @@ const cloud = time(
 );
 
 const pick = (coder: string) =>
-  features.find((r) => r.data === 'realistic' && r.setting === '64x8x8 k.25 b4' && r.coder === coder) as Record<string, unknown>;
+  features.find((r) => r.data === 'realistic' && r.setting === '64x8x8 k.25 b4' && r.coder === coder) as Record<
+    string,
+    unknown
+  >;
 console.log(
   JSON.stringify({
     node: process.version,

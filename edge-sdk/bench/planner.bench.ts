@@ -33,10 +33,30 @@ const ids = variants.map((v) => `r${String(Math.round(v * 100)).padStart(3, '0')
 const base = { testAccuracy: 0, float32FeatureBytes: 0, headMacs: 0, tailMacs: 0 };
 const rows: ProfileRow[] = [];
 for (const coder of ['raw', 'png', 'deflate', 'png']) {
-  rows.push({ ...base, kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8, coder, valAccuracy: 0.935, meanPayloadBytes: 400 + rand() * 500 });
+  rows.push({
+    ...base,
+    kind: 'cloud-only',
+    point: 0,
+    variant: 0,
+    keep: 1,
+    bits: 8,
+    coder,
+    valAccuracy: 0.935,
+    meanPayloadBytes: 400 + rand() * 500,
+  });
 }
 variants.forEach((variant) => {
-  rows.push({ ...base, kind: 'edge-only', point: -1, variant, keep: 1, bits: 32, coder: 'none', valAccuracy: 0.935 - variant * 0.02, meanPayloadBytes: 0 });
+  rows.push({
+    ...base,
+    kind: 'edge-only',
+    point: -1,
+    variant,
+    keep: 1,
+    bits: 32,
+    coder: 'none',
+    valAccuracy: 0.935 - variant * 0.02,
+    meanPayloadBytes: 0,
+  });
 });
 outer: for (let point = 1; point <= P; point++) {
   for (const variant of variants) {
@@ -44,8 +64,18 @@ outer: for (let point = 1; point <= P; point++) {
       for (const bits of [2, 3, 4, 6, 8]) {
         if (rows.length === 500) break outer;
         const acc = 0.935 - variant * 0.02 - (1 - keep) * 0.03 - (8 - bits) * 0.004 - rand() * 0.003;
-        const bytes = (256 * 16 * 16 * 4) / 4 ** point * (1 - variant) * keep * (bits / 32) * (0.5 + rand() * 0.5);
-        rows.push({ ...base, kind: 'split', point, variant, keep, bits, coder: 'rans', valAccuracy: acc, meanPayloadBytes: bytes });
+        const bytes = ((256 * 16 * 16 * 4) / 4 ** point) * (1 - variant) * keep * (bits / 32) * (0.5 + rand() * 0.5);
+        rows.push({
+          ...base,
+          kind: 'split',
+          point,
+          variant,
+          keep,
+          bits,
+          coder: 'rans',
+          valAccuracy: acc,
+          meanPayloadBytes: bytes,
+        });
       }
     }
   }
@@ -58,7 +88,9 @@ const raw: Profile = {
   timings: {
     device: 'synthetic',
     headMs: Object.fromEntries(ids.map((id, i) => [id, [1, 2, 3, 4, 5].map((x) => x * 4 * (1 - (variants[i] ?? 0)))])),
-    tailMs: Object.fromEntries(ids.map((id, i) => [id, [20, 16, 12, 8, 4, 1].map((x) => x * (1 - (variants[i] ?? 0)))])),
+    tailMs: Object.fromEntries(
+      ids.map((id, i) => [id, [20, 16, 12, 8, 4, 1].map((x) => x * (1 - (variants[i] ?? 0)))]),
+    ),
     fullMs: Object.fromEntries(ids.map((id, i) => [id, 30 * (1 - (variants[i] ?? 0))])),
     encodeMs: 0.4,
     decodeMs: 0.3,

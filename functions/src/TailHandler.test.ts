@@ -11,6 +11,7 @@ import {
   encodeRaw,
   type FeatureEncodeOptions,
   type ModelRef,
+  peekHeader,
   reconstructFeatures,
 } from '@jmdc/edge-sdk/codec';
 import {
@@ -164,7 +165,11 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
     }
   });
 
-  it.each(['png', 'raw', 'deflate'] as const)('point 0 with a %s raw payload equals the whole network', async (format) => {
+  it.each([
+    'png',
+    'raw',
+    'deflate',
+  ] as const)('point 0 with a %s raw payload equals the whole network', async (format) => {
     const bytes = encodeRaw(pixels, golden.sourceShape, batch, { model: ref, format });
     const res = parse(await handler(0).handle(urlEvent(bytes)));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -201,9 +206,13 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
   describe('rejects what the caller got wrong with a 4xx and a code', () => {
     it('a payload for another model hash with 409 JMDC_ERR_MODEL_MISMATCH', async () => {
       const p = points[0]!;
-      const bytes = await encode(manifest.variants[0]!.id, p, { model: { id: manifest.id, hash: `sha256:${'0'.repeat(64)}` } });
+      const bytes = await encode(manifest.variants[0]!.id, p, {
+        model: { id: manifest.id, hash: `sha256:${'0'.repeat(64)}` },
+      });
       expectError(parse(await handler(p).handle(urlEvent(bytes))), ErrorCodes.MODEL_MISMATCH, 409);
-      const raw = encodeRaw(pixels, golden.sourceShape, batch, { model: { id: 'other', hash: `sha256:${'1'.repeat(64)}` } });
+      const raw = encodeRaw(pixels, golden.sourceShape, batch, {
+        model: { id: 'other', hash: `sha256:${'1'.repeat(64)}` },
+      });
       expectError(parse(await handler(0).handle(invokeEvent(raw))), ErrorCodes.MODEL_MISMATCH, 409);
     });
 
@@ -259,7 +268,13 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
     it('a batch over the limit with JMDC_ERR_BATCH_OUT_OF_RANGE', async () => {
       const p = points[0]!;
       const bytes = await encode(manifest.variants[0]!.id, p);
-      const one = await createTailHandler({ point: p, modelDir: dir, threads: 1, limits: { maxBatch: 1 }, log: () => {} });
+      const one = await createTailHandler({
+        point: p,
+        modelDir: dir,
+        threads: 1,
+        limits: { maxBatch: 1 },
+        log: () => {},
+      });
       try {
         expectError(parse(await one.handle(urlEvent(bytes))), ErrorCodes.BATCH_OUT_OF_RANGE);
       } finally {
@@ -272,8 +287,18 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
       const bytes = await encode(manifest.variants[0]!.id, points[0]!);
       const cases: Array<[string, unknown]> = [
         ['GET', urlEvent(bytes, { requestContext: { http: { method: 'GET' } } })],
-        ['garbage JSON body', urlEvent(bytes, { isBase64Encoded: false, body: '{"payload": ', headers: { 'content-type': 'application/json' } })],
-        ['JSON without payload', urlEvent(bytes, { isBase64Encoded: false, body: '{"p":1}', headers: { 'content-type': 'application/json' } })],
+        [
+          'garbage JSON body',
+          urlEvent(bytes, {
+            isBase64Encoded: false,
+            body: '{"payload": ',
+            headers: { 'content-type': 'application/json' },
+          }),
+        ],
+        [
+          'JSON without payload',
+          urlEvent(bytes, { isBase64Encoded: false, body: '{"p":1}', headers: { 'content-type': 'application/json' } }),
+        ],
         ['missing body', urlEvent(bytes, { body: undefined })],
         ['wrong content-type', urlEvent(bytes, { headers: { 'content-type': 'text/plain' } })],
         ['body that is not base64', urlEvent(bytes, { body: '!!!not base64!!!' })],
@@ -325,6 +350,76 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
   });
 });
 
+// ---- the codec's malformed corpus ---------------------------------------------------------------------
+
+interface MalformedCase {
+  name: string;
+  bytes: Uint8Array;
+  code: string;
+  options?: { expectModelHash?: string; expectPoint?: number };
+}
+interface CorpusModule {
+  malformedCorpus(): MalformedCase[];
+  CORPUS_MODEL: { id: string; hash: string };
+  CORPUS_POINT: number;
+}
+
+describe('every case of the codec’s malformed corpus', async () => {
+  // edge-sdk exports no sub-path for its test helpers; a computed specifier keeps this package's
+  // type-check (rootDir src) away from edge-sdk's sources while vitest loads the module as usual
+  const corpusPath = join(REPO, 'edge-sdk', 'src', 'codec', 'testing', 'malformed.ts');
+  const corpus = (await import(/* @vite-ignore */ corpusPath)) as CorpusModule;
+  const cases = corpus.malformedCorpus();
+  const P = corpus.CORPUS_POINT;
+  const handlers = new Map<string, TailHandler>();
+  let tmp = '';
+
+  /** The tail of (hash, point) on a copy of the tiny model whose manifest claims `hash`. */
+  const tailFor = async (hash: string, point: number): Promise<TailHandler> => {
+    const key = `${hash}@${point}`;
+    let h = handlers.get(key);
+    if (!h) {
+      const dir = join(tmp, String(handlers.size));
+      cpSync(TINY, dir, { recursive: true });
+      const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, hash }));
+      h = await createTailHandler({ point, modelDir: dir, threads: 1, log: () => {} });
+      handlers.set(key, h);
+    }
+    return h;
+  };
+
+  beforeAll(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'jmdc-corpus-'));
+  });
+  afterAll(async () => {
+    await Promise.all([...handlers.values()].map((h) => h.close()));
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('is not empty', () => expect(cases.length).toBeGreaterThan(10));
+
+  // the handler's own expectations (its manifest hash and point) play the role of the case's options
+  it.each(
+    cases.map((c) => [c.name, c] as const),
+  )('%s: its status and code over a Function URL and Invoke, never 5xx', async (_, c) => {
+    // raw (cloud-only) cases go to the point-0 function; a header too broken to read fails at any point
+    let point = P;
+    try {
+      point = peekHeader(c.bytes).point;
+    } catch {}
+    const h = await tailFor(c.options?.expectModelHash ?? corpus.CORPUS_MODEL.hash, c.options?.expectPoint ?? point);
+    // an empty payload never reaches the codec: the envelope has no body, INVALID_REQUEST (also a 400)
+    const code = c.bytes.length === 0 ? ErrorCodes.INVALID_REQUEST : c.code;
+    for (const res of [await h.handle(urlEvent(c.bytes)), await h.handle(invokeEvent(c.bytes))]) {
+      const r = parse(res);
+      expectError(r, code);
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(r.status).toBeLessThan(500);
+    }
+  });
+});
+
 // ---- behaviour independent of the model ------------------------------------------------------------------
 
 describe('TailHandler lifecycle and our own faults', () => {
@@ -341,11 +436,18 @@ describe('TailHandler lifecycle and our own faults', () => {
     const dims = featureDims(manifest.variants[0]!, P);
     const n = dims[0] * dims[1] * dims[2];
     return encodeFeatures(
-      { dims, batch: 1, features: new Float32Array(n).fill(0.5), attention: new Float32Array(dims[1] * dims[2]).fill(1) },
+      {
+        dims,
+        batch: 1,
+        features: new Float32Array(n).fill(0.5),
+        attention: new Float32Array(dims[1] * dims[2]).fill(1),
+      },
       { model: ref, point: P, variant: manifest.variants[0]!.pruneRatio, bits: 8 },
     );
   };
-  const fakeBackend = (run: () => Promise<Record<string, { data: Float32Array; dims: number[] }>>): InferenceBackend => ({
+  const fakeBackend = (
+    run: () => Promise<Record<string, { data: Float32Array; dims: number[] }>>,
+  ): InferenceBackend => ({
     load: async () => ({ inputNames: ['features'], outputNames: ['logits'], run, release: async () => {} }),
   });
 
@@ -382,7 +484,9 @@ describe('TailHandler lifecycle and our own faults', () => {
   });
 
   it('answers non-finite logits with 500 JMDC_ERR_INTERNAL', async () => {
-    const backend = fakeBackend(async () => ({ logits: { data: new Float32Array(10).fill(Number.NaN), dims: [1, 10] } }));
+    const backend = fakeBackend(async () => ({
+      logits: { data: new Float32Array(10).fill(Number.NaN), dims: [1, 10] },
+    }));
     const h = await createTailHandler({ point: P, modelDir: TINY, backend, log: () => {} });
     expectError(parse(await h.handle(invokeEvent(lastPointPayload()))), ErrorCodes.INTERNAL, 500);
   });
@@ -447,7 +551,13 @@ describe('optionsFromEnv', () => {
   it('reads point, model folder, threads, hash and limits', () => {
     expect(
       optionsFromEnv(
-        { JMDC_POINT: '2', JMDC_THREADS: '1', JMDC_MAX_BATCH: '8', JMDC_MAX_PAYLOAD_BYTES: '1000', JMDC_MODEL_HASH: 'sha256:x' },
+        {
+          JMDC_POINT: '2',
+          JMDC_THREADS: '1',
+          JMDC_MAX_BATCH: '8',
+          JMDC_MAX_PAYLOAD_BYTES: '1000',
+          JMDC_MODEL_HASH: 'sha256:x',
+        },
         '/var/task/model',
       ),
     ).toEqual({
@@ -457,7 +567,11 @@ describe('optionsFromEnv', () => {
       expectModelHash: 'sha256:x',
       limits: { maxBatch: 8, maxPayloadBytes: 1000 },
     });
-    expect(optionsFromEnv({ JMDC_POINT: '0', JMDC_MODEL_DIR: '/m' }, '/x')).toEqual({ point: 0, modelDir: '/m', limits: {} });
+    expect(optionsFromEnv({ JMDC_POINT: '0', JMDC_MODEL_DIR: '/m' }, '/x')).toEqual({
+      point: 0,
+      modelDir: '/m',
+      limits: {},
+    });
   });
 
   it.each([

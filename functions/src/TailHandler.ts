@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ErrorCodes, JmdcError, ModelError, statusForCode } from './errors.js';
 import type { DecodedPayload, DecodeLimits } from '@jmdc/edge-sdk/codec';
 import { DEFAULT_LIMITS, decodePayload, reconstructFeatures } from '@jmdc/edge-sdk/codec';
 import type { InferenceBackend, LoadedModel, Variant } from '@jmdc/edge-sdk/model';
 import { featureDims, findVariant, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { FUNCTION_LIMITS, type TailHandlerOptions } from './config.js';
+import { ErrorCodes, JmdcError, ModelError, statusForCode } from './errors.js';
 import {
   type EventShape,
   type FunctionUrlResult,
@@ -56,6 +56,19 @@ interface Inference {
   result: Omit<TailResult, 'serverMs' | 'coldStart' | 'initMs' | 'modelHash' | 'requestId'>;
 }
 
+/** The function's limits: {@link FUNCTION_LIMITS} over the codec's defaults, then `overrides`; each a positive integer. */
+function resolveLimits(overrides: Partial<DecodeLimits> | undefined): DecodeLimits {
+  const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...FUNCTION_LIMITS };
+  for (const [k, v] of Object.entries(overrides ?? {}) as Array<[keyof DecodeLimits, number | undefined]>) {
+    if (v === undefined) continue;
+    if (!(k in limits) || !Number.isSafeInteger(v) || v < 1) {
+      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `limit ${k} must be a positive integer`, { [k]: v });
+    }
+    limits[k] = v;
+  }
+  return limits;
+}
+
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
@@ -79,17 +92,18 @@ export class TailHandler {
   private readonly fills = new Map<string, Float32Array>();
   private invocations = 0;
 
-  private constructor(opts: TailHandlerOptions, model: LoadedModel, runner: ModelRunner, initMs: number) {
+  private constructor(
+    opts: TailHandlerOptions,
+    model: LoadedModel,
+    runner: ModelRunner,
+    limits: DecodeLimits,
+    initMs: number,
+  ) {
     this.point = opts.point;
     this.model = model;
     this.runner = runner;
     this.initMs = initMs;
-    this.limits = { ...DEFAULT_LIMITS, ...FUNCTION_LIMITS, ...opts.limits };
-    for (const [k, v] of Object.entries(this.limits)) {
-      if (!Number.isSafeInteger(v) || v < 1) {
-        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `limit ${k} must be a positive integer`, { [k]: v });
-      }
-    }
+    this.limits = limits;
     this.log = opts.log ?? ((line) => console.log(line));
     if (opts.point > 0) {
       for (const v of model.manifest.variants) {
@@ -104,6 +118,7 @@ export class TailHandler {
    */
   static async create(opts: TailHandlerOptions): Promise<TailHandler> {
     const t0 = performance.now();
+    const limits = resolveLimits(opts.limits);
     const model = loadModel(opts.modelDir);
     assertPoint(model.manifest, opts.point);
     if (opts.expectModelHash !== undefined && opts.expectModelHash !== model.manifest.hash) {
@@ -118,7 +133,7 @@ export class TailHandler {
       opts.backend ?? new OrtBackend(opts.threads === undefined ? {} : { intraOpThreads: opts.threads });
     const runner = new ModelRunner(model, backend);
     await Promise.all(model.manifest.variants.map((v) => runner.warm(v.id, { tailFrom: opts.point })));
-    return new TailHandler(opts, model, runner, round(performance.now() - t0));
+    return new TailHandler(opts, model, runner, limits, round(performance.now() - t0));
   }
 
   get modelHash(): string {
@@ -134,7 +149,9 @@ export class TailHandler {
     const coldStart = this.invocations++ === 0;
     const shape: EventShape = isFunctionUrlEvent(event) ? 'url' : 'invoke';
     const requestId =
-      context?.awsRequestId ?? (shape === 'url' ? (event as { requestContext: { requestId?: string } }).requestContext.requestId : undefined) ?? randomUUID();
+      context?.awsRequestId ??
+      (shape === 'url' ? (event as { requestContext: { requestId?: string } }).requestContext.requestId : undefined) ??
+      randomUUID();
     let bytes = 0;
     let status: number;
     let body: TailResult | TailErrorBody;

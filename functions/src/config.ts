@@ -1,9 +1,10 @@
 /**
  * Options of the tail function and their reading from the Lambda environment, validated once at init.
  */
-import { ErrorCodes, JmdcError } from './errors.js';
+
 import type { DecodeLimits } from '@jmdc/edge-sdk/codec';
 import type { InferenceBackend } from '@jmdc/edge-sdk/model';
+import { ErrorCodes, JmdcError } from './errors.js';
 
 /** The limits the tail function applies on top of the codec's own defaults. */
 export const FUNCTION_LIMITS: Readonly<Pick<DecodeLimits, 'maxBatch' | 'maxPayloadBytes'>> = Object.freeze({
@@ -49,10 +50,14 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number): number |
   if (raw === undefined || raw.trim() === '') return undefined;
   const v = Number(raw);
   if (!Number.isSafeInteger(v) || v < min) {
-    throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`, {
-      name,
-      value: raw,
-    });
+    throw new JmdcError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`,
+      {
+        name,
+        value: raw,
+      },
+    );
   }
   return v;
 }

@@ -131,8 +131,8 @@ export function payloadFromFunctionUrl(event: FunctionUrlEvent, maxBytes: number
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   if (contentType === 'application/json') {
-    // JSON text is at most 4/3 of the payload plus a small envelope
-    const limit = base64Bytes(maxBytes * 2);
+    // the JSON text holds the payload's base64 (4/3 of it) plus a small envelope
+    const limit = Math.ceil((maxBytes * 4) / 3) + 1024;
     const text = event.isBase64Encoded ? Buffer.from(decodeBase64(body, limit, 'request body')).toString('utf8') : body;
     return parseJsonPayload(text, maxBytes);
   }

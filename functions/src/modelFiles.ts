@@ -7,9 +7,9 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { ErrorCodes, JmdcError, ModelError } from './errors.js';
 import type { BlockFile, LoadedModel, Manifest, Variant } from '@jmdc/edge-sdk/model';
 import { sha256File } from '@jmdc/edge-sdk/model';
+import { ErrorCodes, JmdcError, ModelError } from './errors.js';
 
 // the CDK app reads manifests through this module (it depends on @jmdc/functions only)
 export type { LoadedModel, Manifest } from '@jmdc/edge-sdk/model';
@@ -87,4 +87,3 @@ export function verifyPointFiles({ dir, manifest }: LoadedModel, point: number):
     }
   }
 }
-

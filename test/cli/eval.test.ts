@@ -30,8 +30,22 @@ describe('jmdc eval on the tiny fixture (real dataset split, real ORT, real code
 
   it('a compressed split reports payload bytes, ratio against unpruned float32 features and timings', async () => {
     const { json } = await jmdc(
-      'eval', '--model', tiny, '--split', 'test', '--point', '2', '--variant', '0.5',
-      '--keep', '0.25', '--bits', '4', '--coder', 'deflate', '--json',
+      'eval',
+      '--model',
+      tiny,
+      '--split',
+      'test',
+      '--point',
+      '2',
+      '--variant',
+      '0.5',
+      '--keep',
+      '0.25',
+      '--bits',
+      '4',
+      '--coder',
+      'deflate',
+      '--json',
     );
     expect(json.kind).toBe('split');
     expect(json.float32FeatureBytes).toBe(4 * 8 * 8 * 8);
@@ -45,7 +59,18 @@ describe('jmdc eval on the tiny fixture (real dataset split, real ORT, real code
   });
 
   it('cloud-only sends the PNG of the raw image and matches the whole network', async () => {
-    const { json } = await jmdc('eval', '--model', tiny, '--split', 'val', '--point', 'cloud', '--limit', '64', '--json');
+    const { json } = await jmdc(
+      'eval',
+      '--model',
+      tiny,
+      '--split',
+      'val',
+      '--point',
+      'cloud',
+      '--limit',
+      '64',
+      '--json',
+    );
     expect(json.kind).toBe('cloud-only');
     expect(json.coder).toBe('png');
     expect(json.accuracy).toBe(json.fullModelAccuracy);
@@ -70,14 +95,23 @@ describe('jmdc profile on the tiny fixture', () => {
       { cwd: root },
     );
     const profile = JSON.parse(readFileSync(out, 'utf8')) as {
-      rows: { kind: string; point: number; valAccuracy: number; meanPayloadBytes: number; keep: number; bits: number }[];
+      rows: {
+        kind: string;
+        point: number;
+        valAccuracy: number;
+        meanPayloadBytes: number;
+        keep: number;
+        bits: number;
+      }[];
       timings: { headMs: Record<string, number[]> };
     };
     // 1 cloud-only + 2 edge-only + 2 variants x 5 points x 2 keeps x 2 bits
     expect(profile.rows.length).toBe(1 + 2 + 40);
     expect(profile.rows.filter((r) => r.kind === 'split').every((r) => r.meanPayloadBytes > 0)).toBe(true);
     const p1 = profile.rows.filter((r) => r.kind === 'split' && r.point === 1 && r.bits === 8);
-    expect(p1.find((r) => r.keep === 0.25)!.meanPayloadBytes).toBeLessThan(p1.find((r) => r.keep === 1)!.meanPayloadBytes);
+    expect(p1.find((r) => r.keep === 0.25)!.meanPayloadBytes).toBeLessThan(
+      p1.find((r) => r.keep === 1)!.meanPayloadBytes,
+    );
     expect(profile.timings.headMs.r000).toHaveLength(5);
   });
 });

@@ -5,9 +5,11 @@ export class UsageError extends Error {}
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
-export function parseFlags<T extends FlagSpec>(argv: string[], spec: T) {
+export type Flags<T extends FlagSpec> = { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string };
+
+export function parseFlags<T extends FlagSpec>(argv: string[], spec: T): Flags<T> {
   try {
-    return parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }).values as Flags<T>;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -29,7 +29,10 @@ export function readIdx(path: string): { dims: number[]; data: Uint8Array } {
   const offset = 4 + 4 * ndim;
   const expected = dims.reduce((a, b) => a * b, 1);
   if (buf.length - offset !== expected) {
-    throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `${path}: ${buf.length - offset} data bytes, header says ${expected}`);
+    throw new JmdcError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `${path}: ${buf.length - offset} data bytes, header says ${expected}`,
+    );
   }
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + offset, expected) };
 }

@@ -55,19 +55,32 @@ export async function run(argv: string[]): Promise<number> {
   const point =
     pointArg === 'cloud' ? 0 : pointArg === 'edge' ? P + 1 : num(pointArg, 'point', { min: 0, max: P + 1, int: true });
   const kind = point === 0 ? 'cloud-only' : point === P + 1 ? 'edge-only' : 'split';
-  process.stderr.write(`evaluating ${ev.model.manifest.id} on ${split} (${ev.data.count} images), ${kind} point ${point}\n`);
+  process.stderr.write(
+    `evaluating ${ev.model.manifest.id} on ${split} (${ev.data.count} images), ${kind} point ${point}\n`,
+  );
 
   const fullModelAccuracy = await ev.fullAccuracy(0);
   let res: SettingResult;
   if (kind === 'cloud-only') res = await ev.cloudOnly('png');
   else if (kind === 'edge-only') {
     const acc = await ev.fullAccuracy(variant);
-    res = { correct: Math.round(acc * ev.data.count), count: ev.data.count, accuracy: acc, meanPayloadBytes: 0, encodeMs: [], decodeMs: [], coders: {} };
+    res = {
+      correct: Math.round(acc * ev.data.count),
+      count: ev.data.count,
+      accuracy: acc,
+      meanPayloadBytes: 0,
+      encodeMs: [],
+      decodeMs: [],
+      coders: {},
+    };
   } else {
     const cache = await ev.heads(variant, point);
     res = await ev.split(cache, { kind, point, variant, keep, bits, coder, fill });
   }
-  const f32 = kind === 'split' ? float32FeatureBytes(ev.model, point) : 4 * ev.model.manifest.input.shape.reduce((a, b) => a * b, 1);
+  const f32 =
+    kind === 'split'
+      ? float32FeatureBytes(ev.model, point)
+      : 4 * ev.model.manifest.input.shape.reduce((a, b) => a * b, 1);
   const out = {
     model: ev.model.manifest.id,
     modelHash: ev.model.manifest.hash,
@@ -92,7 +105,8 @@ export async function run(argv: string[]): Promise<number> {
   };
   await ev.runner.close();
   if (!f.json) {
-    for (const [k, v] of Object.entries(out)) process.stdout.write(`${k.padEnd(20)} ${typeof v === 'object' ? JSON.stringify(v) : v}\n`);
+    for (const [k, v] of Object.entries(out))
+      process.stdout.write(`${k.padEnd(20)} ${typeof v === 'object' ? JSON.stringify(v) : v}\n`);
   }
   if (f.json) console.log(JSON.stringify(out));
   return 0;

@@ -176,7 +176,15 @@ export class Evaluator {
       });
     }
     const n = this.data.count;
-    return { correct, count: n, accuracy: correct / n, meanPayloadBytes: bytes / n, encodeMs, decodeMs, coders: { [format]: n } };
+    return {
+      correct,
+      count: n,
+      accuracy: correct / n,
+      meanPayloadBytes: bytes / n,
+      encodeMs,
+      decodeMs,
+      coders: { [format]: n },
+    };
   }
 }
 

@@ -13,8 +13,14 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  eval: { summary: 'accuracy, payload bytes and codec timings of one setting on a split', load: () => import('./eval.js') },
-  profile: { summary: 'evaluate the whole compression grid and write models/<id>/profile.json', load: () => import('./profile.js') },
+  eval: {
+    summary: 'accuracy, payload bytes and codec timings of one setting on a split',
+    load: () => import('./eval.js'),
+  },
+  profile: {
+    summary: 'evaluate the whole compression grid and write models/<id>/profile.json',
+    load: () => import('./profile.js'),
+  },
   plan: { summary: 'the partition/compression decision for given network conditions', load: () => import('./plan.js') },
   calibrate: { summary: 'measure head times on this device and store them', load: () => import('./calibrate.js') },
 };

@@ -6,8 +6,8 @@
  *   npx jmdc profile --model fmnist-vgg16 [--limit 1000] [--threads 2]
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { arch, cpus, platform } from 'node:os';
+import { join } from 'node:path';
 import { findVariant, preprocess } from '../model/index.js';
 import { median, num, parseFlags, progress, UsageError } from './args.js';
 import { openEvaluator } from './common.js';
@@ -77,7 +77,11 @@ export async function run(argv: string[]): Promise<number> {
 
   let rows: ProfileRow[] = [];
   if (!f.fresh && existsSync(partialPath)) {
-    const partial = JSON.parse(readFileSync(partialPath, 'utf8')) as { hash: string; limit: number | null; rows: ProfileRow[] };
+    const partial = JSON.parse(readFileSync(partialPath, 'utf8')) as {
+      hash: string;
+      limit: number | null;
+      rows: ProfileRow[];
+    };
     if (partial.hash === manifest.hash && partial.limit === (limit ?? null)) rows = partial.rows;
   }
   const key = (r: { kind: string; point: number; variant: number; keep: number; bits: number }) =>
@@ -102,9 +106,19 @@ export async function run(argv: string[]): Promise<number> {
   if (!done.has(key({ kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8 }))) {
     const [rv, rt] = [await val.cloudOnly('png'), await test.cloudOnly('png')];
     rows.push({
-      kind: 'cloud-only', point: 0, variant: 0, keep: 1, keepCount: 0, bits: 8, coder: 'png',
-      valAccuracy: rv.accuracy, testAccuracy: rt.accuracy, meanPayloadBytes: rv.meanPayloadBytes,
-      float32FeatureBytes: 4 * manifest.input.shape.reduce((a, b) => a * b, 1), headMacs: 0, tailMacs: macs(0, 1, P + 1),
+      kind: 'cloud-only',
+      point: 0,
+      variant: 0,
+      keep: 1,
+      keepCount: 0,
+      bits: 8,
+      coder: 'png',
+      valAccuracy: rv.accuracy,
+      testAccuracy: rt.accuracy,
+      meanPayloadBytes: rv.meanPayloadBytes,
+      float32FeatureBytes: 4 * manifest.input.shape.reduce((a, b) => a * b, 1),
+      headMacs: 0,
+      tailMacs: macs(0, 1, P + 1),
     });
     savePartial();
   }
@@ -113,9 +127,19 @@ export async function run(argv: string[]): Promise<number> {
     if (done.has(key({ kind: 'edge-only', point: P + 1, variant: v, keep: 1, bits: 8 }))) continue;
     const [av, at] = [await val.fullAccuracy(v), await test.fullAccuracy(v)];
     rows.push({
-      kind: 'edge-only', point: P + 1, variant: v, keep: 1, keepCount: 0, bits: 8, coder: 'none',
-      valAccuracy: av, testAccuracy: at, meanPayloadBytes: 0, float32FeatureBytes: 0,
-      headMacs: macs(v, 1, P + 1), tailMacs: 0,
+      kind: 'edge-only',
+      point: P + 1,
+      variant: v,
+      keep: 1,
+      keepCount: 0,
+      bits: 8,
+      coder: 'none',
+      valAccuracy: av,
+      testAccuracy: at,
+      meanPayloadBytes: 0,
+      float32FeatureBytes: 0,
+      headMacs: macs(v, 1, P + 1),
+      tailMacs: 0,
     });
     savePartial();
     tick(++count);
@@ -124,7 +148,9 @@ export async function run(argv: string[]): Promise<number> {
   // the split grid; settings with the same effective k (small maps) are evaluated once
   for (const v of variants) {
     for (let p = 1; p <= P; p++) {
-      const todo = keeps.flatMap((keep) => bitsList.map((bits) => ({ keep, bits }))).filter((s) => !done.has(key({ kind: 'split', point: p, variant: v, ...s })));
+      const todo = keeps
+        .flatMap((keep) => bitsList.map((bits) => ({ keep, bits })))
+        .filter((s) => !done.has(key({ kind: 'split', point: p, variant: v, ...s })));
       if (todo.length === 0) continue;
       const [hv, ht]: [HeadCache, HeadCache] = [await val.heads(v, p), await test.heads(v, p)];
       const hw = hv.dims[1] * hv.dims[2];
@@ -134,18 +160,39 @@ export async function run(argv: string[]): Promise<number> {
         const mk = `${k}/${bits}`;
         let res = memo.get(mk);
         if (!res) {
-          const s = { kind: 'split' as const, point: p, variant: v, keep, bits, coder: 'auto' as const, fill: 'stored' as const };
+          const s = {
+            kind: 'split' as const,
+            point: p,
+            variant: v,
+            keep,
+            bits,
+            coder: 'auto' as const,
+            fill: 'stored' as const,
+          };
           res = [await val.split(hv, s), await test.split(ht, s)];
           memo.set(mk, res);
           encodeMs.push(...res[0].encodeMs);
           decodeMs.push(...res[0].decodeMs);
         }
         rows.push({
-          kind: 'split', point: p, variant: v, keep, keepCount: k, bits, coder: dominant(res[0].coders),
-          valAccuracy: res[0].accuracy, testAccuracy: res[1].accuracy, meanPayloadBytes: res[0].meanPayloadBytes,
-          float32FeatureBytes: float32FeatureBytes(val.model, p), headMacs: macs(v, 1, p), tailMacs: macs(v, p + 1, P + 1),
+          kind: 'split',
+          point: p,
+          variant: v,
+          keep,
+          keepCount: k,
+          bits,
+          coder: dominant(res[0].coders),
+          valAccuracy: res[0].accuracy,
+          testAccuracy: res[1].accuracy,
+          meanPayloadBytes: res[0].meanPayloadBytes,
+          float32FeatureBytes: float32FeatureBytes(val.model, p),
+          headMacs: macs(v, 1, p),
+          tailMacs: macs(v, p + 1, P + 1),
         });
-        tick(++count, `p${p} r${v} keep ${keep} b${bits} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`);
+        tick(
+          ++count,
+          `p${p} r${v} keep ${keep} b${bits} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`,
+        );
       }
       savePartial();
     }
@@ -157,7 +204,14 @@ export async function run(argv: string[]): Promise<number> {
     const h = await val.heads(0, p);
     const s = { kind: 'split' as const, point: p, variant: 0, keep: 0.25, bits: 4, coder: 'auto' as const };
     const [stored, zero] = [await val.split(h, { ...s, fill: 'stored' }), await val.split(h, { ...s, fill: 'zero' })];
-    fillComparison.push({ point: p, variant: 0, keep: 0.25, bits: 4, storedValAccuracy: stored.accuracy, zeroValAccuracy: zero.accuracy });
+    fillComparison.push({
+      point: p,
+      variant: 0,
+      keep: 0.25,
+      bits: 4,
+      storedValAccuracy: stored.accuracy,
+      zeroValAccuracy: zero.accuracy,
+    });
   }
 
   // reference timings on this machine: batch 1, median of repeated runs

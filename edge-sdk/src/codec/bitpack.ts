@@ -5,7 +5,14 @@
  */
 import { CodecError, ErrorCodes } from '../errors.js';
 
-/** Bytes needed for `count` codes of `bits` bits. */
+/**
+ * Bytes needed for `count` codes of `bits` bits.
+ *
+ * @example
+ * ```ts
+ * packedBytes(1024, 4); // 512
+ * ```
+ */
 export function packedBytes(count: number, bits: number): number {
   return Math.ceil((count * bits) / 8);
 }
@@ -113,6 +120,7 @@ export function unpackBits(src: Uint8Array, bits: number, count: number, offset 
       have -= bits;
     }
   }
-  if (acc !== 0) throw new CodecError(ErrorCodes.CORRUPT_BODY, 'nonzero padding bits after packed codes', { bits, count });
+  if (acc !== 0)
+    throw new CodecError(ErrorCodes.CORRUPT_BODY, 'nonzero padding bits after packed codes', { bits, count });
   return dst;
 }

@@ -35,7 +35,11 @@ export function crc32Update(crc: number, bytes: Uint8Array, start = 0, end: numb
   let i = start;
   const end4 = start + ((end - start) & ~3);
   for (; i < end4; i += 4) {
-    c ^= (bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24);
+    c ^=
+      (bytes[i] as number) |
+      ((bytes[i + 1] as number) << 8) |
+      ((bytes[i + 2] as number) << 16) |
+      ((bytes[i + 3] as number) << 24);
     c =
       (t[768 + (c & 0xff)] as number) ^
       (t[512 + ((c >>> 8) & 0xff)] as number) ^

@@ -51,7 +51,8 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array): DecodedPayload
     paramBytes = sections.params;
     codes = sections.codes;
   } else {
-    const plain = header.coder === 'none' ? body : zlibDecompress(header.coder as 'deflate' | 'brotli', body, layout.rawBodyBytes);
+    const plain =
+      header.coder === 'none' ? body : zlibDecompress(header.coder as 'deflate' | 'brotli', body, layout.rawBodyBytes);
     for (let n = 0; n < batch && header.hasBitmap; n++) {
       unpackBits(plain, 1, hw, n * layout.itemBitmapBytes, mask.subarray(n * hw, (n + 1) * hw));
     }
@@ -62,7 +63,8 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array): DecodedPayload
     for (let n = 0; n < batch; n++) {
       let ones = 0;
       for (let i = n * hw; i < (n + 1) * hw; i++) ones += mask[i] as number;
-      if (ones !== k) throw corrupt(`bitmap of item ${n} has ${ones} positions, header says ${k}`, { item: n, ones, k });
+      if (ones !== k)
+        throw corrupt(`bitmap of item ${n} has ${ones} positions, header says ${k}`, { item: n, ones, k });
     }
   } else mask.fill(1);
 
@@ -88,8 +90,9 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array): DecodedPayload
 function decodeRaw(header: PayloadHeader, body: Uint8Array): DecodedPayload {
   const [c, h, w] = header.dims;
   const itemBytes = c * h * w;
-  if (header.rawFormat === 'raw') return { kind: 'raw', header, images: body.slice() };
-  if (header.rawFormat === 'deflate') return { kind: 'raw', header, images: zlibDecompress('deflate', body, header.rawBodyBytes) };
+  if (header.rawFormat === 'raw') return { kind: 'raw', header, images: new Uint8Array(body) }; // a copy, even of a Buffer
+  if (header.rawFormat === 'deflate')
+    return { kind: 'raw', header, images: zlibDecompress('deflate', body, header.rawBodyBytes) };
   const images = new Uint8Array(header.rawBodyBytes);
   const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let pos = 0;

@@ -43,19 +43,28 @@ function resolve(input: FeatureBatch, opts: FeatureEncodeOptions) {
   if (!(input.features instanceof Float32Array)) throw invalid('features must be a Float32Array');
   if (!(input.attention instanceof Float32Array)) throw invalid('attention must be a Float32Array');
   if (input.features.length !== batch * c * hw) {
-    throw new CodecError(ErrorCodes.SHAPE_MISMATCH, `features has ${input.features.length} values, N*C*H*W = ${batch * c * hw}`, {
-      length: input.features.length,
-      expected: batch * c * hw,
-    });
+    throw new CodecError(
+      ErrorCodes.SHAPE_MISMATCH,
+      `features has ${input.features.length} values, N*C*H*W = ${batch * c * hw}`,
+      {
+        length: input.features.length,
+        expected: batch * c * hw,
+      },
+    );
   }
   if (input.attention.length !== batch * hw) {
-    throw new CodecError(ErrorCodes.SHAPE_MISMATCH, `attention has ${input.attention.length} values, N*H*W = ${batch * hw}`, {
-      length: input.attention.length,
-      expected: batch * hw,
-    });
+    throw new CodecError(
+      ErrorCodes.SHAPE_MISMATCH,
+      `attention has ${input.attention.length} values, N*H*W = ${batch * hw}`,
+      {
+        length: input.attention.length,
+        expected: batch * hw,
+      },
+    );
   }
   const bits = opts.bits;
-  if (!Number.isInteger(bits) || bits < 1 || bits > 8) throw invalid(`bits must be an integer 1..8, got ${bits}`, { bits });
+  if (!Number.isInteger(bits) || bits < 1 || bits > 8)
+    throw invalid(`bits must be an integer 1..8, got ${bits}`, { bits });
   if (opts.keep !== undefined && opts.keepCount !== undefined) throw invalid('pass keep or keepCount, not both');
   let keepCount: number;
   if (opts.keepCount !== undefined) {
@@ -77,7 +86,8 @@ function resolve(input: FeatureBatch, opts: FeatureEncodeOptions) {
   const model = encodeModelRef(opts.model);
   const valueCount = batch * keepCount * c;
   const worst = featureLayout([c, h, w], batch, keepCount, bits, scope, false);
-  if (valueCount > U32_MAX || worst.rawBodyBytes > U32_MAX) throw invalid('batch too large for one payload', { valueCount });
+  if (valueCount > U32_MAX || worst.rawBodyBytes > U32_MAX)
+    throw invalid('batch too large for one payload', { valueCount });
   let bad = firstNonFinite(input.features);
   if (bad >= 0) throw new CodecError(ErrorCodes.NON_FINITE, `features[${bad}] is not finite`, { index: bad });
   bad = firstNonFinite(input.attention);
@@ -100,9 +110,6 @@ function writeParams(body: Uint8Array, at: number, params: QuantParams, f16: boo
     }
   }
 }
-
-/** Below this many uncompressed body bytes, `auto` skips brotli (it did not beat deflate/rans there in the bench). */
-export const AUTO_BROTLI_MIN_BYTES = 4096;
 
 /**
  * Encodes a batch of feature tensors: top-k spatial positions per item by attention, b-bit quantization of
@@ -171,24 +178,19 @@ export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions):
     }
     return zlibCompress(coder, body);
   };
-  let coder: CoderId;
-  let coded: Uint8Array;
+  let chosen: { coder: CoderId; coded: Uint8Array } = { coder: 'none', coded: body };
   if (s.coder === 'auto') {
-    const candidates: CoderId[] = ['rans', 'deflate'];
-    if (body.length >= AUTO_BROTLI_MIN_BYTES) candidates.push('brotli');
-    coder = 'none';
-    coded = body;
-    for (const cand of candidates) {
-      const out = encodeWith(cand);
-      if (out.length < coded.length) {
-        coder = cand;
-        coded = out;
-      }
-    }
-  } else {
-    coder = s.coder;
-    coded = encodeWith(coder);
-  }
+    // rans and deflate always; brotli only where an LZ coder already beats rans (repetitive data), since it
+    // never won elsewhere in the bench and costs the most; 'none' when nothing is smaller.
+    const consider = (coder: CoderId): void => {
+      const coded = encodeWith(coder);
+      if (coded.length < chosen.coded.length) chosen = { coder, coded };
+    };
+    consider('rans');
+    consider('deflate');
+    if (chosen.coder === 'deflate') consider('brotli');
+  } else chosen = { coder: s.coder, coded: encodeWith(s.coder) };
+  const { coder, coded } = chosen;
 
   return writeFrame(
     {

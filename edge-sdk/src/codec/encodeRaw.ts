@@ -30,8 +30,10 @@ export function encodeRaw(
   if (!Array.isArray(dims) || dims.length !== 3 || !dims.every(isU16Positive)) {
     throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'dims must be [C, H, W], each an integer 1..65535', { dims });
   }
-  if (!isU16Positive(batch)) throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'batch must be an integer 1..65535', { batch });
-  if (opts === null || typeof opts !== 'object') throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'options are required');
+  if (!isU16Positive(batch))
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'batch must be an integer 1..65535', { batch });
+  if (opts === null || typeof opts !== 'object')
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'options are required');
   const format: RawFormat = opts.format ?? 'png';
   if (!Object.hasOwn(RAW_FORMAT_IDS, format)) {
     throw new CodecError(ErrorCodes.INVALID_ARGUMENT, `unknown raw format ${String(format)}`, { format });
@@ -39,13 +41,18 @@ export function encodeRaw(
   const [c, h, w] = dims;
   const itemBytes = c * h * w;
   if (images.length !== batch * itemBytes) {
-    throw new CodecError(ErrorCodes.SHAPE_MISMATCH, `images has ${images.length} bytes, N*C*H*W = ${batch * itemBytes}`, {
-      length: images.length,
-      expected: batch * itemBytes,
-    });
+    throw new CodecError(
+      ErrorCodes.SHAPE_MISMATCH,
+      `images has ${images.length} bytes, N*C*H*W = ${batch * itemBytes}`,
+      {
+        length: images.length,
+        expected: batch * itemBytes,
+      },
+    );
   }
   if (images.length > 0xffffffff) throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'batch too large for one payload');
-  if (format === 'png' && c > 4) throw new CodecError(ErrorCodes.INVALID_ARGUMENT, `png needs 1..4 channels, got ${c}`, { c });
+  if (format === 'png' && c > 4)
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, `png needs 1..4 channels, got ${c}`, { c });
   const model = encodeModelRef(opts.model);
 
   let body: Uint8Array;

@@ -6,7 +6,14 @@
 
 const F16_MAX = 65504;
 
-/** The value of the binary16 with bit pattern `h` (NaN and infinities included). */
+/**
+ * The value of the binary16 with bit pattern `h` (NaN and infinities included).
+ *
+ * @example
+ * ```ts
+ * f16ToNumber(0x3c00); // 1
+ * ```
+ */
 export function f16ToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const e = (h >>> 10) & 0x1f;
@@ -32,6 +39,12 @@ const POW2 = Float64Array.from({ length: 30 }, (_, i) => 2 ** (i - 24));
 /**
  * Rounds `x` to a binary16 value toward +infinity (`up`) or -infinity, returned as a number.
  * Returns +/-Infinity when the result does not fit (|result| > 65504).
+ *
+ * @example
+ * ```ts
+ * f16Round(0.1, false); // 0.0999755859375
+ * f16Round(0.1, true); // 0.10003662109375
+ * ```
  */
 export function f16Round(x: number, up: boolean): number {
   if (Number.isNaN(x)) return Number.NaN;
@@ -40,13 +53,20 @@ export function f16Round(x: number, up: boolean): number {
   // quantum of the binade of a (subnormal binades share 2^-24)
   const q = POW2[Math.min(Math.max(exponentOf(a), -14), 15) - 10 + 24] as number;
   const n = a / q; // exact: scaling by a power of two
-  const magUp = (x > 0) === up;
+  const magUp = x > 0 === up;
   const mag = (magUp ? Math.ceil(n) : Math.floor(n)) * q;
   if (mag > F16_MAX) return x > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   return x > 0 ? mag : -mag;
 }
 
-/** Bit pattern of a number that is exactly representable as binary16 (as returned by {@link f16Round}). */
+/**
+ * Bit pattern of a number that is exactly representable as binary16 (as returned by {@link f16Round}).
+ *
+ * @example
+ * ```ts
+ * f16Bits(-2); // 0xc000
+ * ```
+ */
 export function f16Bits(v: number): number {
   if (Number.isNaN(v)) return 0x7e00;
   const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;

@@ -3,9 +3,9 @@
  * See docs/wire-format.md for the table and the validation order.
  */
 import { CodecError, ErrorCodes } from '../errors.js';
+import { packedBytes } from './bitpack.js';
 import { CODER_IDS, CODERS_BY_ID } from './coders.js';
 import { crc32Update } from './crc32.js';
-import { packedBytes } from './bitpack.js';
 import { resolveLimits } from './limits.js';
 import type { CoderId, DecodeOptions, ModelRef, PayloadHeader, QuantScope, RawFormat } from './types.js';
 
@@ -60,7 +60,8 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 /** 32 raw bytes of a `"sha256:<hex>"` hash; `INVALID_ARGUMENT` when malformed. */
 export function parseModelHash(hash: string): Uint8Array {
   const m = typeof hash === 'string' ? HASH_RE.exec(hash) : null;
-  if (m === null) throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'model hash must be "sha256:<64 hex chars>"', { hash });
+  if (m === null)
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'model hash must be "sha256:<64 hex chars>"', { hash });
   const hex = m[1] as string;
   const out = new Uint8Array(32);
   for (let i = 0; i < 32; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
@@ -77,7 +78,13 @@ let lastModel: { id: string; hash: string; bytes: { id: Uint8Array; hash: Uint8A
 
 /** Validates a ModelRef for encoding; returns its id bytes and hash bytes (the last one is memoized). */
 export function encodeModelRef(model: ModelRef): { id: Uint8Array; hash: Uint8Array } {
-  if (lastModel !== undefined && model !== null && typeof model === 'object' && model.id === lastModel.id && model.hash === lastModel.hash) {
+  if (
+    lastModel !== undefined &&
+    model !== null &&
+    typeof model === 'object' &&
+    model.id === lastModel.id &&
+    model.hash === lastModel.hash
+  ) {
     return lastModel.bytes;
   }
   if (model === null || typeof model !== 'object' || typeof model.id !== 'string') {
@@ -128,7 +135,16 @@ export function featureLayout(
   const paramBytes = 2 * groups * paramWidth;
   const codeBytes = packedBytes(batch * keepCount * c, bits);
   const prefixBytes = bitmapBytes + paramBytes;
-  return { itemBitmapBytes, bitmapBytes, groups, paramWidth, paramBytes, codeBytes, prefixBytes, rawBodyBytes: prefixBytes + codeBytes };
+  return {
+    itemBitmapBytes,
+    bitmapBytes,
+    groups,
+    paramWidth,
+    paramBytes,
+    codeBytes,
+    prefixBytes,
+    rawBodyBytes: prefixBytes + codeBytes,
+  };
 }
 
 /** What the encoders put in a header (the rest is derived). */
@@ -185,7 +201,11 @@ export function frameCrc(bytes: Uint8Array, end: number): number {
   return crc32Update(crc32Update(0, bytes, 0, OFF.crc32), bytes, OFF.crc32 + 4, end);
 }
 
-function fail(code: (typeof ErrorCodes)[keyof typeof ErrorCodes], message: string, details: Record<string, unknown> = {}): never {
+function fail(
+  code: (typeof ErrorCodes)[keyof typeof ErrorCodes],
+  message: string,
+  details: Record<string, unknown> = {},
+): never {
   throw new CodecError(code, message, details);
 }
 
@@ -208,16 +228,19 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   }
   if (len <= OFF.version) fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the header', { length: len });
   const version = bytes[OFF.version] as number;
-  if (version !== VERSION) fail(ErrorCodes.UNSUPPORTED_VERSION, `unsupported wire format version ${version}`, { version });
+  if (version !== VERSION)
+    fail(ErrorCodes.UNSUPPORTED_VERSION, `unsupported wire format version ${version}`, { version });
   if (len < FIXED_HEADER_BYTES) fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the header', { length: len });
   const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
 
   const kindId = dv.getUint8(OFF.kind);
-  if (kindId !== KIND_FEATURES && kindId !== KIND_RAW) fail(ErrorCodes.BAD_HEADER, `unknown payload kind ${kindId}`, { kind: kindId });
+  if (kindId !== KIND_FEATURES && kindId !== KIND_RAW)
+    fail(ErrorCodes.BAD_HEADER, `unknown payload kind ${kindId}`, { kind: kindId });
   const features = kindId === KIND_FEATURES;
 
   const coderId = dv.getUint8(OFF.coder);
-  if (features ? coderId >= CODERS_BY_ID.length : coderId !== 0) fail(ErrorCodes.BAD_CODER, `unknown coder ${coderId}`, { coder: coderId });
+  if (features ? coderId >= CODERS_BY_ID.length : coderId !== 0)
+    fail(ErrorCodes.BAD_CODER, `unknown coder ${coderId}`, { coder: coderId });
   const coder = CODERS_BY_ID[coderId] as CoderId;
 
   const mode = dv.getUint8(OFF.mode);
@@ -231,14 +254,16 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   if (features ? bits < 1 || bits > 8 : bits !== 8) fail(ErrorCodes.BAD_HEADER, `bits ${bits} out of range`, { bits });
 
   const flags = dv.getUint8(OFF.flags);
-  if ((flags & ~(features ? FLAG_BITMAP | FLAG_PARAMS_F16 : 0)) !== 0) fail(ErrorCodes.BAD_HEADER, 'reserved flag bits set', { flags });
+  if ((flags & ~(features ? FLAG_BITMAP | FLAG_PARAMS_F16 : 0)) !== 0)
+    fail(ErrorCodes.BAD_HEADER, 'reserved flag bits set', { flags });
 
   const point = dv.getUint8(OFF.point);
   const variantPercent = dv.getUint8(OFF.variant);
   if (variantPercent > 100) fail(ErrorCodes.BAD_HEADER, `variant ${variantPercent}% out of range`, { variantPercent });
 
   const idLength = dv.getUint8(OFF.modelIdLength);
-  if (idLength < 1 || idLength > MAX_MODEL_ID_BYTES) fail(ErrorCodes.BAD_HEADER, `model id length ${idLength} out of range`, { idLength });
+  if (idLength < 1 || idLength > MAX_MODEL_ID_BYTES)
+    fail(ErrorCodes.BAD_HEADER, `model id length ${idLength} out of range`, { idLength });
 
   const c = dv.getUint16(OFF.channels, true);
   const h = dv.getUint16(OFF.height, true);
@@ -246,11 +271,15 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   if (c < 1 || c > limits.maxChannels || h < 1 || h > limits.maxSide || w < 1 || w > limits.maxSide) {
     fail(ErrorCodes.DIMS_OUT_OF_RANGE, `dims [${c}, ${h}, ${w}] out of range`, { dims: [c, h, w], limits });
   }
-  if (rawFormat === 'png' && c > 4) fail(ErrorCodes.DIMS_OUT_OF_RANGE, `png images have 1..4 channels, got ${c}`, { channels: c });
+  if (rawFormat === 'png' && c > 4)
+    fail(ErrorCodes.DIMS_OUT_OF_RANGE, `png images have 1..4 channels, got ${c}`, { channels: c });
 
   const batch = dv.getUint16(OFF.batch, true);
   if (batch < 1 || batch > limits.maxBatch) {
-    fail(ErrorCodes.BATCH_OUT_OF_RANGE, `batch ${batch} out of range 1..${limits.maxBatch}`, { batch, limit: limits.maxBatch });
+    fail(ErrorCodes.BATCH_OUT_OF_RANGE, `batch ${batch} out of range 1..${limits.maxBatch}`, {
+      batch,
+      limit: limits.maxBatch,
+    });
   }
 
   const hw = h * w;
@@ -267,7 +296,10 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   const valueCount = dv.getUint32(OFF.valueCount, true);
   const expectedValues = features ? batch * keepCount * c : batch * c * hw;
   if (valueCount !== expectedValues) {
-    fail(ErrorCodes.COUNT_MISMATCH, `value count ${valueCount} != ${expectedValues}`, { valueCount, expected: expectedValues });
+    fail(ErrorCodes.COUNT_MISMATCH, `value count ${valueCount} != ${expectedValues}`, {
+      valueCount,
+      expected: expectedValues,
+    });
   }
 
   const denseBytes = batch * c * hw * (features ? 4 : 1);
@@ -282,7 +314,10 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   const layout = features ? featureLayout([c, h, w], batch, keepCount, bits, quantScope, f16) : undefined;
   const expectedRaw = layout === undefined ? batch * c * hw : layout.rawBodyBytes;
   if (rawBodyBytes !== expectedRaw) {
-    fail(ErrorCodes.COUNT_MISMATCH, `uncompressed body bytes ${rawBodyBytes} != ${expectedRaw}`, { rawBodyBytes, expected: expectedRaw });
+    fail(ErrorCodes.COUNT_MISMATCH, `uncompressed body bytes ${rawBodyBytes} != ${expectedRaw}`, {
+      rawBodyBytes,
+      expected: expectedRaw,
+    });
   }
 
   const bodyBytes = dv.getUint32(OFF.bodyBytes, true);
@@ -294,11 +329,16 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   } else if (rawFormat === 'raw') exactBody = rawBodyBytes;
   else if (rawFormat === 'png') minBody = batch * MIN_PNG_ENTRY_BYTES;
   if (exactBody !== undefined ? bodyBytes !== exactBody : bodyBytes < minBody) {
-    fail(ErrorCodes.COUNT_MISMATCH, `body bytes ${bodyBytes} inconsistent with the header`, { bodyBytes, exactBody, minBody });
+    fail(ErrorCodes.COUNT_MISMATCH, `body bytes ${bodyBytes} inconsistent with the header`, {
+      bodyBytes,
+      exactBody,
+      minBody,
+    });
   }
 
   const headerBytes = FIXED_HEADER_BYTES + idLength;
-  if (len < headerBytes) fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the model id', { length: len, headerBytes });
+  if (len < headerBytes)
+    fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the model id', { length: len, headerBytes });
   let modelId: string;
   try {
     modelId = utf8Strict.decode(bytes.subarray(OFF.modelId, headerBytes));

@@ -6,7 +6,7 @@ export { packBits, packedBytes, unpackBits } from './bitpack.js';
 export { BROTLI_QUALITY, DEFLATE_LEVEL } from './coders.js';
 export { crc32, crc32Update } from './crc32.js';
 export { decodePayload, peekHeader } from './decodePayload.js';
-export { AUTO_BROTLI_MIN_BYTES, encodeFeatures } from './encodeFeatures.js';
+export { encodeFeatures } from './encodeFeatures.js';
 export { encodeRaw } from './encodeRaw.js';
 export { f16Bits, f16Round, f16ToNumber } from './float16.js';
 export { FIXED_HEADER_BYTES, MAGIC, OFF as HEADER_OFFSETS, VERSION as WIRE_VERSION } from './header.js';
@@ -18,13 +18,20 @@ export {
   F16_SCALE_SLACK,
   f32RoundUp,
   groupMinMax,
-  type QuantParams,
   type Quantized,
+  type QuantParams,
   quantize,
   quantizeWith,
   quantParams,
 } from './quantize.js';
-export { type RansSections, type RansShape, ransDecode, ransDecodeSections, ransEncode, ransEncodeSections } from './rans.js';
+export {
+  type RansSections,
+  type RansShape,
+  ransDecode,
+  ransDecodeSections,
+  ransEncode,
+  ransEncodeSections,
+} from './rans.js';
 export { reconstructFeatures } from './reconstructFeatures.js';
 export { keepCountFor, selectTopK } from './selectTopK.js';
 export type {

@@ -22,8 +22,18 @@ function checkShape(channels: number, height: number, width: number): void {
   if (!Number.isInteger(channels) || channels < 1 || channels > 4) {
     throw new CodecError(ErrorCodes.INVALID_ARGUMENT, `png needs 1..4 channels, got ${channels}`, { channels });
   }
-  if (!Number.isInteger(height) || !Number.isInteger(width) || height < 1 || width < 1 || height > 0x7fffffff || width > 0x7fffffff) {
-    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'png height and width must be positive integers', { height, width });
+  if (
+    !Number.isInteger(height) ||
+    !Number.isInteger(width) ||
+    height < 1 ||
+    width < 1 ||
+    height > 0x7fffffff ||
+    width > 0x7fffffff
+  ) {
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'png height and width must be positive integers', {
+      height,
+      width,
+    });
   }
 }
 
@@ -43,7 +53,13 @@ function writeU32BE(dst: Uint8Array, at: number, v: number): void {
 }
 
 function readU32BE(src: Uint8Array, at: number): number {
-  return (((src[at] as number) << 24) | ((src[at + 1] as number) << 16) | ((src[at + 2] as number) << 8) | (src[at + 3] as number)) >>> 0;
+  return (
+    (((src[at] as number) << 24) |
+      ((src[at + 1] as number) << 16) |
+      ((src[at + 2] as number) << 8) |
+      (src[at + 3] as number)) >>>
+    0
+  );
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
@@ -67,7 +83,9 @@ export function encodePng(image: Uint8Array, channels: number, height: number, w
   checkShape(channels, height, width);
   const plane = height * width;
   if (offset < 0 || offset + channels * plane > image.length) {
-    throw new CodecError(ErrorCodes.SHAPE_MISMATCH, 'image is shorter than channels * height * width', { length: image.length });
+    throw new CodecError(ErrorCodes.SHAPE_MISMATCH, 'image is shorter than channels * height * width', {
+      length: image.length,
+    });
   }
   const stride = width * channels;
   const filtered = new Uint8Array(height * (1 + stride));
@@ -106,7 +124,12 @@ export function encodePng(image: Uint8Array, channels: number, height: number, w
   writeU32BE(ihdr, 4, height);
   ihdr[8] = 8;
   ihdr[9] = COLOR_TYPE_BY_CHANNELS[channels] as number;
-  const parts = [SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlibStreamCompress(filtered, PNG_ZLIB_LEVEL)), chunk('IEND', new Uint8Array(0))];
+  const parts = [
+    SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlibStreamCompress(filtered, PNG_ZLIB_LEVEL)),
+    chunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -152,7 +175,8 @@ export function decodePng(
   while (!sawEnd) {
     if (pos + 12 > len) throw corrupt('truncated chunk', { offset: pos });
     const dataLen = readU32BE(png, pos);
-    if (dataLen > 0x7fffffff || dataLen > len - pos - 12) throw corrupt('chunk length past the end', { offset: pos, dataLen });
+    if (dataLen > 0x7fffffff || dataLen > len - pos - 12)
+      throw corrupt('chunk length past the end', { offset: pos, dataLen });
     let type = '';
     for (let i = 0; i < 4; i++) {
       const ch = png[pos + 4 + i] as number;
@@ -161,7 +185,8 @@ export function decodePng(
     }
     const dataStart = pos + 8;
     const dataEnd = dataStart + dataLen;
-    if (crc32Update(0, png, pos + 4, dataEnd) !== readU32BE(png, dataEnd)) throw corrupt(`${type} chunk CRC mismatch`, { offset: pos });
+    if (crc32Update(0, png, pos + 4, dataEnd) !== readU32BE(png, dataEnd))
+      throw corrupt(`${type} chunk CRC mismatch`, { offset: pos });
     if (!sawHeader && type !== 'IHDR') throw corrupt('first chunk is not IHDR', { type });
     if (idatState === 1 && type !== 'IDAT') idatState = 2;
     switch (type) {
@@ -171,18 +196,26 @@ export function decodePng(
         sawHeader = true;
         const w = readU32BE(png, dataStart);
         const h = readU32BE(png, dataStart + 4);
-        if (w !== width || h !== height) throw corrupt('IHDR size differs from the header dims', { w, h, width, height });
+        if (w !== width || h !== height)
+          throw corrupt('IHDR size differs from the header dims', { w, h, width, height });
         if (png[dataStart + 8] !== 8) throw corrupt('bit depth is not 8', { bitDepth: png[dataStart + 8] });
         if (png[dataStart + 9] !== COLOR_TYPE_BY_CHANNELS[channels]) {
           throw corrupt('color type does not match the channel count', { colorType: png[dataStart + 9], channels });
         }
-        if (png[dataStart + 10] !== 0 || png[dataStart + 11] !== 0) throw corrupt('unknown compression or filter method');
+        if (png[dataStart + 10] !== 0 || png[dataStart + 11] !== 0)
+          throw corrupt('unknown compression or filter method');
         if (png[dataStart + 12] !== 0) throw corrupt('interlaced images are not supported');
         break;
       }
       case 'PLTE':
         // a suggested palette is legal for truecolor (C = 3, 4) before IDAT; it is ignored
-        if ((channels !== 3 && channels !== 4) || idatState !== 0 || dataLen % 3 !== 0 || dataLen === 0 || dataLen > 768) {
+        if (
+          (channels !== 3 && channels !== 4) ||
+          idatState !== 0 ||
+          dataLen % 3 !== 0 ||
+          dataLen === 0 ||
+          dataLen > 768
+        ) {
           throw corrupt('unexpected PLTE chunk');
         }
         break;
@@ -226,10 +259,12 @@ export function decodePng(
       case 0:
         break;
       case 1:
-        for (let i = channels; i < stride; i++) raw[cur + i] = ((raw[cur + i] as number) + (raw[cur + i - channels] as number)) & 0xff;
+        for (let i = channels; i < stride; i++)
+          raw[cur + i] = ((raw[cur + i] as number) + (raw[cur + i - channels] as number)) & 0xff;
         break;
       case 2:
-        if (y > 0) for (let i = 0; i < stride; i++) raw[cur + i] = ((raw[cur + i] as number) + (raw[up + i] as number)) & 0xff;
+        if (y > 0)
+          for (let i = 0; i < stride; i++) raw[cur + i] = ((raw[cur + i] as number) + (raw[up + i] as number)) & 0xff;
         break;
       case 3:
         for (let i = 0; i < stride; i++) {
@@ -250,7 +285,8 @@ export function decodePng(
         throw corrupt('unknown filter type', { row: y, filter: f });
     }
     for (let x = 0; x < width; x++) {
-      for (let c = 0; c < channels; c++) dst[outOffset + c * plane + y * width + x] = raw[cur + x * channels + c] as number;
+      for (let c = 0; c < channels; c++)
+        dst[outOffset + c * plane + y * width + x] = raw[cur + x * channels + c] as number;
     }
   }
   return dst;

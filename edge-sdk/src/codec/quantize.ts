@@ -32,7 +32,14 @@ export const F16_SCALE_SLACK = 1 + 1 / 64;
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** Smallest float32 >= x. */
+/**
+ * Smallest float32 >= x.
+ *
+ * @example
+ * ```ts
+ * f32RoundUp(0.1); // 0.10000000149011612
+ * ```
+ */
 export function f32RoundUp(x: number): number {
   const f = Math.fround(x);
   if (f >= x || Number.isNaN(f)) return f;
@@ -113,7 +120,11 @@ export function quantParams(
     const hi = max[g] as number;
     const ideal = hi === lo ? 0 : f32RoundUp((hi - lo) / levels);
     if (!Number.isFinite(ideal) || !Number.isFinite(Math.fround(lo + levels * ideal))) {
-      throw new CodecError(ErrorCodes.NON_FINITE, 'value range too wide to quantize in float32', { group: g, min: lo, max: hi });
+      throw new CodecError(ErrorCodes.NON_FINITE, 'value range too wide to quantize in float32', {
+        group: g,
+        min: lo,
+        max: hi,
+      });
     }
     if (precision === 'f32') {
       outMin[g] = lo;
@@ -213,7 +224,12 @@ export function quantize(
  * dequantize(Uint8Array.of(0, 3), 2, { min: Float32Array.of(-1), scale: Float32Array.of(0.5) }); // [-1, 0.5]
  * ```
  */
-export function dequantize(codes: Uint8Array, groupSize: number, params: QuantParams, out?: Float32Array): Float32Array {
+export function dequantize(
+  codes: Uint8Array,
+  groupSize: number,
+  params: QuantParams,
+  out?: Float32Array,
+): Float32Array {
   const groups = checkGroups(codes.length, groupSize);
   if (params.min.length !== groups || params.scale.length !== groups) {
     throw new CodecError(ErrorCodes.SHAPE_MISMATCH, 'one (min, scale) pair per group expected', { groups });
@@ -232,6 +248,11 @@ export function dequantize(codes: Uint8Array, groupSize: number, params: QuantPa
 /**
  * Validates received parameters: finite min and scale (`NON_FINITE`), scale >= 0 (`CORRUPT_BODY`), and a
  * finite float32 top of range min + (2^b - 1) * scale (`NON_FINITE`).
+ *
+ * @example
+ * ```ts
+ * checkQuantParams({ min: Float32Array.of(0), scale: Float32Array.of(Number.NaN) }, 4); // throws NON_FINITE
+ * ```
  */
 export function checkQuantParams(params: QuantParams, bits: number): void {
   const levels = checkBits(bits);
@@ -239,11 +260,19 @@ export function checkQuantParams(params: QuantParams, bits: number): void {
     const lo = params.min[g] as number;
     const sc = params.scale[g] as number;
     if (!Number.isFinite(lo) || !Number.isFinite(sc)) {
-      throw new CodecError(ErrorCodes.NON_FINITE, 'non-finite quantization parameter', { group: g, min: lo, scale: sc });
+      throw new CodecError(ErrorCodes.NON_FINITE, 'non-finite quantization parameter', {
+        group: g,
+        min: lo,
+        scale: sc,
+      });
     }
     if (sc < 0) throw new CodecError(ErrorCodes.CORRUPT_BODY, 'negative quantization scale', { group: g, scale: sc });
     if (!Number.isFinite(Math.fround(lo + levels * sc))) {
-      throw new CodecError(ErrorCodes.NON_FINITE, 'quantization range overflows float32', { group: g, min: lo, scale: sc });
+      throw new CodecError(ErrorCodes.NON_FINITE, 'quantization range overflows float32', {
+        group: g,
+        min: lo,
+        scale: sc,
+      });
     }
   }
 }

@@ -1,26 +1,29 @@
 /**
- * The `rans` coder: a byte-wise rANS (32-bit state) driven by an adaptive order-0 model over the b-bit
- * symbols, decomposed as a binary tree (as in LZMA's bit trees): a symbol is coded as its b bits, MSB
- * first, and bit j is coded with the probability held by the tree node reached by the bits above it
- * (2^b - 1 nodes; node 1 is the root, node n's children are 2n and 2n+1). That is exactly an adaptive
- * distribution over the 2^b symbols, updated in O(b) per symbol.
+ * The `rans` coder: one byte-wise rANS stream (32-bit state) carrying a whole features body with adaptive
+ * order-0 models. See docs/wire-format.md, "rans".
  *
- * Model: each node holds P(bit = 0) in 15 bits (32768 = 1), starting at 1/2, and a saturating count n.
- * After each bit it moves toward the bit by 1 / 2^shift(n), shift(n) = clamp(round(log2(n + 2)), 1, 5):
- * about a frequency count for the first bits of a node, then exponential forgetting.
- * P stays in [1, 32767], so both bits always have a nonzero frequency.
+ * rANS (Duda; the layout of ryg_rans): state x in [2^23, 2^31), probabilities in 15 bits (M = 32768). To code
+ * a symbol with frequency f and cumulative start c, the encoder emits the low byte of x while x >= 2^16 * f,
+ * then sets x = floor(x / f) * M + (x mod f) + c. The encoder walks the symbols in reverse (a forward model
+ * pass records each (c, f) first), so the decoder walks forward: slot = x mod M, find the symbol whose
+ * [c, c + f) holds slot, x = f * (x >> 15) + slot - c, then read bytes while x < 2^23.
  *
- * rANS (Duda; layout of ryg_rans): state x in [2^23, 2^31); to code a bit with frequency f and start c
- * (bit 0: c = 0, f = P; bit 1: c = P, f = 32768 - P) the encoder first emits the low byte of x while
- * x >= 2^16 * f, then x = floor(x / f) * 32768 + (x mod f) + c. The encoder runs over the decisions in
- * reverse (the model pass runs forward first and records each P), so the decoder runs forward:
- * slot = x mod 32768, bit = slot >= P, x = f * (x >> 15) + slot - c, then reads bytes while x < 2^23.
+ * Sections, in body order:
+ *   1. the kept-position mask, N*H*W binary symbols, one adaptive binary context (absent when k = H*W);
+ *   2. the (min, scale) bytes exactly as in the uncompressed body, each byte coded MSB first as 8 binary
+ *      decisions down a bit tree (LZMA-style); the tree is chosen by (min or scale) x (byte index within
+ *      the f16/f32 value): 2 * width trees of 255 nodes;
+ *   3. the N*k*C b-bit codes with an adaptive frequency model over the 2^b symbols (below).
  *
- * Sections: the coder carries a whole features body, in body order, through one rANS stream:
- *   1. the kept-position mask, N*H*W binary symbols with one adaptive context (absent when k = H*W);
- *   2. the (min, scale) bytes as laid out in the body, each byte an 8-bit symbol whose context is
- *      (min or scale) x (byte index within the f16/f32 value): 2 * width bit trees;
- *   3. the N*k*C codes as b-bit symbols with one b-bit tree.
+ * Binary contexts (sections 1, 2): P(bit = 0) in 15 bits, starting at 1/2, and a saturating count n; after
+ * each bit P moves toward it by 1 / 2^shift(n), shift(n) = clamp(round(log2(n + 2)), 1, 5): about a
+ * frequency count for the first bits, then exponential forgetting. P stays in [1, 32767].
+ *
+ * Code model (section 3): counts start at 1 for each of the 2^b symbols and grow by 1 per coded symbol.
+ * Frequencies are rebuilt from the counts before symbol 0 and then after epochs of 16, 32, 64, ... symbols
+ * (at most 1024): f[s] = max(1, floor(count[s] * M / total)), and the rounding difference goes to the
+ * first symbol of largest frequency (M = 2^15 >= 2^b squared keeps it positive). When the total passes
+ * 2^16 at a rebuild, every count is halved (rounding up) first, so the model keeps adapting.
  *
  * Stream: u32 LE final encoder state, then the emitted bytes in decoding order. The encoder starts from
  * x = 2^23, so a complete, untampered stream ends with x = 2^23 exactly when its last byte is consumed:
@@ -35,8 +38,15 @@ const RANS_L = 1 << 23;
 const RANS_HIGH = 2 ** 31;
 /** x_max / f: (RANS_L >> PROB_BITS) << 8. */
 const X_MAX_UNIT = (RANS_L >>> PROB_BITS) << 8;
-/** Largest adaptation shift (slowest rate). */
+/** The decoder finds a code from a table of 2^15 >> 8 = 128 buckets, then a short upward scan. */
+const BUCKET_SHIFT = 8;
+/** Largest adaptation shift (slowest rate) of the binary contexts. */
 export const RANS_MAX_SHIFT = 5;
+/** First epoch length of the code model; epochs double up to {@link RANS_MAX_EPOCH}. */
+export const RANS_FIRST_EPOCH = 16;
+export const RANS_MAX_EPOCH = 1024;
+/** Count total above which the code model halves its counts at a rebuild. */
+export const RANS_COUNT_LIMIT = 1 << 16;
 
 const SHIFT = (() => {
   const t = new Uint8Array(256);
@@ -72,15 +82,66 @@ export interface RansShape {
   bits: number;
 }
 
-/** Node offsets of the bit trees in one probability array: mask (2), 2*width byte trees (256 each), codes. */
-function treeLayout(paramWidth: number, bits: number): { params: number; codes: number; total: number } {
-  const params = 2;
-  const codes = params + 2 * paramWidth * 256;
-  return { params, codes, total: codes + (1 << bits) };
+/** Adaptive frequency model of the codes (section 3), identical on both sides. */
+class CodeModel {
+  readonly counts: Uint32Array;
+  readonly freq: Uint16Array;
+  /** cum[s] = sum of freq[0..s); cum[2^b] = M. */
+  readonly cum: Uint32Array;
+  total: number;
+  nextRebuild = 0;
+  epoch = RANS_FIRST_EPOCH;
+
+  constructor(readonly symbols: number) {
+    this.counts = new Uint32Array(symbols).fill(1);
+    this.freq = new Uint16Array(symbols);
+    this.cum = new Uint32Array(symbols + 1);
+    this.total = symbols;
+  }
+
+  /** Recomputes freq/cum from the counts and schedules the next rebuild after symbol `i`. */
+  rebuild(i: number): void {
+    const { counts, freq, cum, symbols } = this;
+    if (this.total > RANS_COUNT_LIMIT) {
+      let t = 0;
+      for (let s = 0; s < symbols; s++) {
+        const c = ((counts[s] as number) + 1) >>> 1;
+        counts[s] = c;
+        t += c;
+      }
+      this.total = t;
+    }
+    const total = this.total;
+    let sum = 0;
+    let best = 0;
+    for (let s = 0; s < symbols; s++) {
+      const f = Math.max(1, Math.floor(((counts[s] as number) * PROB_ONE) / total));
+      freq[s] = f;
+      sum += f;
+      if (f > (freq[best] as number)) best = s;
+    }
+    freq[best] = (freq[best] as number) + PROB_ONE - sum;
+    let c = 0;
+    for (let s = 0; s < symbols; s++) {
+      cum[s] = c;
+      c += freq[s] as number;
+    }
+    cum[symbols] = c;
+    this.nextRebuild = i + this.epoch;
+    if (this.epoch < RANS_MAX_EPOCH) this.epoch *= 2;
+  }
 }
 
+/** Node offsets of the binary contexts: mask (node 1), then 2*width byte trees of 256 slots. */
+function paramTreeBase(i: number, half: number, paramWidth: number): number {
+  return 2 + 256 * ((i < half ? 0 : paramWidth) + (i % paramWidth));
+}
+
+/** Largest log (in entries) kept between calls. */
+const SCRATCH_KEEP = 1 << 20;
 let probScratch = new Uint16Array(0);
 let bitScratch = new Uint8Array(0);
+let symScratch = new Uint32Array(0);
 
 /**
  * Encodes the sections of a features body into one rANS stream.
@@ -93,20 +154,26 @@ let bitScratch = new Uint8Array(0);
 export function ransEncodeSections(s: RansSections): Uint8Array {
   const { mask, params, paramWidth, codes, bits } = s;
   checkBits(bits);
-  if (paramWidth !== 2 && paramWidth !== 4) throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'paramWidth must be 2 or 4');
-  const decisions = mask.length + 8 * params.length + bits * codes.length;
-  if (probScratch.length < decisions) {
-    const size = Math.max(decisions, 2 * probScratch.length);
+  if (paramWidth !== 2 && paramWidth !== 4)
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'paramWidth must be 2 or 4');
+  const decisions = mask.length + 8 * params.length;
+  // the logs are reused between calls up to SCRATCH_KEEP entries; larger ones are left to the GC
+  if (probScratch.length < decisions && decisions <= SCRATCH_KEEP) {
+    const size = Math.min(SCRATCH_KEEP, Math.max(decisions, 2 * probScratch.length));
     probScratch = new Uint16Array(size);
     bitScratch = new Uint8Array(size);
   }
-  const probs = probScratch;
-  const bitLog = bitScratch;
-  const trees = treeLayout(paramWidth, bits);
-  const p0 = new Uint16Array(trees.total).fill(PROB_ONE >>> 1);
-  const seen = new Uint8Array(trees.total);
+  if (symScratch.length < codes.length && codes.length <= SCRATCH_KEEP) {
+    symScratch = new Uint32Array(Math.min(SCRATCH_KEEP, Math.max(codes.length, 2 * symScratch.length)));
+  }
+  const probs = probScratch.length >= decisions ? probScratch : new Uint16Array(decisions);
+  const bitLog = bitScratch.length >= decisions ? bitScratch : new Uint8Array(decisions);
+  const symLog = symScratch.length >= codes.length ? symScratch : new Uint32Array(codes.length);
+  const nodes = 2 + 2 * paramWidth * 256;
+  const p0 = new Uint16Array(nodes).fill(PROB_ONE >>> 1);
+  const seen = new Uint8Array(nodes);
 
-  // forward: the model pass records P(bit = 0) and the bit of each decision
+  // forward model pass, sections 1 and 2: record P(bit = 0) and the bit of each binary decision
   let t = 0;
   for (let i = 0; i < mask.length; i++) {
     const bit = (mask[i] as number) === 0 ? 0 : 1;
@@ -114,13 +181,12 @@ export function ransEncodeSections(s: RansSections): Uint8Array {
     probs[t] = p;
     bitLog[t++] = bit;
     const n = seen[1] as number;
-    const sh = SHIFT[n] as number;
-    p0[1] = bit === 0 ? p + ((PROB_ONE - p) >>> sh) : p - (p >>> sh);
+    p0[1] = bit === 0 ? p + ((PROB_ONE - p) >>> (SHIFT[n] as number)) : p - (p >>> (SHIFT[n] as number));
     if (n < 255) seen[1] = n + 1;
   }
   const half = params.length >>> 1;
   for (let i = 0; i < params.length; i++) {
-    const base = trees.params + 256 * ((i < half ? 0 : paramWidth) + (i % paramWidth));
+    const base = paramTreeBase(i, half, paramWidth);
     const v = params[i] as number;
     let node = 1;
     for (let j = 7; j >= 0; j--) {
@@ -130,63 +196,64 @@ export function ransEncodeSections(s: RansSections): Uint8Array {
       probs[t] = p;
       bitLog[t++] = bit;
       const n = seen[idx] as number;
-      const sh = SHIFT[n] as number;
-      p0[idx] = bit === 0 ? p + ((PROB_ONE - p) >>> sh) : p - (p >>> sh);
+      p0[idx] = bit === 0 ? p + ((PROB_ONE - p) >>> (SHIFT[n] as number)) : p - (p >>> (SHIFT[n] as number));
       if (n < 255) seen[idx] = n + 1;
       node = (node << 1) | bit;
     }
   }
+  // section 3: record (start << 16 | freq) per code
   const symMask = (1 << bits) - 1;
-  const cb = trees.codes;
+  const model = new CodeModel(1 << bits);
+  const { counts, freq, cum } = model;
   for (let i = 0; i < codes.length; i++) {
+    if (i === model.nextRebuild) model.rebuild(i);
     const v = (codes[i] as number) & symMask;
-    let node = 1;
-    for (let j = bits - 1; j >= 0; j--) {
-      const bit = (v >>> j) & 1;
-      const idx = cb + node;
-      const p = p0[idx] as number;
-      probs[t] = p;
-      bitLog[t++] = bit;
-      const n = seen[idx] as number;
-      const sh = SHIFT[n] as number;
-      p0[idx] = bit === 0 ? p + ((PROB_ONE - p) >>> sh) : p - (p >>> sh);
-      if (n < 255) seen[idx] = n + 1;
-      node = (node << 1) | bit;
-    }
+    symLog[i] = ((cum[v] as number) << 16) | (freq[v] as number);
+    counts[v] = (counts[v] as number) + 1;
+    model.total++;
   }
 
   // reverse: rANS encoding, bytes written from the end of `out` toward its start
-  let out = new Uint8Array(Math.ceil(decisions / 8) + 16);
+  let out = new Uint8Array(Math.ceil((decisions + bits * codes.length) / 8) + 16);
   let pos = out.length;
   let x = RANS_L;
-  while (t > 0) {
-    if (pos < 64) {
-      const grown = new Uint8Array(out.length * 2 + 64);
+  const total = codes.length + t;
+  let left = total;
+  while (left > 0) {
+    if (pos < 32) {
+      const grown = new Uint8Array(out.length * 2 + 32);
       grown.set(out.subarray(pos), grown.length - (out.length - pos));
       pos += grown.length - out.length;
       out = grown;
     }
-    // at most 2 bytes per decision: 16 decisions per growth check
-    const stop = t > 16 ? t - 16 : 0;
-    while (t > stop) {
-      const p = probs[--t] as number;
+    // at most 2 bytes per step: 16 steps per growth check
+    const stop = left > 16 ? left - 16 : 0;
+    while (left > stop) {
+      left--;
       let start: number;
-      let freq: number;
-      if (bitLog[t] === 0) {
-        start = 0;
-        freq = p;
+      let f: number;
+      if (left >= t) {
+        const sf = symLog[left - t] as number;
+        start = sf >>> 16;
+        f = sf & 0xffff;
       } else {
-        start = p;
-        freq = PROB_ONE - p;
+        const p = probs[left] as number;
+        if (bitLog[left] === 0) {
+          start = 0;
+          f = p;
+        } else {
+          start = p;
+          f = PROB_ONE - p;
+        }
       }
-      const xMax = X_MAX_UNIT * freq;
+      const xMax = X_MAX_UNIT * f;
       while (x >= xMax) {
         out[--pos] = x & 0xff;
         x >>= 8;
       }
-      // x < 2^31 and freq < 2^15: int32 division, and the result stays below 2^31
-      const q = (x / freq) | 0;
-      x = (q << PROB_BITS) + (x - q * freq) + start;
+      // x < 2^31 and f < 2^15: int32 division, and the result stays below 2^31
+      const q = (x / f) | 0;
+      x = (q << PROB_BITS) + (x - q * f) + start;
     }
   }
   if (pos < 4) {
@@ -216,18 +283,23 @@ function corrupt(message: string, details: Record<string, unknown> = {}): CodecE
  * const { mask, params, codes } = ransDecodeSections(stream, { maskCount, paramBytes, paramWidth: 2, codeCount, bits: 4 });
  * ```
  */
-export function ransDecodeSections(src: Uint8Array, shape: RansShape): { mask: Uint8Array; params: Uint8Array; codes: Uint8Array } {
+export function ransDecodeSections(
+  src: Uint8Array,
+  shape: RansShape,
+): { mask: Uint8Array; params: Uint8Array; codes: Uint8Array } {
   const { maskCount, paramBytes, paramWidth, codeCount, bits } = shape;
   checkBits(bits);
-  if (paramWidth !== 2 && paramWidth !== 4) throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'paramWidth must be 2 or 4');
+  if (paramWidth !== 2 && paramWidth !== 4)
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'paramWidth must be 2 or 4');
   const len = src.length;
   if (len < 4) throw corrupt('stream shorter than its 4-byte state', { length: len });
-  let x = ((src[0] as number) | ((src[1] as number) << 8) | ((src[2] as number) << 16) | ((src[3] as number) << 24)) >>> 0;
+  let x =
+    ((src[0] as number) | ((src[1] as number) << 8) | ((src[2] as number) << 16) | ((src[3] as number) << 24)) >>> 0;
   if (x < RANS_L || x >= RANS_HIGH) throw corrupt('initial state out of range', { state: x });
   let p = 4;
-  const trees = treeLayout(paramWidth, bits);
-  const p0 = new Uint16Array(trees.total).fill(PROB_ONE >>> 1);
-  const seen = new Uint8Array(trees.total);
+  const nodes = 2 + 2 * paramWidth * 256;
+  const p0 = new Uint16Array(nodes).fill(PROB_ONE >>> 1);
+  const seen = new Uint8Array(nodes);
   const bit = (idx: number): number => {
     const pr = p0[idx] as number;
     const slot = x & SLOT_MASK;
@@ -255,40 +327,39 @@ export function ransDecodeSections(src: Uint8Array, shape: RansShape): { mask: U
   const params = new Uint8Array(paramBytes);
   const half = paramBytes >>> 1;
   for (let i = 0; i < paramBytes; i++) {
-    const base = trees.params + 256 * ((i < half ? 0 : paramWidth) + (i % paramWidth));
+    const base = paramTreeBase(i, half, paramWidth);
     let node = 1;
     for (let j = 0; j < 8; j++) node = (node << 1) | bit(base + node);
     params[i] = node - 256;
   }
   const codes = new Uint8Array(codeCount);
-  const nodes = 1 << bits;
-  const cb = trees.codes;
+  const symbols = 1 << bits;
+  const model = new CodeModel(symbols);
+  const { counts, freq, cum } = model;
+  const bucket = new Uint8Array(PROB_ONE >>> BUCKET_SHIFT);
   for (let i = 0; i < codeCount; i++) {
-    let node = 1;
-    for (let j = 0; j < bits; j++) {
-      const idx = cb + node;
-      const pr = p0[idx] as number;
-      const slot = x & SLOT_MASK;
-      const n = seen[idx] as number;
-      const sh = SHIFT[n] as number;
-      let b: number;
-      if (slot < pr) {
-        b = 0;
-        x = pr * (x >>> PROB_BITS) + slot;
-        p0[idx] = pr + ((PROB_ONE - pr) >>> sh);
-      } else {
-        b = 1;
-        x = (PROB_ONE - pr) * (x >>> PROB_BITS) + slot - pr;
-        p0[idx] = pr - (pr >>> sh);
+    if (i === model.nextRebuild) {
+      model.rebuild(i);
+      // bucket[j] = the symbol holding slot j << BUCKET_SHIFT
+      let sym = 0;
+      for (let j = 0; j < bucket.length; j++) {
+        const at = j << BUCKET_SHIFT;
+        while ((cum[sym + 1] as number) <= at) sym++;
+        bucket[j] = sym;
       }
-      if (n < 255) seen[idx] = n + 1;
-      while (x < RANS_L) {
-        if (p >= len) throw corrupt('stream ended early', { symbol: i });
-        x = (x << 8) | (src[p++] as number);
-      }
-      node = (node << 1) | b;
     }
-    codes[i] = node - nodes;
+    const slot = x & SLOT_MASK;
+    // the symbol s with cum[s] <= slot < cum[s + 1]: start at the bucket's first symbol, scan up
+    let lo = bucket[slot >>> BUCKET_SHIFT] as number;
+    while ((cum[lo + 1] as number) <= slot) lo++;
+    x = (freq[lo] as number) * (x >>> PROB_BITS) + slot - (cum[lo] as number);
+    while (x < RANS_L) {
+      if (p >= len) throw corrupt('stream ended early', { symbol: i });
+      x = (x << 8) | (src[p++] as number);
+    }
+    codes[i] = lo;
+    counts[lo] = (counts[lo] as number) + 1;
+    model.total++;
   }
   if (x !== RANS_L || p !== len) throw corrupt('stream does not end in the initial state', { state: x, left: len - p });
   return { mask, params, codes };

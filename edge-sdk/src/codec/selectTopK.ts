@@ -30,7 +30,11 @@ let scratch = new Float32Array(0);
  */
 export function selectTopK(attention: Float32Array, hw: number, k: number, offset = 0, out?: Uint8Array): Uint8Array {
   if (!Number.isInteger(hw) || hw < 1 || offset < 0 || offset + hw > attention.length) {
-    throw new CodecError(ErrorCodes.SHAPE_MISMATCH, 'attention is shorter than hw', { hw, offset, length: attention.length });
+    throw new CodecError(ErrorCodes.SHAPE_MISMATCH, 'attention is shorter than hw', {
+      hw,
+      offset,
+      length: attention.length,
+    });
   }
   if (!Number.isInteger(k) || k < 1 || k > hw) {
     throw new CodecError(ErrorCodes.INVALID_ARGUMENT, `k must be an integer 1..${hw}, got ${k}`, { k, hw });
@@ -43,8 +47,9 @@ export function selectTopK(attention: Float32Array, hw: number, k: number, offse
   mask.fill(0, 0, hw);
   // k-th largest value by a native numeric sort, then: every value above it, and the lowest indices among
   // the values equal to it until k are taken.
-  if (scratch.length < hw) scratch = new Float32Array(Math.max(hw, 2 * scratch.length));
-  const sorted = scratch.subarray(0, hw);
+  if (scratch.length < hw && hw <= 1 << 16)
+    scratch = new Float32Array(Math.min(1 << 16, Math.max(hw, 2 * scratch.length)));
+  const sorted = scratch.length >= hw ? scratch.subarray(0, hw) : new Float32Array(hw);
   sorted.set(attention.subarray(offset, offset + hw));
   sorted.sort();
   const threshold = sorted[hw - k] as number;

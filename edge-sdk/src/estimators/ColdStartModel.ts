@@ -7,6 +7,9 @@ const MAX_BIN_EVIDENCE = 200;
 /**
  * Idle-time bins (lower edges, ms): [0, 1 min), [1, 5), [5, 10), [10, 15), [15, 30), [30, 60), >= 60 min.
  * Lambda keeps an idle execution environment for minutes (not documented exactly; observed 5-15+ min).
+ *
+ * @example
+ * IDLE_BIN_EDGES_MS[2] // 300000 (5 min)
  */
 export const IDLE_BIN_EDGES_MS: readonly number[] = [0, MIN, 5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN, 60 * MIN];
 
@@ -24,7 +27,12 @@ export function priorColdProbability(idleMs: number): number {
   return 1 / (1 + Math.exp(-(idleMs - 10 * MIN) / (2.5 * MIN)));
 }
 
-/** Persisted form of one function's cold-start model. */
+/**
+ * Persisted form of one function's cold-start model.
+ *
+ * @example
+ * const saved: ColdStartState = new ColdStartModel().toState() // { bins: [[0, 0], ...], initMs: [] }
+ */
 export interface ColdStartState {
   /** Epoch ms of the last request to / response from this function. */
   lastActivityAt?: number;
@@ -34,7 +42,12 @@ export interface ColdStartState {
   initMs: number[];
 }
 
-/** Options of {@link ColdStartModel}. */
+/**
+ * Options of {@link ColdStartModel}.
+ *
+ * @example
+ * new ColdStartModel({ priorStrength: 4, priorInitMs: 2500 })
+ */
 export interface ColdStartOptions {
   /** Pseudo-observations of the Beta prior in each bin. @default 2 */
   priorStrength?: number;

@@ -1,8 +1,13 @@
 import type { PlanConditions } from '../types/plan.js';
-import { type ColdStartOptions, ColdStartModel, type ColdStartState } from './ColdStartModel.js';
+import { ColdStartModel, type ColdStartOptions, type ColdStartState } from './ColdStartModel.js';
 import { WindowMedian } from './WindowMedian.js';
 
-/** Values used before any measurement. */
+/**
+ * Values used before any measurement.
+ *
+ * @example
+ * new LiveEstimators({ pointCount: 5, priors: { uplinkMbps: 2, rttMs: 80 } })
+ */
 export interface EstimatorPriors {
   /** @default 10 */
   uplinkMbps: number;
@@ -12,7 +17,12 @@ export interface EstimatorPriors {
   initMs: number;
 }
 
-/** Options of {@link LiveEstimators}. */
+/**
+ * Options of {@link LiveEstimators}.
+ *
+ * @example
+ * new LiveEstimators({ pointCount: 5, window: 7, minBandwidthSampleBytes: 32_768 })
+ */
 export interface EstimatorOptions {
   /** Number of partition points P (functions 0..P). */
   pointCount: number;
@@ -29,7 +39,12 @@ export interface EstimatorOptions {
   coldStart?: ColdStartOptions;
 }
 
-/** What one cloud response teaches the estimators. */
+/**
+ * What one cloud response teaches the estimators.
+ *
+ * @example
+ * est.observe({ point: 1, bytes: 65_536, uploadMs: 52, uploadMeasured: true, totalMs: 120, serverMs: 30, coldStart: false, idleMs: 4000, referenceCloudMs: 25 })
+ */
 export interface CloudObservation {
   /** Function (partition point) that answered. */
   point: number;
@@ -52,7 +67,12 @@ export interface CloudObservation {
   referenceCloudMs: number;
 }
 
-/** Persisted form of the estimators. */
+/**
+ * Persisted form of the estimators.
+ *
+ * @example
+ * const restored = new LiveEstimators({ pointCount: 5 }, est.toState())
+ */
 export interface EstimatorState {
   uplinkMbps: number[];
   rttMs: number[];

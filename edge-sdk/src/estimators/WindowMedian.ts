@@ -12,7 +12,8 @@ export class WindowMedian {
   private buf: number[] = [];
 
   constructor(size = 5, samples: readonly number[] = []) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`window size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`window size must be a positive integer, got ${size}`);
     this.size = size;
     for (const s of samples) this.push(s);
   }

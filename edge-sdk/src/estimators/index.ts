@@ -1,6 +1,6 @@
 export {
-  type ColdStartOptions,
   ColdStartModel,
+  type ColdStartOptions,
   type ColdStartState,
   IDLE_BIN_EDGES_MS,
   priorColdProbability,

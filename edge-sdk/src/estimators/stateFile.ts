@@ -7,10 +7,20 @@ import type { DeviceCalibration } from '../profile/types.js';
 import type { ColdStartState } from './ColdStartModel.js';
 import type { EstimatorState } from './LiveEstimators.js';
 
-/** Version of the state file format; a file with another version is ignored. */
+/**
+ * Version of the state file format; a file with another version is ignored.
+ *
+ * @example
+ * readState(path, expect).state?.version === STATE_VERSION // true
+ */
 export const STATE_VERSION = 1;
 
-/** What a restarted app remembers: this device's calibration and the live estimates. */
+/**
+ * What a restarted app remembers: this device's calibration and the live estimates.
+ *
+ * @example
+ * const s: EdgeState = { version: STATE_VERSION, model: 'fmnist-vgg16', modelHash, savedAt: Date.now() }
+ */
 export interface EdgeState {
   version: typeof STATE_VERSION;
   model: string;
@@ -75,7 +85,12 @@ function checkEstimators(e: unknown): e is EstimatorState {
   return Object.values(o.cloudScale).every(samples) && Object.values(o.coldStart).every(checkCold);
 }
 
-/** Result of {@link readState}: the usable state (possibly partial) and why parts were dropped. */
+/**
+ * Result of {@link readState}: the usable state (possibly partial) and why parts were dropped.
+ *
+ * @example
+ * const { state, warnings }: ReadStateResult = readState(path, { model: 'fmnist-vgg16', modelHash })
+ */
 export interface ReadStateResult {
   state: EdgeState | undefined;
   warnings: string[];
@@ -98,9 +113,13 @@ export function readState(path: string, expect: { model: string; modelHash: stri
     return { state: undefined, warnings: [`ignoring state file ${path}: ${(e as Error).message}`] };
   }
   const o = parsed as Partial<EdgeState> | null;
-  if (typeof o !== 'object' || o === null) return { state: undefined, warnings: [`ignoring state file ${path}: not an object`] };
+  if (typeof o !== 'object' || o === null)
+    return { state: undefined, warnings: [`ignoring state file ${path}: not an object`] };
   if (o.version !== STATE_VERSION) {
-    return { state: undefined, warnings: [`ignoring state file ${path}: version ${String(o.version)}, expected ${STATE_VERSION}`] };
+    return {
+      state: undefined,
+      warnings: [`ignoring state file ${path}: version ${String(o.version)}, expected ${STATE_VERSION}`],
+    };
   }
   if (o.model !== expect.model) {
     return { state: undefined, warnings: [`ignoring state file ${path}: it is for model ${String(o.model)}`] };
@@ -115,14 +134,20 @@ export function readState(path: string, expect: { model: string; modelHash: stri
   const sameBuild = o.modelHash === expect.modelHash;
   if (o.calibration !== undefined) {
     if (!checkCalibration(o.calibration)) warnings.push(`ignoring the calibration in ${path}: malformed`);
-    else if (!sameBuild) warnings.push(`ignoring the calibration in ${path}: made for model hash ${String(o.modelHash)}`);
+    else if (!sameBuild)
+      warnings.push(`ignoring the calibration in ${path}: made for model hash ${String(o.modelHash)}`);
     else state.calibration = o.calibration;
   }
   if (o.estimators !== undefined) {
     if (!checkEstimators(o.estimators)) warnings.push(`ignoring the estimates in ${path}: malformed`);
     else if (!sameBuild) {
       warnings.push(`keeping only the network estimates of ${path}: made for model hash ${String(o.modelHash)}`);
-      state.estimators = { uplinkMbps: o.estimators.uplinkMbps, rttMs: o.estimators.rttMs, cloudScale: {}, coldStart: {} };
+      state.estimators = {
+        uplinkMbps: o.estimators.uplinkMbps,
+        rttMs: o.estimators.rttMs,
+        cloudScale: {},
+        coldStart: {},
+      };
     } else state.estimators = o.estimators;
   }
   return { state, warnings };

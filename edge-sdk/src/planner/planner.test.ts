@@ -189,7 +189,10 @@ describe('Planner on a hand-computed profile', () => {
       [{ uplinkMbps: 1, rttMs: -1 }],
       [{ uplinkMbps: 1, rttMs: 1, batch: 0 }],
       [{ uplinkMbps: 1, rttMs: 1, coldProb: 1.5 }],
-      [{ uplinkMbps: 1, rttMs: 1 }, { maximize: 'accuracy', maxLatencyMs: -3 }],
+      [
+        { uplinkMbps: 1, rttMs: 1 },
+        { maximize: 'accuracy', maxLatencyMs: -3 },
+      ],
     ];
     for (const [c, o] of bad) {
       let err: unknown;

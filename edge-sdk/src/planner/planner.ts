@@ -8,7 +8,12 @@ import type { DeviceCalibration, NormalizedProfile, PlanRow } from '../profile/t
 import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
 import { DEFAULT_PRICING, type LambdaPricing } from './pricing.js';
 
-/** Options of {@link Planner}. */
+/**
+ * Options of {@link Planner}.
+ *
+ * @example
+ * new Planner(profile, { objective: { maximize: 'accuracy', maxLatencyMs: 100 }, costWeight: 1e6, cloudPoints: [0, 2] })
+ */
 export interface PlannerOptions {
   /** @default { minimize: 'latency' } */
   objective?: Objective;
@@ -208,7 +213,8 @@ export class Planner {
   /** The best validation accuracy any usable row reaches. */
   bestAccuracy(): number {
     let best = -1;
-    for (let i = 0; i < this.n; i++) if (this.enabled[i] && (this.acc[i] as number) > best) best = this.acc[i] as number;
+    for (let i = 0; i < this.n; i++)
+      if (this.enabled[i] && (this.acc[i] as number) > best) best = this.acc[i] as number;
     return best;
   }
 
@@ -321,7 +327,8 @@ export class Planner {
 
   /** Fills `order` with the best rows (insertion into a K+1 list); returns how many. */
   private select(budget: number, byAccuracy: boolean): number {
-    const { score, total, acc, order } = this;
+    const score = this.score;
+    const { total, acc, order } = this;
     const cap = order.length;
     let len = 0;
     // a better than b?

@@ -8,6 +8,9 @@
  * the response (a few hundred bytes of logits) is not counted. Since 2025-08-01 the INIT phase of
  * on-demand functions is billed like the handler's duration, so the expected init time of a cold
  * start is billed too.
+ *
+ * @example
+ * new Planner(profile, { pricing: { memoryMb: 3008 } })
  */
 export interface LambdaPricing {
   /** USD per GB-second of duration. @default 0.0000133334 (arm64) */

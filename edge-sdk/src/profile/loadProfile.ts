@@ -7,7 +7,12 @@ import type { NormalizedProfile, PlanRow, Profile, ProfileRow, ProfileTimings, R
 /** Bytes the codec's header adds to a raw upload, used only for a synthesized cloud-only row. */
 const RAW_HEADER_ESTIMATE = 96;
 
-/** Options of {@link normalizeProfile} and {@link loadProfile}. */
+/**
+ * Options of {@link normalizeProfile} and {@link loadProfile}.
+ *
+ * @example
+ * normalizeProfile(raw, { pointCount: 5, source: 'my-profile.json' })
+ */
 export interface NormalizeOptions {
   /** The model's manifest: gives P, the variant ids and the per-variant accuracy of synthesized rows. */
   manifest?: Manifest;
@@ -150,7 +155,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       variant: r.variant,
       variantId,
       keep: kind === 'edge-only' ? 1 : r.keep,
-      bits: kind === 'edge-only' ? 32 : r.bits,
+      bits: kind === 'edge-only' ? 8 : r.bits,
       coder: kind === 'edge-only' ? 'none' : r.coder,
       valAccuracy: r.valAccuracy,
       testAccuracy: r.testAccuracy,
@@ -171,7 +176,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
         variant: v.ratio,
         variantId: v.id,
         keep: 1,
-        bits: 32,
+        bits: 8,
         coder: 'none',
         valAccuracy: v.acc.val,
         testAccuracy: v.acc.test,

@@ -3,10 +3,20 @@
  * `jmdc profile`, and of the normalized form the planner works on.
  */
 
-/** What a row does: the whole network on the device, a raw image upload, or a split at a point. */
+/**
+ * What a row does: the whole network on the device, a raw image upload, or a split at a point.
+ *
+ * @example
+ * const k: RowKind = rowKind({ point: 0 }, 5) // 'cloud-only'
+ */
 export type RowKind = 'edge-only' | 'cloud-only' | 'split';
 
-/** One setting of the compression grid as `jmdc profile` wrote it. */
+/**
+ * One setting of the compression grid as `jmdc profile` wrote it.
+ *
+ * @example
+ * const row: ProfileRow = profile.rows[0] // { point: 2, variant: 0.5, keep: 0.25, bits: 4, coder: 'rans', valAccuracy: 0.924, ... }
+ */
 export interface ProfileRow {
   /** Absent in older profiles: then derived from `point` (0 = cloud-only, -1 or points+1 = edge-only). */
   kind?: RowKind;
@@ -29,7 +39,12 @@ export interface ProfileRow {
   tailMacs: number;
 }
 
-/** Reference timings measured where the profile was made, milliseconds per image. */
+/**
+ * Reference timings measured where the profile was made, milliseconds per image.
+ *
+ * @example
+ * profile.timings.headMs.r050?.[1] // ms of the head of r050 up to point 2
+ */
 export interface ProfileTimings {
   /** Free text naming the machine (`"x86_64 Intel Xeon, 2 threads"`). */
   device: string;
@@ -45,7 +60,12 @@ export interface ProfileTimings {
   decodeMs: number;
 }
 
-/** `models/<id>/profile.json`. */
+/**
+ * `models/<id>/profile.json`.
+ *
+ * @example
+ * const raw = JSON.parse(readFileSync('models/fmnist-vgg16/profile.json', 'utf8')) as Profile
+ */
 export interface Profile {
   model: string;
   hash: string;
@@ -54,7 +74,12 @@ export interface Profile {
   timings: ProfileTimings;
 }
 
-/** A validated row with its kind resolved and its variant id looked up. */
+/**
+ * A validated row with its kind resolved and its variant id looked up.
+ *
+ * @example
+ * loadProfile(dir).rows.filter((r: PlanRow) => r.kind === 'split' && r.point === 2)
+ */
 export interface PlanRow {
   kind: RowKind;
   /** 1..P for splits, 0 for cloud-only, -1 for edge-only (normalized). */
@@ -72,7 +97,12 @@ export interface PlanRow {
   synthesized: boolean;
 }
 
-/** A profile after {@link normalizeProfile}: what the planner consumes. */
+/**
+ * A profile after {@link normalizeProfile}: what the planner consumes.
+ *
+ * @example
+ * const p: NormalizedProfile = loadProfile(dir, { manifest }) // p.pointCount === 5
+ */
 export interface NormalizedProfile {
   model: string;
   hash: string;
@@ -83,7 +113,12 @@ export interface NormalizedProfile {
   timings: ProfileTimings;
 }
 
-/** Head times measured on this device by `calibrate()` (ms per image, batch 1, median). */
+/**
+ * Head times measured on this device by `calibrate()` (ms per image, batch 1, median).
+ *
+ * @example
+ * const cal: DeviceCalibration = await client.calibrate() // cal.headMs.r000 = [ms at point 1, ...]
+ */
 export interface DeviceCalibration {
   /** Free text naming this device. */
   device: string;

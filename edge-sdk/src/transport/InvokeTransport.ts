@@ -7,7 +7,12 @@ import type { CredentialsInput } from './sigv4.js';
 import type { SendOptions, SendResult, Transport } from './types.js';
 import type { HttpTimeouts } from './UrlTransport.js';
 
-/** Options of {@link InvokeTransport}. */
+/**
+ * Options of {@link InvokeTransport}.
+ *
+ * @example
+ * new InvokeTransport({ functions: { 2: 'jmdc-fmnist-vgg16-p2' }, endpoint: 'http://localhost:4566' })
+ */
 export interface InvokeTransportOptions {
   /** Function name (or ARN) per partition point (0 = cloud-only). */
   functions: Readonly<Record<number, string>>;
@@ -141,28 +146,58 @@ function classifySdkError(e: unknown): TransportError {
   const name = o?.name ?? '';
   const message = o?.message ?? String(e);
   if (THROTTLES.has(name) || (status !== undefined && RETRYABLE_STATUS.has(status))) {
-    return new TransportError(ErrorCodes.CLOUD_ERROR, `Lambda ${name || status}: ${message}`, {
-      retryable: true,
-      ...(status !== undefined ? { status } : {}),
-      details: { name },
-    }, { cause: e });
+    return new TransportError(
+      ErrorCodes.CLOUD_ERROR,
+      `Lambda ${name || status}: ${message}`,
+      {
+        retryable: true,
+        ...(status !== undefined ? { status } : {}),
+        details: { name },
+      },
+      { cause: e },
+    );
   }
   if (status !== undefined && status >= 400 && status < 500) {
     const code = name.includes('Credential') || status === 403 ? ErrorCodes.CREDENTIALS : ErrorCodes.CLOUD_REJECTED;
-    return new TransportError(code, `Lambda ${name}: ${message}`, { retryable: false, status, details: { name } }, { cause: e });
+    return new TransportError(
+      code,
+      `Lambda ${name}: ${message}`,
+      { retryable: false, status, details: { name } },
+      { cause: e },
+    );
   }
   if (status !== undefined) {
-    return new TransportError(ErrorCodes.CLOUD_ERROR, `Lambda ${name}: ${message}`, { retryable: false, status, details: { name } }, { cause: e });
+    return new TransportError(
+      ErrorCodes.CLOUD_ERROR,
+      `Lambda ${name}: ${message}`,
+      { retryable: false, status, details: { name } },
+      { cause: e },
+    );
   }
   const code = o?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
-    return new TransportError(ErrorCodes.NETWORK, `cannot connect: ${message}`, { retryable: true, details: { code } }, { cause: e });
+    return new TransportError(
+      ErrorCodes.NETWORK,
+      `cannot connect: ${message}`,
+      { retryable: true, details: { code } },
+      { cause: e },
+    );
   }
   if (name === 'TimeoutError' || code === 'ETIMEDOUT') {
-    return new TransportError(ErrorCodes.TIMEOUT, `Lambda request timed out: ${message}`, { retryable: false, details: { code } }, { cause: e });
+    return new TransportError(
+      ErrorCodes.TIMEOUT,
+      `Lambda request timed out: ${message}`,
+      { retryable: false, details: { code } },
+      { cause: e },
+    );
   }
   if (name === 'CredentialsProviderError') {
     return new TransportError(ErrorCodes.CREDENTIALS, message, { retryable: false }, { cause: e });
   }
-  return new TransportError(ErrorCodes.NETWORK, `Lambda request failed: ${message}`, { retryable: false, details: { code, name } }, { cause: e });
+  return new TransportError(
+    ErrorCodes.NETWORK,
+    `Lambda request failed: ${message}`,
+    { retryable: false, details: { code, name } },
+    { cause: e },
+  );
 }

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
 import { errorForStatus, parseCloudResponse } from './response.js';
@@ -6,7 +7,12 @@ import { type RetryOptions, RetryPolicy } from './retry.js';
 import { type CredentialsInput, RequestSigner } from './sigv4.js';
 import type { CloudResponse, SendOptions, SendResult, Transport } from './types.js';
 
-/** Timeouts of one HTTP attempt. */
+/**
+ * Timeouts of one HTTP attempt.
+ *
+ * @example
+ * new UrlTransport({ urls, timeouts: { connectMs: 1000, headersMs: 5000 } })
+ */
 export interface HttpTimeouts {
   /** TCP (+TLS) connect. @default 3000 */
   connectMs?: number;
@@ -16,7 +22,12 @@ export interface HttpTimeouts {
   bodyMs?: number;
 }
 
-/** Options of {@link UrlTransport}. */
+/**
+ * Options of {@link UrlTransport}.
+ *
+ * @example
+ * new UrlTransport({ urls: { 0: 'http://127.0.0.1:9000/points/0' }, signing: false, local: true })
+ */
 export interface UrlTransportOptions {
   /** Function URL (or local cloud URL) per partition point (0 = cloud-only). */
   urls: Readonly<Record<number, string>>;
@@ -45,7 +56,14 @@ export interface UrlTransportOptions {
 
 const CHUNK = 16 * 1024;
 
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
 
 function errCode(e: unknown): string | undefined {
@@ -157,7 +175,8 @@ export class UrlTransport implements Transport {
   }
 
   private async once(url: URL, payload: Uint8Array, opts: SendOptions): Promise<Omit<SendResult, 'attempts'>> {
-    if (opts.signal?.aborted) throw new JmdcError(ErrorCodes.ABORTED, 'request aborted', {}, { cause: opts.signal.reason });
+    if (opts.signal?.aborted)
+      throw new JmdcError(ErrorCodes.ABORTED, 'request aborted', {}, { cause: opts.signal.reason });
     const remaining = opts.deadline === undefined ? Number.POSITIVE_INFINITY : opts.deadline - Date.now();
     if (remaining <= 0) throw new JmdcError(ErrorCodes.DEADLINE, 'deadline passed before the request was sent');
     let headers: Record<string, string> = {
@@ -167,9 +186,13 @@ export class UrlTransport implements Transport {
     if (this.signing) headers = await (await this.getSigner()).sign(url, payload, headers);
 
     const ac = new AbortController();
-    const deadlineErr = new JmdcError(ErrorCodes.DEADLINE, `no response before the deadline (${Math.round(remaining)} ms)`);
+    const deadlineErr = new JmdcError(
+      ErrorCodes.DEADLINE,
+      `no response before the deadline (${Math.round(remaining)} ms)`,
+    );
     const timer = Number.isFinite(remaining) ? setTimeout(() => ac.abort(deadlineErr), remaining) : undefined;
-    const onAbort = () => ac.abort(new JmdcError(ErrorCodes.ABORTED, 'request aborted', {}, { cause: opts.signal?.reason }));
+    const onAbort = () =>
+      ac.abort(new JmdcError(ErrorCodes.ABORTED, 'request aborted', {}, { cause: opts.signal?.reason }));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
     const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -183,7 +206,9 @@ export class UrlTransport implements Transport {
       const res = await request(url, {
         method: 'POST',
         headers,
-        body: body(),
+        // undici writes an async iterable chunk by chunk, waiting for the socket to drain (its typings
+        // list only streams and buffers)
+        body: body() as unknown as Readable,
         dispatcher: this.agent,
         signal: ac.signal,
         headersTimeout: this.headersMs,
@@ -209,11 +234,21 @@ export class UrlTransport implements Transport {
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new TransportError(ErrorCodes.CLOUD_ERROR, 'cloud response is not JSON', { retryable: false, status: 200 });
+        throw new TransportError(ErrorCodes.CLOUD_ERROR, 'cloud response is not JSON', {
+          retryable: false,
+          status: 200,
+        });
       }
       const response: CloudResponse = parseCloudResponse(parsed);
       const uploadMs = (sentAt ?? t0) - t0;
-      return { response, uploadMs, uploadMeasured: true, totalMs, serverMs: response.serverMs, bytes: payload.byteLength };
+      return {
+        response,
+        uploadMs,
+        uploadMeasured: true,
+        totalMs,
+        serverMs: response.serverMs,
+        bytes: payload.byteLength,
+      };
     } catch (e) {
       throw this.classify(e, ac.signal, sentAt !== undefined);
     } finally {
@@ -229,25 +264,50 @@ export class UrlTransport implements Transport {
     const code = errCode(e);
     const msg = (e as Error)?.message ?? String(e);
     if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-      return new TransportError(ErrorCodes.TIMEOUT, `connect timeout: ${msg}`, { retryable: true, details: { code } }, { cause: e });
+      return new TransportError(
+        ErrorCodes.TIMEOUT,
+        `connect timeout: ${msg}`,
+        { retryable: true, details: { code } },
+        { cause: e },
+      );
     }
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return new TransportError(ErrorCodes.TIMEOUT, `${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'headers' : 'body'} timeout`, {
-        retryable: false,
-        details: { code },
-      }, { cause: e });
+      return new TransportError(
+        ErrorCodes.TIMEOUT,
+        `${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'headers' : 'body'} timeout`,
+        {
+          retryable: false,
+          details: { code },
+        },
+        { cause: e },
+      );
     }
     if (code && NOT_SENT_CODES.has(code)) {
-      return new TransportError(ErrorCodes.NETWORK, `cannot connect: ${msg}`, { retryable: true, details: { code } }, { cause: e });
+      return new TransportError(
+        ErrorCodes.NETWORK,
+        `cannot connect: ${msg}`,
+        { retryable: true, details: { code } },
+        { cause: e },
+      );
     }
     if (code && RESET_CODES.has(code)) {
       // before the whole body was written the function cannot have run: safe to repeat
-      return new TransportError(ErrorCodes.NETWORK, `connection lost ${sent ? 'after' : 'before'} the request was sent: ${msg}`, {
-        retryable: !sent,
-        details: { code, sent },
-      }, { cause: e });
+      return new TransportError(
+        ErrorCodes.NETWORK,
+        `connection lost ${sent ? 'after' : 'before'} the request was sent: ${msg}`,
+        {
+          retryable: !sent,
+          details: { code, sent },
+        },
+        { cause: e },
+      );
     }
-    return new TransportError(ErrorCodes.NETWORK, `request failed: ${msg}`, { retryable: false, details: { code, sent } }, { cause: e });
+    return new TransportError(
+      ErrorCodes.NETWORK,
+      `request failed: ${msg}`,
+      { retryable: false, details: { code, sent } },
+      { cause: e },
+    );
   }
 
   /**
@@ -259,7 +319,12 @@ export class UrlTransport implements Transport {
     const t0 = performance.now();
     const signal = opts.signal ?? AbortSignal.timeout(this.headersMs);
     try {
-      const res = await request(url, { method: 'HEAD', dispatcher: this.agent, signal, headersTimeout: this.headersMs });
+      const res = await request(url, {
+        method: 'HEAD',
+        dispatcher: this.agent,
+        signal,
+        headersTimeout: this.headersMs,
+      });
       await res.body.dump();
     } catch (e) {
       throw this.classify(e, signal, false);

@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { ErrorCodes, JmdcError } from '../errors.js';
 
-/** Where the tail function of one partition point lives. */
+/**
+ * Where the tail function of one partition point lives.
+ *
+ * @example
+ * const e: PointEndpoint = { url: 'https://abc.lambda-url.eu-west-1.on.aws/', functionName: 'jmdc-fmnist-vgg16-p2' }
+ */
 export interface PointEndpoint {
   /** Function URL (for the `url` transport). */
   url?: string;
@@ -9,7 +14,12 @@ export interface PointEndpoint {
   functionName?: string;
 }
 
-/** `endpoints.json` as the deploy step writes it. */
+/**
+ * `endpoints.json` as the deploy step writes it.
+ *
+ * @example
+ * const f = JSON.parse(readFileSync('endpoints.json', 'utf8')) as EndpointsFile // f.points['2']?.url
+ */
 export interface EndpointsFile {
   model?: string;
   modelHash?: string;
@@ -35,7 +45,12 @@ export type EndpointsInput =
   | { points: Readonly<Record<string, PointEndpoint>>; region?: string }
   | Readonly<Record<number, PointEndpoint>>;
 
-/** Endpoints after {@link resolveEndpoints}. */
+/**
+ * Endpoints after {@link resolveEndpoints}.
+ *
+ * @example
+ * resolveEndpoints('endpoints.json', ctx).points.get(2)?.url
+ */
 export interface ResolvedEndpoints {
   points: Map<number, PointEndpoint>;
   region?: string;
@@ -55,7 +70,8 @@ function readPoints(points: unknown, pointCount: number, where: string): Map<num
   const out = new Map<number, PointEndpoint>();
   for (const [k, v] of Object.entries(points)) {
     const p = Number(k);
-    if (!Number.isInteger(p) || p < 0 || p > pointCount) invalid(`${where}: no partition point ${k} (0..${pointCount})`);
+    if (!Number.isInteger(p) || p < 0 || p > pointCount)
+      invalid(`${where}: no partition point ${k} (0..${pointCount})`);
     const e = v as PointEndpoint;
     if (typeof e !== 'object' || e === null) invalid(`${where}: point ${k} must be { url?, functionName? }`);
     if (e.url !== undefined && typeof e.url !== 'string') invalid(`${where}: point ${k} url must be a string`);
@@ -91,20 +107,21 @@ export function resolveEndpoints(
       invalid(`endpoints file ${input}: ${(e as Error).message}`);
     }
     if (typeof f !== 'object' || f === null) invalid(`endpoints file ${input}: not an object`);
-    if (f.model !== undefined && f.model !== ctx.model) {
+    if (f.model && f.model !== ctx.model) {
       throw new JmdcError(ErrorCodes.MODEL_MISMATCH, `${input} is for model ${f.model}, not ${ctx.model}`);
     }
-    if (f.modelHash !== undefined && f.modelHash !== ctx.modelHash) {
+    if (f.modelHash && f.modelHash !== ctx.modelHash) {
       warnings.push(`${input} was deployed for model hash ${f.modelHash}; this model is ${ctx.modelHash}`);
     }
     return {
       points: readPoints(f.points, ctx.pointCount, input),
-      ...(typeof f.region === 'string' ? { region: f.region } : {}),
+      ...(typeof f.region === 'string' && f.region ? { region: f.region } : {}),
       local: false,
       warnings,
     };
   }
-  if (typeof input !== 'object' || input === null) invalid('endpoints must be a path, { localCloudUrl } or a map of points');
+  if (typeof input !== 'object' || input === null)
+    invalid('endpoints must be a path, { localCloudUrl } or a map of points');
   if ('localCloudUrl' in input) {
     let base: URL;
     try {

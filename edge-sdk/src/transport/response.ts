@@ -1,7 +1,12 @@
 import { ErrorCodes, TransportError } from '../errors.js';
 import type { CloudResponse } from './types.js';
 
-/** HTTP statuses that are safe to retry: the request was not processed (throttled or not routed). */
+/**
+ * HTTP statuses that are safe to retry: the request was not processed (throttled or not routed).
+ *
+ * @example
+ * RETRYABLE_STATUS.has(503) // true; RETRYABLE_STATUS.has(400) // false
+ */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
 function num(v: unknown): v is number {
@@ -34,7 +39,7 @@ export function parseCloudResponse(body: unknown): CloudResponse {
   return {
     classes: o.classes as number[],
     logits: logits as number[][],
-    serverMs: o.serverMs,
+    serverMs: o.serverMs as number,
     decodeMs: num(o.decodeMs) ? o.decodeMs : 0,
     inferMs: num(o.inferMs) ? o.inferMs : 0,
     coldStart: o.coldStart === true,

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
 
-/** Retry settings (validated once by {@link RetryPolicy}). */
+/**
+ * Retry settings (validated once by {@link RetryPolicy}).
+ *
+ * @example
+ * new RetryPolicy({ maxAttempts: 4, baseDelayMs: 20, budgetRatio: 0.1 })
+ */
 export interface RetryOptions {
   /** Attempts per request, the first included. @default 3 */
   maxAttempts?: number;
@@ -49,7 +54,10 @@ export class RetryPolicy {
       throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'retry.maxAttempts must be an integer 1..10');
     }
     if (!(this.base >= 0 && this.max >= this.base && this.ratio >= 0 && this.cap >= 0)) {
-      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'retry delays and budget must be >= 0 (maxDelayMs >= baseDelayMs)');
+      throw new JmdcError(
+        ErrorCodes.INVALID_ARGUMENT,
+        'retry delays and budget must be >= 0 (maxDelayMs >= baseDelayMs)',
+      );
     }
     this.tokens = this.cap;
   }

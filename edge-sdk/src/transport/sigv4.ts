@@ -3,7 +3,12 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
 
-/** AWS credentials, or a function that resolves them (refreshing when they expire). */
+/**
+ * AWS credentials, or a function that resolves them (refreshing when they expire).
+ *
+ * @example
+ * const creds: CredentialsInput = { accessKeyId: 'AKID...', secretAccessKey: '...' }
+ */
 export type CredentialsInput = NonNullable<ConstructorParameters<typeof SignatureV4>[0]['credentials']>;
 
 /**
@@ -31,7 +36,12 @@ export class RequestSigner {
   }
 
   /** Returns the headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256, authorization (and x-amz-security-token). */
-  async sign(url: URL, body: Uint8Array, headers: Record<string, string>, method = 'POST'): Promise<Record<string, string>> {
+  async sign(
+    url: URL,
+    body: Uint8Array,
+    headers: Record<string, string>,
+    method = 'POST',
+  ): Promise<Record<string, string>> {
     const query: Record<string, string> = {};
     url.searchParams.forEach((v, k) => {
       query[k] = v;
@@ -54,9 +64,14 @@ export class RequestSigner {
       const signed = await this.signer.sign(request);
       return signed.headers as Record<string, string>;
     } catch (e) {
-      throw new TransportError(ErrorCodes.CREDENTIALS, `cannot sign the request: ${(e as Error).message}`, {
-        retryable: false,
-      }, { cause: e });
+      throw new TransportError(
+        ErrorCodes.CREDENTIALS,
+        `cannot sign the request: ${(e as Error).message}`,
+        {
+          retryable: false,
+        },
+        { cause: e },
+      );
     }
   }
 }

@@ -1,4 +1,9 @@
-/** The success response of a tail function (Function URL body or Invoke payload). */
+/**
+ * The success response of a tail function (Function URL body or Invoke payload).
+ *
+ * @example
+ * const { logits, serverMs, coldStart }: CloudResponse = (await transport.send(2, payload)).response
+ */
 export interface CloudResponse {
   /** Predicted class per image. */
   classes: number[];
@@ -30,7 +35,12 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
-/** A successful exchange with the cloud. */
+/**
+ * A successful exchange with the cloud.
+ *
+ * @example
+ * const { totalMs, uploadMs, attempts }: SendResult = await transport.send(2, payload)
+ */
 export interface SendResult {
   response: CloudResponse;
   /** Time to hand the request body to the socket, ms (0 when not measurable, see `uploadMeasured`). */

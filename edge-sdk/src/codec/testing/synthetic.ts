@@ -63,7 +63,8 @@ export function realisticFeatures(dims: readonly [number, number, number], batch
       for (let i = 0; i < hw; i++) {
         const pre = (chanBias[ch] as number) + resp * (field[i] as number) + 0.8 * gaussian(rand);
         const relu = pre > 0 ? pre : 0;
-        features[base + i] = relu * (chanScale[ch] as number) * (chanGate[ch] as number) * (attention[n * hw + i] as number);
+        features[base + i] =
+          relu * (chanScale[ch] as number) * (chanGate[ch] as number) * (attention[n * hw + i] as number);
       }
     }
   }

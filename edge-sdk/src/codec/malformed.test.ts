@@ -1,0 +1,128 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type ErrorCode, ErrorCodes } from '../errors.js';
+import { decodePayload, peekHeader } from './decodePayload.js';
+import { codecErrorCode } from './testing/assertions.js';
+import { fixCrc, malformedCorpus, validFeaturesPayload, validRawPayload } from './testing/malformed.js';
+
+const corpus = malformedCorpus();
+
+/** Codes a corrupted frame may raise (everything the wire can cause, none of the caller-argument codes). */
+const WIRE_CODES: ReadonlySet<ErrorCode> = new Set([
+  ErrorCodes.PAYLOAD_TRUNCATED,
+  ErrorCodes.BAD_MAGIC,
+  ErrorCodes.UNSUPPORTED_VERSION,
+  ErrorCodes.BAD_HEADER,
+  ErrorCodes.DIMS_OUT_OF_RANGE,
+  ErrorCodes.BATCH_OUT_OF_RANGE,
+  ErrorCodes.COUNT_MISMATCH,
+  ErrorCodes.DECODED_TOO_LARGE,
+  ErrorCodes.CHECKSUM_MISMATCH,
+  ErrorCodes.BAD_CODER,
+  ErrorCodes.CORRUPT_BODY,
+  ErrorCodes.TRAILING_BYTES,
+  ErrorCodes.NON_FINITE,
+]);
+
+const VALID: Array<[string, Uint8Array]> = [
+  ['features none', validFeaturesPayload('none')],
+  ['features deflate', validFeaturesPayload('deflate')],
+  ['features brotli', validFeaturesPayload('brotli')],
+  ['features rans', validFeaturesPayload('rans')],
+  ['features rans f32 parameters', validFeaturesPayload('rans', 7, 1e6)],
+  ['raw png', validRawPayload('png')],
+  ['raw raw', validRawPayload('raw')],
+  ['raw deflate', validRawPayload('deflate')],
+];
+
+describe('malformed payloads', () => {
+  it('has a case for every wire error code', () => {
+    const codes = new Set(corpus.map((c) => c.code));
+    for (const code of [
+      ...WIRE_CODES,
+      ErrorCodes.PAYLOAD_TOO_LARGE,
+      ErrorCodes.MODEL_MISMATCH,
+      ErrorCodes.WRONG_POINT,
+    ]) {
+      expect(codes.has(code)).toBe(true);
+    }
+    expect(new Set(corpus.map((c) => c.name)).size).toBe(corpus.length);
+  });
+
+  it.each(corpus.map((c) => [c.name, c] as const))('rejects %s with its code', (_, c) => {
+    expect(codecErrorCode(() => decodePayload(c.bytes, c.options))).toBe(c.code);
+  });
+
+  it.each(VALID)('decodes the valid %s payload', (_, bytes) => {
+    expect(codecErrorCode(() => decodePayload(bytes))).toBeUndefined();
+  });
+
+  it.each(
+    VALID,
+  )('rejects the %s payload truncated at every byte offset with JMDC_ERR_PAYLOAD_TRUNCATED', (_, bytes) => {
+    for (let len = 0; len < bytes.length; len++) {
+      expect([len, codecErrorCode(() => decodePayload(bytes.subarray(0, len)))]).toEqual([
+        len,
+        ErrorCodes.PAYLOAD_TRUNCATED,
+      ]);
+    }
+  });
+
+  it.each(
+    VALID,
+  )('rejects every single-bit flip of the %s payload with a wire code (body flips: checksum)', (_, bytes) => {
+    const headerBytes = peekHeader(bytes).headerBytes;
+    for (let bit = 0; bit < bytes.length * 8; bit++) {
+      const bad = bytes.slice();
+      bad[bit >> 3] = (bad[bit >> 3] as number) ^ (1 << (bit & 7));
+      const code = codecErrorCode(() => decodePayload(bad));
+      if (bit >> 3 >= headerBytes) expect([bit, code]).toEqual([bit, ErrorCodes.CHECKSUM_MISMATCH]);
+      else expect([bit, code !== undefined && WIRE_CODES.has(code)]).toEqual([bit, true]);
+    }
+  });
+
+  it('raises only wire codes on random bytes behind a valid magic and version', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (tail) => {
+        const bytes = new Uint8Array(5 + tail.length);
+        bytes.set([0x4a, 0x4d, 0x44, 0x43, 1]);
+        bytes.set(tail, 5);
+        const code = codecErrorCode(() => decodePayload(bytes));
+        expect(code !== undefined && WIRE_CODES.has(code)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('raises only wire codes on random edits of a valid header with a recomputed checksum', () => {
+    const base = validFeaturesPayload('rans');
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 4, max: 72 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        (edits) => {
+          const bad = base.slice();
+          for (const [at, v] of edits) bad[at] = v;
+          fixCrc(bad);
+          const code = codecErrorCode(() => decodePayload(bad));
+          expect(code === undefined || WIRE_CODES.has(code)).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('peekHeader validates the header without the body or checksum', () => {
+    const bytes = validFeaturesPayload('rans');
+    const hb = peekHeader(bytes).headerBytes;
+    expect(peekHeader(bytes.subarray(0, hb)).batch).toBe(2);
+    const flipped = bytes.slice();
+    flipped[bytes.length - 1] = (flipped[bytes.length - 1] as number) ^ 1;
+    expect(codecErrorCode(() => peekHeader(flipped))).toBeUndefined();
+    expect(codecErrorCode(() => decodePayload(flipped))).toBe(ErrorCodes.CHECKSUM_MISMATCH);
+    expect(codecErrorCode(() => peekHeader(bytes, { expectPoint: 3 }))).toBe(ErrorCodes.WRONG_POINT);
+    expect(codecErrorCode(() => peekHeader(bytes.subarray(0, hb - 1)))).toBe(ErrorCodes.PAYLOAD_TRUNCATED);
+  });
+});

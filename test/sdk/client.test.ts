@@ -1,0 +1,348 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { JmdcClient, type JmdcClientOptions } from '../../edge-sdk/src/client/index.js';
+import { ErrorCodes, isJmdcError, type JmdcError } from '../../edge-sdk/src/errors.js';
+import { argmaxRows, preprocess } from '../../edge-sdk/src/model/index.js';
+import type { ClassifyResult } from '../../edge-sdk/src/types/classify.js';
+import { type FakeCloud, startFakeCloud } from './fakeCloud.js';
+import { tinyProfile } from './tinyProfile.js';
+
+interface Golden {
+  images: number[][];
+  logits: Record<string, number[][]>;
+}
+
+let cloud: FakeCloud;
+let golden: Golden;
+let images: Uint8Array[];
+/** Classes of the whole network per variant, computed here with real ORT. */
+const whole: Record<string, number[]> = {};
+const stateDir = mkdtempSync(join(tmpdir(), 'jmdc-client-'));
+const clients: JmdcClient[] = [];
+
+beforeAll(async () => {
+  cloud = await startFakeCloud();
+  golden = JSON.parse(readFileSync(join(cloud.model.dir, 'golden.json'), 'utf8')) as Golden;
+  images = golden.images.map((im) => Uint8Array.from(im));
+  const { manifest } = cloud.model;
+  const x = preprocess(manifest, Uint8Array.from(golden.images.flat()), images.length);
+  for (const v of manifest.variants) {
+    whole[v.id] = argmaxRows(await cloud.runner.full(v.id, x, images.length), manifest.classes.length);
+  }
+});
+
+afterAll(async () => {
+  await cloud.close();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  cloud.hits = [];
+  cloud.faults = [];
+  cloud.pointFaults.clear();
+  cloud.warm.clear();
+});
+
+async function client(extra: Partial<JmdcClientOptions> = {}): Promise<JmdcClient> {
+  const c = await JmdcClient.create({
+    model: cloud.model.dir,
+    profile: tinyProfile(),
+    endpoints: { localCloudUrl: cloud.url },
+    objective: { minimize: 'latency', minAccuracy: 0.9 },
+    priors: { initMs: 0 },
+    warmUp: false,
+    stateFile: false,
+    threads: 1,
+    retry: { baseDelayMs: 1, maxDelayMs: 5 },
+    onWarning: () => {},
+    ...extra,
+  });
+  clients.push(c);
+  return c;
+}
+
+const SPLIT_P2 = { kind: 'split', point: 2, variant: 0, keep: 1, bits: 8, coder: 'deflate' } as const;
+
+describe('JmdcClient with a local fake cloud (tiny model, real ORT)', () => {
+  it('classifies one image through a split at point 2; the result equals the whole network', async () => {
+    const c = await client();
+    const r = await c.classify(images[0] as Uint8Array);
+    expect(r.decision).toEqual(SPLIT_P2);
+    expect(r.fallback).toBe(false);
+    expect(r.classes).toEqual([whole.r000?.[0]]);
+    expect(r.bytesSent).toBeGreaterThan(0);
+    expect(cloud.hits).toEqual([{ point: 2, bytes: r.bytesSent, via: 'url', status: 200 }]);
+    expect(r.coldStart).toBe(true); // first call of that function
+    expect(r.probabilities[0]?.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(r.timings.edgeMs).toBeGreaterThan(0);
+    expect(r.timings.cloudMs).toBeGreaterThan(0);
+    expect(r.timings.totalMs).toBeGreaterThanOrEqual(r.timings.edgeMs);
+    expect(r.predicted.totalMs).toBeCloseTo(59.48, 6);
+    expect(r.attempts).toBe(1);
+  });
+
+  it('classifies a batch of 4 in one request', async () => {
+    const c = await client();
+    const r = await c.classify(images);
+    expect(r.classes).toEqual(whole.r000);
+    expect(r.probabilities).toHaveLength(4);
+    expect(cloud.hits).toHaveLength(1);
+    expect(r.decision.kind).toBe('split');
+  });
+
+  it('runs a pruned variant with top-k regions, 4 bits and rANS when accuracy allows', async () => {
+    const c = await client({ objective: { minimize: 'latency' } });
+    const r = await c.classify(images);
+    expect(r.decision).toEqual({ kind: 'split', point: 2, variant: 0.5, keep: 0.5, bits: 4, coder: 'rans' });
+    expect(r.fallback).toBe(false);
+    expect(r.classes).toHaveLength(4);
+    for (const k of r.classes) expect(k).toBeGreaterThanOrEqual(0);
+  });
+
+  it('uploads the raw image (png) when only the cloud-only function is reachable', async () => {
+    const c = await client({
+      endpoints: { 0: { url: `${cloud.url}/points/0` } },
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+    });
+    const r = await c.classify(images);
+    expect(r.decision).toMatchObject({ kind: 'cloud-only', point: 0, coder: 'png' });
+    expect(r.classes).toEqual(whole.r000); // lossless: exactly the whole network
+    expect(cloud.hits[0]?.point).toBe(0);
+  });
+
+  it('goes through the Lambda Invoke API with transport: invoke', async () => {
+    const c = await client({
+      transport: 'invoke',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+    });
+    const r = await c.classify(images);
+    expect(r.fallback).toBe(false);
+    expect(r.classes).toEqual(whole.r000);
+    expect(cloud.hits[0]).toMatchObject({ point: 2, via: 'invoke', status: 200 });
+  });
+
+  it('runs edge-only when the objective demands it (nothing sent)', async () => {
+    const c = await client({ objective: { minimize: 'latency', minAccuracy: 0.915 } });
+    const r = await c.classify(images);
+    expect(r.decision.kind).toBe('edge-only');
+    expect(r.classes).toEqual(whole.r000);
+    expect(r.bytesSent).toBe(0);
+    expect(r.attempts).toBe(0);
+    expect(cloud.hits).toHaveLength(0);
+  });
+
+  it('plans without running anything: decision, breakdown, alternatives', async () => {
+    const c = await client();
+    const p = c.plan();
+    expect(p.decision).toEqual(SPLIT_P2);
+    expect(p.predicted).toMatchObject({ rttMs: 50, edgeMs: 2, encodeMs: 0.5, cloudMs: 6.5, coldMs: 0 });
+    expect(p.alternatives.map((a) => a.decision.kind)).toEqual(['cloud-only', 'split', 'edge-only']);
+    expect(c.plan({ uplinkMbps: 0.01 }).decision.kind).toBe('edge-only');
+    expect(cloud.hits).toHaveLength(0);
+  });
+
+  it('rejects an unreachable accuracy floor at creation with JMDC_ERR_NO_PLAN', async () => {
+    const e = await client({ objective: { minimize: 'latency', minAccuracy: 0.99 } }).catch((x: unknown) => x);
+    expect(isJmdcError(e, ErrorCodes.NO_PLAN)).toBe(true);
+  });
+});
+
+describe('bad input is rejected with a stable code before anything is sent', () => {
+  const cases: Array<[string, () => unknown, string]> = [
+    ['a wrong image size', () => new Uint8Array(100), ErrorCodes.SHAPE_MISMATCH],
+    ['NaN pixels', () => Array.from({ length: 784 }, (_, i) => (i === 5 ? Number.NaN : 0)), ErrorCodes.NON_FINITE],
+    ['an empty batch', () => [], ErrorCodes.INVALID_ARGUMENT],
+    ['pixels out of 0..255', () => Array.from({ length: 784 }, () => 300), ErrorCodes.INVALID_ARGUMENT],
+    ['mixed sizes', () => [new Uint8Array(784), new Uint8Array(783)], ErrorCodes.SHAPE_MISMATCH],
+    ['65 images', () => Array.from({ length: 65 }, () => new Uint8Array(784)), ErrorCodes.BATCH_OUT_OF_RANGE],
+    ['a string', () => 'cat', ErrorCodes.INVALID_ARGUMENT],
+  ];
+  it.each(cases)('rejects %s', async (_name, make, code) => {
+    const c = await client();
+    const e = (await c.classify(make() as Uint8Array).catch((x: unknown) => x)) as JmdcError;
+    expect(isJmdcError(e)).toBe(true);
+    expect(e.code).toBe(code);
+    expect(cloud.hits).toHaveLength(0);
+  });
+
+  it('accepts a padded 32x32 image and number arrays', async () => {
+    const c = await client();
+    const padded = new Uint8Array(32 * 32);
+    expect((await c.classify(padded)).classes).toHaveLength(1);
+    expect((await c.classify(Array.from(images[1] as Uint8Array))).classes).toEqual([whole.r000?.[1]]);
+  });
+
+  it('throws JMDC_ERR_CLOSED after close()', async () => {
+    const c = await client();
+    await c.close();
+    const e = await c.classify(images[0] as Uint8Array).catch((x: unknown) => x);
+    expect(isJmdcError(e, ErrorCodes.CLOSED)).toBe(true);
+  });
+});
+
+describe('fallback to the device', () => {
+  it('finishes locally when the function fails (500): same classes, fallback cloud-error', async () => {
+    cloud.pointFaults.set(2, { status: 500 });
+    const c = await client();
+    const r = await c.classify(images);
+    expect(r.fallback).toMatchObject({ reason: 'cloud-error', code: ErrorCodes.CLOUD_ERROR });
+    expect(r.classes).toEqual(whole.r000);
+    expect(cloud.hits).toHaveLength(1); // a 500 is not retried
+  });
+
+  it('retries 503 three times, then finishes locally', async () => {
+    cloud.pointFaults.set(2, { status: 503 });
+    const c = await client();
+    const r = await c.classify(images);
+    expect(cloud.hits.map((h) => h.status)).toEqual([503, 503, 503]);
+    expect(r.fallback).toMatchObject({ reason: 'cloud-error', code: ErrorCodes.CLOUD_ERROR });
+    expect(r.classes).toEqual(whole.r000);
+  });
+
+  it('succeeds after one 503 (retried) without a fallback', async () => {
+    cloud.faults.push({ status: 503 });
+    const c = await client();
+    const r = await c.classify(images);
+    expect(r.fallback).toBe(false);
+    expect(r.attempts).toBe(2);
+    expect(r.classes).toEqual(whole.r000);
+  });
+
+  it('does not retry a 400 and says cloud-rejected', async () => {
+    cloud.pointFaults.set(2, { status: 400 });
+    const c = await client();
+    const r = await c.classify(images);
+    expect(cloud.hits).toHaveLength(1);
+    expect(r.fallback).toMatchObject({ reason: 'cloud-rejected', code: ErrorCodes.CLOUD_REJECTED });
+  });
+
+  it('skips the cloud when its predicted part would miss the deadline', async () => {
+    const c = await client();
+    const r = await c.classify(images, { deadlineMs: 20 }); // cloud part predicted at 57 ms
+    expect(r.fallback).toMatchObject({ reason: 'deadline', code: ErrorCodes.DEADLINE });
+    expect(r.classes).toEqual(whole.r000);
+    expect(r.bytesSent).toBe(0);
+    expect(cloud.hits).toHaveLength(0);
+  });
+
+  it('abandons a cloud answer that comes after the deadline', async () => {
+    cloud.pointFaults.set(2, { delayMs: 1500 });
+    const c = await client({ priors: { initMs: 0, rttMs: 1 } });
+    const t0 = Date.now();
+    const r = await c.classify(images, { deadlineMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(1400);
+    expect(r.fallback).toMatchObject({ reason: 'deadline', code: ErrorCodes.DEADLINE });
+    expect(r.classes).toEqual(whole.r000);
+  });
+
+  it('finishes locally when the cloud is unreachable (network)', async () => {
+    const c = await client({ endpoints: { localCloudUrl: 'http://127.0.0.1:1' } });
+    const r = await c.classify(images);
+    expect(r.fallback).toMatchObject({ reason: 'network', code: ErrorCodes.NETWORK });
+    expect(r.classes).toEqual(whole.r000);
+  });
+
+  it('refuses logits from another model build (model-mismatch)', async () => {
+    cloud.pointFaults.set(2, { modelHash: `sha256:${'0'.repeat(64)}` });
+    const c = await client();
+    const r = await c.classify(images);
+    expect(r.fallback).toMatchObject({ reason: 'model-mismatch', code: ErrorCodes.MODEL_MISMATCH });
+    expect(r.classes).toEqual(whole.r000);
+  });
+
+  it('loses nothing under concurrency: 24 parallel calls with failures each return a result', async () => {
+    // every 3rd request fails in a different way, some are slow
+    for (let i = 0; i < 40; i++) {
+      cloud.faults.push(
+        i % 6 === 0
+          ? { status: 503 }
+          : i % 6 === 3
+            ? { status: 500 }
+            : i % 6 === 4
+              ? { destroy: true }
+              : i % 5 === 0
+                ? { delayMs: 50 }
+                : undefined,
+      );
+    }
+    const c = await client();
+    const calls = Array.from({ length: 24 }, (_, i) => c.classify(i % 2 ? images : (images[i % 4] as Uint8Array)));
+    const settled = await Promise.allSettled(calls);
+    const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason)) as Array<
+      ClassifyResult | JmdcError
+    >;
+    expect(results).toHaveLength(24);
+    results.forEach((r, i) => {
+      if ('classes' in r) {
+        expect(r.classes).toEqual(i % 2 ? whole.r000 : [whole.r000?.[i % 4]]);
+      } else {
+        expect(isJmdcError(r), String(r)).toBe(true);
+      }
+    });
+    // here the device can always finish, so every call has a result
+    expect(results.every((r) => 'classes' in r)).toBe(true);
+    expect(results.some((r) => 'classes' in r && r.fallback !== false)).toBe(true);
+    expect(results.some((r) => 'classes' in r && r.fallback === false)).toBe(true);
+  });
+});
+
+describe('estimators, warm-up, calibration and state', () => {
+  it('learns cold starts and RTT from responses and restores them after a restart', async () => {
+    const stateFile = join(stateDir, 'tiny.json');
+    const c1 = await client({ stateFile });
+    expect(c1.conditions().coldProb).toEqual([1, 1, 1, 1, 1, 1]);
+    await c1.classify(images);
+    const cond = c1.conditions();
+    expect((cond.coldProb as number[])[2]).toBeLessThan(0.05);
+    expect((cond.coldProb as number[])[1]).toBe(1);
+    expect((cond.initMs as number[])[2]).toBe(700); // the fake reports 700 ms init on a cold start
+    expect(cond.rttMs).toBeLessThan(50); // loopback, not the prior
+    await c1.close();
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as { version: number; estimators: unknown };
+    expect(saved.version).toBe(1);
+    const c2 = await client({ stateFile });
+    expect((c2.conditions().coldProb as number[])[2]).toBeLessThan(0.05);
+    expect(c2.conditions().rttMs).toBeCloseTo(cond.rttMs, 9);
+  });
+
+  it('avoids a cold function, warms it in the background, then uses it', async () => {
+    const c = await client({ priors: { initMs: 1500 }, warmUp: true });
+    // at creation every function is cold (never called): the device (500 ms) beats 59 + 1500 ms
+    await vi.waitFor(() => expect(cloud.hits.length).toBeGreaterThan(0), { timeout: 5000 });
+    expect(cloud.hits[0]?.point).toBe(2); // the warm-up went to the function the planner wants
+    await vi.waitFor(() => expect((c.conditions().coldProb as number[])[2]).toBeLessThan(0.05), { timeout: 5000 });
+    const r = await c.classify(images);
+    expect(r.decision).toEqual(SPLIT_P2);
+    expect(r.coldStart).toBe(false);
+    expect(r.classes).toEqual(whole.r000);
+  });
+
+  it('probes the RTT while idle when probeIntervalMs is set (HEAD, runs nothing)', async () => {
+    const c = await client({ probeIntervalMs: 50, priors: { initMs: 0, rttMs: 500 } });
+    await vi.waitFor(() => expect(cloud.hits.some((h) => h.via === 'probe')).toBe(true), { timeout: 3000 });
+    await vi.waitFor(() => expect(c.conditions().rttMs).toBeLessThan(500), { timeout: 3000 });
+    expect(cloud.hits.every((h) => h.via === 'probe')).toBe(true);
+  });
+
+  it('calibrates head times on this device, uses them and stores them', async () => {
+    const stateFile = join(stateDir, 'cal.json');
+    const c = await client({ stateFile });
+    const progress: string[] = [];
+    const cal = await c.calibrate({ repetitions: 2, onProgress: (_d, _t, label) => progress.push(label) });
+    expect(Object.keys(cal.headMs)).toEqual(['r000', 'r050']);
+    expect(cal.headMs.r000).toHaveLength(5);
+    for (const ms of [...(cal.headMs.r000 ?? []), ...(cal.headMs.r050 ?? [])]) expect(ms).toBeGreaterThan(0);
+    expect(progress).toHaveLength(12);
+    // the tiny network runs in well under a millisecond here, not the profile's 500 ms: the device wins
+    const p = c.plan();
+    expect(p.decision.kind).toBe('edge-only');
+    expect(p.predicted.edgeMs).toBe(cal.fullMs.r000);
+    const split = p.alternatives.find((a) => a.decision.kind === 'split' && a.decision.point === 2);
+    expect(split?.predicted.edgeMs).toBe(cal.headMs.r000?.[1]);
+    const onDisk = JSON.parse(readFileSync(stateFile, 'utf8')) as { calibration: { headMs: unknown } };
+    expect(onDisk.calibration.headMs).toEqual(cal.headMs);
+  });
+});
