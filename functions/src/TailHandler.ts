@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { CloudResponse } from '@jmdc/edge-sdk';
 import type { DecodedPayload, DecodeLimits } from '@jmdc/edge-sdk/codec';
 import { DEFAULT_LIMITS, decodePayload, reconstructFeatures } from '@jmdc/edge-sdk/codec';
 import type { InferenceBackend, LoadedModel, Variant } from '@jmdc/edge-sdk/model';
@@ -17,24 +18,11 @@ import {
 } from './events.js';
 import { assertPoint, verifyPointFiles } from './modelFiles.js';
 
-/** What a successful request returns (the JSON body of a Function URL response). */
-export interface TailResult {
-  /** argmax class per item. */
-  classes: number[];
-  /** N x classes logits. */
-  logits: number[][];
-  /** Time in the handler, ms. */
-  serverMs: number;
-  /** Payload decode, validation and feature reconstruction (or image preprocessing), ms. */
-  decodeMs: number;
-  /** onnxruntime, ms. */
-  inferMs: number;
-  /** True only for the first request of this execution environment. */
-  coldStart: boolean;
-  /** Time this environment spent in init (model load, hash check, session creation), ms. */
-  initMs: number;
-  modelHash: string;
-  requestId: string;
+/**
+ * What a successful request returns (the JSON body of a Function URL response): the SDK's
+ * {@link CloudResponse} contract plus what ran.
+ */
+export interface TailResult extends CloudResponse {
   point: number;
   /** Prune ratio of the variant that ran. */
   variant: number;

@@ -26,13 +26,13 @@ from .train import accuracy, mean_gates, recalibrate_bn, seed_all, train_epochs
 CONFIGS = {
     "full": {
         "id": "fmnist-vgg16", "dataset": "fashion-mnist", "cfg": "vgg16", "width": 0.5,
-        "subset": None, "epochs": 12, "caEpochs": 3, "pruneEpochs": 3, "controlEpochs": 1,
+        "subset": None, "epochs": 12, "caEpochs": 3, "pruneEpochs": 6, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.1, "batch": 128, "ratios": [0.0, 0.25, 0.5, 0.75], "controlRatio": 0.5,
         "compressProb": 0.8, "maxBatches": None, "golden": 8,
     },
     "tiny": {
         "id": "tiny-vgg11", "dataset": "fashion-mnist", "cfg": "vgg11", "width": 0.0625,
-        "subset": [512, 256, 256], "epochs": 1, "caEpochs": 1, "pruneEpochs": 1, "controlEpochs": 1,
+        "subset": [512, 256, 256], "epochs": 1, "caEpochs": 1, "pruneEpochs": 1, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.05, "batch": 64, "ratios": [0.0, 0.5], "controlRatio": 0.5,
         "compressProb": 0.8, "maxBatches": 4, "golden": 4,
     },
@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         seed_all(args.seed + 2)
         t0 = time.time()
         hist = train_epochs(small, ds.train_x, ds.train_y, ds.norm, epochs=cfg["pruneEpochs"], lr=cfg["lr"] / 2,
-                            batch_size=cfg["batch"], label=f"compression-aware {variant_id(ratio)}", max_batches=mb)
+                            batch_size=cfg["batch"], label=f"compression-aware {variant_id(ratio)}", max_batches=mb,
+                            teacher=full if cfg.get("distill") else None)
         small.compress_prob = 0.0
         save(small, ck)
         nets[ratio] = small

@@ -81,8 +81,15 @@ def polarization(net: Net, t: float = 1.2) -> torch.Tensor:
 
 def train_epochs(net: Net, x: np.ndarray, y: np.ndarray, norm: Normalization, *, epochs: int, lr: float,
                  batch_size: int = 128, weight_decay: float = 5e-4, polar: float = 0.0, aug_pad: int = 2,
-                 flip: bool = True, label: str = "train", max_batches: int | None = None) -> list[dict]:
-    """SGD (nesterov) with a one-cycle schedule; returns one record per epoch."""
+                 flip: bool = True, label: str = "train", max_batches: int | None = None,
+                 teacher: Net | None = None, kd_alpha: float = 0.5, kd_temp: float = 4.0) -> list[dict]:
+    """SGD (nesterov) with a one-cycle schedule; returns one record per epoch.
+
+    With a `teacher`, the loss mixes cross-entropy with distillation towards the teacher's uncompressed
+    logits: (1 - kd_alpha) * CE + kd_alpha * T^2 * KL(teacher_T || student_T).
+    """
+    if teacher is not None:
+        teacher.eval()
     params_decay = [p for n, p in net.named_parameters() if p.ndim > 1]
     params_no = [p for n, p in net.named_parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": params_decay, "weight_decay": weight_decay},
@@ -108,6 +115,12 @@ def train_epochs(net: Net, x: np.ndarray, y: np.ndarray, norm: Normalization, *,
             yb = yt[idx]
             logits = net(xb)
             loss = F.cross_entropy(logits, yb)
+            if teacher is not None:
+                with torch.no_grad():
+                    t_logits = teacher(xb)
+                kd = F.kl_div(F.log_softmax(logits / kd_temp, 1), F.log_softmax(t_logits / kd_temp, 1),
+                              reduction="batchmean", log_target=True) * kd_temp ** 2
+                loss = (1 - kd_alpha) * loss + kd_alpha * kd
             total = loss + polar * polarization(net) if polar > 0 else loss
             opt.zero_grad(set_to_none=True)
             total.backward()

@@ -9,7 +9,7 @@ import { openEvaluator } from './common.js';
 import { float32FeatureBytes, type SettingResult } from './evaluate.js';
 
 export const usage = `usage: jmdc eval --model ID [--split val|test] [--point P|cloud|edge] [--variant R] [--keep K]
-                 [--bits B] [--coder auto|none|deflate|brotli|rans] [--fill stored|zero] [--limit N]
+                 [--bits B] [--coder auto|none|deflate|brotli|rans] [--fill stored|zero] [--scope channel|tensor] [--limit N]
                  [--threads T] [--json]
   --point 0|cloud  cloud-only: the raw image (PNG) is sent, the cloud runs the whole network
   --point edge     edge-only: the whole network on the device, nothing sent
@@ -27,6 +27,7 @@ export async function run(argv: string[]): Promise<number> {
     bits: { type: 'string' },
     coder: { type: 'string' },
     fill: { type: 'string' },
+    scope: { type: 'string' },
     limit: { type: 'string' },
     threads: { type: 'string' },
     json: { type: 'boolean' },
@@ -43,6 +44,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!CODERS.includes(coder)) throw new UsageError(`--coder must be one of ${CODERS.join(', ')}`);
   const fill = (f.fill ?? 'stored') as 'stored' | 'zero';
   if (fill !== 'stored' && fill !== 'zero') throw new UsageError('--fill must be stored or zero');
+  const quantScope = (f.scope ?? 'channel') as 'channel' | 'tensor';
+  if (quantScope !== 'channel' && quantScope !== 'tensor') throw new UsageError('--scope must be channel or tensor');
   const limit = f.limit === undefined ? undefined : num(f.limit, 'limit', { min: 1, int: true });
   const threads = f.threads === undefined ? 0 : num(f.threads, 'threads', { min: 0, int: true });
   const variant = f.variant === undefined ? 0 : num(f.variant, 'variant', { min: 0, max: 0.99 });
@@ -75,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     };
   } else {
     const cache = await ev.heads(variant, point);
-    res = await ev.split(cache, { kind, point, variant, keep, bits, coder, fill });
+    res = await ev.split(cache, { kind, point, variant, keep, bits, coder, fill, quantScope });
   }
   const f32 =
     kind === 'split'
@@ -94,6 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     coder: kind === 'cloud-only' ? 'png' : coder,
     coders: res.coders,
     fill,
+    quantScope,
     accuracy: res.accuracy,
     fullModelAccuracy,
     accuracyLossPoints: 100 * (fullModelAccuracy - res.accuracy),

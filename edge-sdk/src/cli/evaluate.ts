@@ -2,13 +2,14 @@
  * Offline evaluation of one compression setting: head -> encode -> decode -> tail with onnxruntime over a
  * data split, exactly the path a request takes (the codec is the wire codec; only the network is absent).
  */
-import type { CoderId } from '../codec/index.js';
+import type { CoderId, QuantScope } from '../codec/index.js';
 import { decodePayload, encodeFeatures, encodeRaw, reconstructFeatures } from '../codec/index.js';
 import type { LoadedModel } from '../model/index.js';
 import { argmaxRows, featureDims, findVariant, type ModelRunner, preprocess } from '../model/index.js';
+import type { RowKind } from '../profile/types.js';
 import type { LabeledImages } from './dataset.js';
 
-export type RowKind = 'split' | 'cloud-only' | 'edge-only';
+export type { RowKind };
 
 export interface Setting {
   kind: RowKind;
@@ -20,6 +21,8 @@ export interface Setting {
   coder: CoderId | 'auto';
   /** What the decoder puts at dropped positions: the model's stored per-channel value, or zeros. */
   fill: 'stored' | 'zero';
+  /** Quantization parameters per channel (default) or one pair per item. */
+  quantScope?: QuantScope;
 }
 
 export interface SettingResult {
@@ -123,7 +126,15 @@ export class Evaluator {
             features: cache.features.subarray(i * per, (i + 1) * per),
             attention: cache.attention.subarray(i * h * w, (i + 1) * h * w),
           },
-          { model: ref, point: s.point, variant: s.variant, keep: s.keep, bits: s.bits, coder: s.coder },
+          {
+            model: ref,
+            point: s.point,
+            variant: s.variant,
+            keep: s.keep,
+            bits: s.bits,
+            coder: s.coder,
+            quantScope: s.quantScope ?? 'channel',
+          },
         );
         const t1 = nowMs();
         const decoded = decodePayload(payload, { expectModelHash: manifest.hash, expectPoint: s.point });

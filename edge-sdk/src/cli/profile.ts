@@ -9,30 +9,19 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { findVariant, preprocess } from '../model/index.js';
+import type { ProfileRow as BaseRow } from '../profile/types.js';
 import { median, num, parseFlags, progress, UsageError } from './args.js';
 import { openEvaluator } from './common.js';
+
+/** A row as `jmdc profile` writes it: always with its kind and the effective kept-position count. */
+type ProfileRow = Required<BaseRow> & { keepCount: number };
+
 import { loadSplit } from './dataset.js';
 import { Evaluator, float32FeatureBytes, type HeadCache, type RowKind, type SettingResult } from './evaluate.js';
 
 export const usage = `usage: jmdc profile --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--threads T] [--out FILE] [--fresh]
   Evaluates the grid on the first N images of the val and test splits (default: all) and writes profile.json.
   Rows are resumed from FILE.partial unless --fresh.`;
-
-export interface ProfileRow {
-  kind: RowKind;
-  point: number;
-  variant: number;
-  keep: number;
-  keepCount: number;
-  bits: number;
-  coder: string;
-  valAccuracy: number;
-  testAccuracy: number;
-  meanPayloadBytes: number;
-  float32FeatureBytes: number;
-  headMacs: number;
-  tailMacs: number;
-}
 
 function dominant(coders: Record<string, number>): string {
   return Object.entries(coders).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'none';

@@ -1,5 +1,5 @@
 /**
- * The frame: a 73-byte fixed header, the model id, then the body. All integers little-endian.
+ * The frame: a 49-byte fixed header, the model id, then the body. All integers little-endian.
  * See docs/wire-format.md for the table and the validation order.
  */
 import { CodecError, ErrorCodes } from '../errors.js';
@@ -18,6 +18,8 @@ export const FLAG_BITMAP = 0x01;
 /** flags bit 1: min/scale pairs are binary16 (else binary32). */
 export const FLAG_PARAMS_F16 = 0x02;
 export const MAX_MODEL_ID_BYTES = 64;
+/** The header carries the first 8 bytes of the model's sha256 content hash: enough to tell builds apart. */
+export const MODEL_HASH_BYTES = 8;
 
 /** Byte offsets of the fixed header fields. */
 export const OFF = Object.freeze({
@@ -40,11 +42,11 @@ export const OFF = Object.freeze({
   rawBodyBytes: 32,
   crc32: 36,
   modelHash: 40,
-  modelIdLength: 72,
-  modelId: 73,
+  modelIdLength: 48,
+  modelId: 49,
 });
 /** Bytes of the header before the model id. */
-export const FIXED_HEADER_BYTES = 73;
+export const FIXED_HEADER_BYTES = 49;
 
 export const SCOPE_IDS: Readonly<Record<QuantScope, number>> = Object.freeze({ channel: 0, tensor: 1 });
 const SCOPES: readonly QuantScope[] = ['channel', 'tensor'];
@@ -68,9 +70,10 @@ export function parseModelHash(hash: string): Uint8Array {
   return out;
 }
 
+/** `"sha256:<16 hex>"`: the hash prefix a header carries. */
 function formatModelHash(bytes: Uint8Array, at: number): string {
   let s = 'sha256:';
-  for (let i = 0; i < 32; i++) s += (bytes[at + i] as number).toString(16).padStart(2, '0');
+  for (let i = 0; i < MODEL_HASH_BYTES; i++) s += (bytes[at + i] as number).toString(16).padStart(2, '0');
   return s;
 }
 
@@ -188,7 +191,7 @@ export function writeFrame(f: FrameFields, body: Uint8Array): Uint8Array {
   dv.setUint32(OFF.valueCount, f.valueCount, true);
   dv.setUint32(OFF.bodyBytes, body.length, true);
   dv.setUint32(OFF.rawBodyBytes, f.rawBodyBytes, true);
-  out.set(f.modelHash, OFF.modelHash);
+  out.set(f.modelHash.subarray(0, MODEL_HASH_BYTES), OFF.modelHash);
   dv.setUint8(OFF.modelIdLength, f.modelId.length);
   out.set(f.modelId, OFF.modelId);
   out.set(body, headerBytes);
@@ -374,16 +377,14 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
 /** Checks the caller's expectations (model hash, then point) against a validated header. */
 export function checkExpectations(header: PayloadHeader, opts: DecodeOptions | undefined): void {
   if (opts?.expectModelHash !== undefined) {
-    const want = parseModelHash(opts.expectModelHash);
-    const got = parseModelHash(header.modelHash);
-    for (let i = 0; i < 32; i++) {
-      if (want[i] !== got[i]) {
-        fail(ErrorCodes.MODEL_MISMATCH, 'payload was produced for another model', {
-          expected: `sha256:${opts.expectModelHash.slice(7).toLowerCase()}`,
-          actual: header.modelHash,
-          modelId: header.modelId,
-        });
-      }
+    parseModelHash(opts.expectModelHash); // validates the format
+    const want = opts.expectModelHash.slice(7, 7 + 2 * MODEL_HASH_BYTES).toLowerCase();
+    if (header.modelHash.slice(7) !== want) {
+      fail(ErrorCodes.MODEL_MISMATCH, 'payload was produced for another model', {
+        expected: `sha256:${want}`,
+        actual: header.modelHash,
+        modelId: header.modelId,
+      });
     }
   }
   if (opts?.expectPoint !== undefined && header.point !== opts.expectPoint) {

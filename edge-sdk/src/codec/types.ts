@@ -106,7 +106,7 @@ export interface PayloadHeader {
   version: number;
   kind: 'features' | 'raw';
   modelId: string;
-  /** `"sha256:<64 lowercase hex>"`. */
+  /** `"sha256:<16 lowercase hex>"`: the first 8 bytes of the model's content hash. */
   modelHash: string;
   point: number;
   /** Prune ratio, percent / 100. */
