@@ -91,7 +91,22 @@ describe('jmdc profile on the tiny fixture', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'jmdc-profile-')), 'profile.json');
     await run(
       process.execPath,
-      [bin, 'profile', '--model', tiny, '--limit', '32', '--keeps', '1,0.25', '--bits', '8,2', '--out', out],
+      [
+        bin,
+        'profile',
+        '--model',
+        tiny,
+        '--limit',
+        '32',
+        '--keeps',
+        '1,0.25',
+        '--bits',
+        '8,2',
+        '--tensor-bits',
+        '2',
+        '--out',
+        out,
+      ],
       { cwd: root },
     );
     const profile = JSON.parse(readFileSync(out, 'utf8')) as {
@@ -102,12 +117,14 @@ describe('jmdc profile on the tiny fixture', () => {
         meanPayloadBytes: number;
         keep: number;
         bits: number;
+        quantScope: string;
       }[];
       timings: { headMs: Record<string, number[]> };
     };
-    // 1 cloud-only + 2 edge-only + 2 variants x 5 points x 2 keeps x 2 bits
-    expect(profile.rows.length).toBe(1 + 2 + 40);
+    // 1 cloud-only + 2 edge-only + 2 variants x 5 points x 2 keeps x (8 bits + 2 bits per channel + 2 bits per item)
+    expect(profile.rows.length).toBe(1 + 2 + 60);
     expect(profile.rows.filter((r) => r.kind === 'split').every((r) => r.meanPayloadBytes > 0)).toBe(true);
+    expect(profile.rows.filter((r) => r.quantScope === 'tensor').every((r) => r.bits === 2)).toBe(true);
     const p1 = profile.rows.filter((r) => r.kind === 'split' && r.point === 1 && r.bits === 8);
     expect(p1.find((r) => r.keep === 0.25)!.meanPayloadBytes).toBeLessThan(
       p1.find((r) => r.keep === 1)!.meanPayloadBytes,

@@ -19,7 +19,8 @@ type ProfileRow = Required<BaseRow> & { keepCount: number };
 import { loadSplit } from './dataset.js';
 import { Evaluator, float32FeatureBytes, type HeadCache, type RowKind, type SettingResult } from './evaluate.js';
 
-export const usage = `usage: jmdc profile --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--threads T] [--out FILE] [--fresh]
+export const usage = `usage: jmdc profile --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2] [--threads T] [--out FILE] [--fresh]
+  --tensor-bits: the bit widths also evaluated with one quantization range per item (quantScope tensor).
   Evaluates the grid on the first N images of the val and test splits (default: all) and writes profile.json.
   Rows are resumed from FILE.partial unless --fresh.`;
 
@@ -37,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
     limit: { type: 'string' },
     keeps: { type: 'string' },
     bits: { type: 'string' },
+    'tensor-bits': { type: 'string' },
     threads: { type: 'string' },
     out: { type: 'string' },
     fresh: { type: 'boolean' },
@@ -50,6 +52,12 @@ export async function run(argv: string[]): Promise<number> {
   const limit = f.limit === undefined ? undefined : num(f.limit, 'limit', { min: 1, int: true });
   const threads = f.threads === undefined ? 0 : num(f.threads, 'threads', { min: 0, int: true });
   const keeps = (f.keeps ?? '1,0.75,0.5,0.25,0.125').split(',').map((k) => num(k, 'keeps', { min: 1e-6, max: 1 }));
+  const tensorBits = new Set(
+    (f['tensor-bits'] ?? '4,3,2')
+      .split(',')
+      .filter((b) => b !== '')
+      .map((b) => num(b, 'tensor-bits', { min: 1, max: 8, int: true })),
+  );
   const bitsList = (f.bits ?? '8,6,4,3,2').split(',').map((b) => num(b, 'bits', { min: 1, max: 8, int: true }));
 
   const val = openEvaluator(f.model, 'val', limit, threads);
@@ -73,13 +81,23 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (partial.hash === manifest.hash && partial.limit === (limit ?? null)) rows = partial.rows;
   }
-  const key = (r: { kind: string; point: number; variant: number; keep: number; bits: number }) =>
-    `${r.kind}/${r.point}/${r.variant}/${r.keep}/${r.bits}`;
+  type Scope = 'channel' | 'tensor';
+  const key = (r: { kind: string; point: number; variant: number; keep: number; bits: number; quantScope?: Scope }) =>
+    `${r.kind}/${r.point}/${r.variant}/${r.keep}/${r.bits}/${r.quantScope ?? 'channel'}`;
+  const grid = keeps.flatMap((keep) =>
+    bitsList.flatMap((bits) =>
+      (tensorBits.has(bits) ? (['channel', 'tensor'] as const) : (['channel'] as const)).map((quantScope) => ({
+        keep,
+        bits,
+        quantScope,
+      })),
+    ),
+  );
   const done = new Set(rows.map(key));
   const savePartial = () => {
     writeFileSync(partialPath, JSON.stringify({ hash: manifest.hash, limit: limit ?? null, rows }));
   };
-  const total = 1 + variants.length + variants.length * P * keeps.length * bitsList.length;
+  const total = 1 + variants.length + variants.length * P * grid.length;
   const tick = progress('profile', total);
   let count = rows.length;
   const encodeMs: number[] = [];
@@ -102,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
       keepCount: 0,
       bits: 8,
       coder: 'png',
+      quantScope: 'channel',
       valAccuracy: rv.accuracy,
       testAccuracy: rt.accuracy,
       meanPayloadBytes: rv.meanPayloadBytes,
@@ -123,6 +142,7 @@ export async function run(argv: string[]): Promise<number> {
       keepCount: 0,
       bits: 8,
       coder: 'none',
+      quantScope: 'channel',
       valAccuracy: av,
       testAccuracy: at,
       meanPayloadBytes: 0,
@@ -137,16 +157,14 @@ export async function run(argv: string[]): Promise<number> {
   // the split grid; settings with the same effective k (small maps) are evaluated once
   for (const v of variants) {
     for (let p = 1; p <= P; p++) {
-      const todo = keeps
-        .flatMap((keep) => bitsList.map((bits) => ({ keep, bits })))
-        .filter((s) => !done.has(key({ kind: 'split', point: p, variant: v, ...s })));
+      const todo = grid.filter((s) => !done.has(key({ kind: 'split', point: p, variant: v, ...s })));
       if (todo.length === 0) continue;
       const [hv, ht]: [HeadCache, HeadCache] = [await val.heads(v, p), await test.heads(v, p)];
       const hw = hv.dims[1] * hv.dims[2];
       const memo = new Map<string, [SettingResult, SettingResult]>();
-      for (const { keep, bits } of todo) {
+      for (const { keep, bits, quantScope } of todo) {
         const k = Math.max(1, Math.ceil(keep * hw));
-        const mk = `${k}/${bits}`;
+        const mk = `${k}/${bits}/${quantScope}`;
         let res = memo.get(mk);
         if (!res) {
           const s = {
@@ -157,6 +175,7 @@ export async function run(argv: string[]): Promise<number> {
             bits,
             coder: 'auto' as const,
             fill: 'stored' as const,
+            quantScope,
           };
           res = [await val.split(hv, s), await test.split(ht, s)];
           memo.set(mk, res);
@@ -171,6 +190,7 @@ export async function run(argv: string[]): Promise<number> {
           keepCount: k,
           bits,
           coder: dominant(res[0].coders),
+          quantScope,
           valAccuracy: res[0].accuracy,
           testAccuracy: res[1].accuracy,
           meanPayloadBytes: res[0].meanPayloadBytes,
@@ -180,7 +200,7 @@ export async function run(argv: string[]): Promise<number> {
         });
         tick(
           ++count,
-          `p${p} r${v} keep ${keep} b${bits} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`,
+          `p${p} r${v} keep ${keep} b${bits} ${quantScope} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`,
         );
       }
       savePartial();

@@ -378,6 +378,7 @@ export class JmdcClient {
             keep: decision.keep,
             bits: decision.bits,
             coder: (FEATURE_CODERS.has(decision.coder) ? decision.coder : 'auto') as CoderId | 'auto',
+            quantScope: decision.quantScope ?? 'channel',
           },
         );
         encodeMs = performance.now() - t;

@@ -366,6 +366,7 @@ export class Planner {
       keep: r.keep,
       bits: r.bits,
       coder: r.coder,
+      ...(r.kind === 'split' ? { quantScope: r.quantScope } : {}),
     };
     let predicted: Prediction;
     if (r.kind === 'edge-only') {
@@ -436,7 +437,8 @@ export class Planner {
         Math.abs(r.variant - d.variant) < 1e-9 &&
         Math.abs(r.keep - d.keep) < 1e-9 &&
         r.bits === d.bits &&
-        r.coder === d.coder,
+        r.coder === d.coder &&
+        r.quantScope === (d.quantScope ?? 'channel'),
     );
   }
 

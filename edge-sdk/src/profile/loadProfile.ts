@@ -139,6 +139,9 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       if (!finite(r.keep, Number.MIN_VALUE, 1)) bad(source, `${at}.keep invalid`);
       if (!Number.isInteger(r.bits) || r.bits < 1 || r.bits > 8) bad(source, `${at}.bits invalid`);
       if (typeof r.coder !== 'string') bad(source, `${at}.coder invalid`);
+      if (r.quantScope !== undefined && r.quantScope !== 'channel' && r.quantScope !== 'tensor') {
+        bad(source, `${at}.quantScope invalid`);
+      }
     }
     const variantId = variantIdFor(r.variant, manifest);
     if (kind === 'edge-only') {
@@ -157,6 +160,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       keep: kind === 'edge-only' ? 1 : r.keep,
       bits: kind === 'edge-only' ? 8 : r.bits,
       coder: kind === 'edge-only' ? 'none' : r.coder,
+      quantScope: kind === 'split' ? (r.quantScope ?? 'channel') : 'channel',
       valAccuracy: r.valAccuracy,
       testAccuracy: r.testAccuracy,
       meanPayloadBytes: kind === 'edge-only' ? 0 : r.meanPayloadBytes,
@@ -178,6 +182,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
         keep: 1,
         bits: 8,
         coder: 'none',
+        quantScope: 'channel',
         valAccuracy: v.acc.val,
         testAccuracy: v.acc.test,
         meanPayloadBytes: 0,
@@ -197,6 +202,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
         keep: 1,
         bits: 8,
         coder: 'raw',
+        quantScope: 'channel',
         valAccuracy: v0.accuracy.val,
         testAccuracy: v0.accuracy.test,
         meanPayloadBytes: c * h * w + RAW_HEADER_ESTIMATE,

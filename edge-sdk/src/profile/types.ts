@@ -30,6 +30,8 @@ export interface ProfileRow {
   bits: number;
   /** Entropy coder of features (`none`, `deflate`, `brotli`, `rans`) or raw format (`png`, `raw`, `deflate`). */
   coder: string;
+  /** Quantization parameters per channel (default when absent) or one pair per item. */
+  quantScope?: 'channel' | 'tensor';
   valAccuracy: number;
   testAccuracy: number;
   /** Mean bytes of the payload of ONE image at this setting (0 for edge-only). */
@@ -90,6 +92,7 @@ export interface PlanRow {
   keep: number;
   bits: number;
   coder: string;
+  quantScope: 'channel' | 'tensor';
   valAccuracy: number;
   testAccuracy: number;
   meanPayloadBytes: number;

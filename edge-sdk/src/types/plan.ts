@@ -28,6 +28,8 @@ export interface Decision {
   keep: number;
   bits: number;
   coder: string;
+  /** Quantization parameters per channel or per item (splits only). @default 'channel' */
+  quantScope?: 'channel' | 'tensor';
 }
 
 /**
