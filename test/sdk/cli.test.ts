@@ -58,7 +58,15 @@ describe('jmdc plan', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out.at(-1) ?? '') as PlanOption & { alternatives: PlanOption[] };
     expect(Object.keys(j)).toEqual(['decision', 'predicted', 'alternatives']);
-    expect(j.decision).toEqual({ kind: 'split', point: 2, variant: 0, keep: 1, bits: 8, coder: 'deflate', quantScope: 'channel' });
+    expect(j.decision).toEqual({
+      kind: 'split',
+      point: 2,
+      variant: 0,
+      keep: 1,
+      bits: 8,
+      coder: 'deflate',
+      quantScope: 'channel',
+    });
     expect(j.predicted.totalMs).toBeCloseTo(59.48, 6);
     expect(Object.keys(j.predicted)).toEqual([
       'totalMs',

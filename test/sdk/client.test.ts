@@ -63,7 +63,15 @@ async function client(extra: Partial<JmdcClientOptions> = {}): Promise<JmdcClien
   return c;
 }
 
-const SPLIT_P2 = { kind: 'split', point: 2, variant: 0, keep: 1, bits: 8, coder: 'deflate', quantScope: 'channel' } as const;
+const SPLIT_P2 = {
+  kind: 'split',
+  point: 2,
+  variant: 0,
+  keep: 1,
+  bits: 8,
+  coder: 'deflate',
+  quantScope: 'channel',
+} as const;
 
 describe('JmdcClient with a local fake cloud (tiny model, real ORT)', () => {
   it('classifies one image through a split at point 2; the result equals the whole network', async () => {
@@ -95,7 +103,15 @@ describe('JmdcClient with a local fake cloud (tiny model, real ORT)', () => {
   it('runs a pruned variant with top-k regions, 4 bits and rANS when accuracy allows', async () => {
     const c = await client({ objective: { minimize: 'latency' } });
     const r = await c.classify(images);
-    expect(r.decision).toEqual({ kind: 'split', point: 2, variant: 0.5, keep: 0.5, bits: 4, coder: 'rans', quantScope: 'channel' });
+    expect(r.decision).toEqual({
+      kind: 'split',
+      point: 2,
+      variant: 0.5,
+      keep: 0.5,
+      bits: 4,
+      coder: 'rans',
+      quantScope: 'channel',
+    });
     expect(r.fallback).toBe(false);
     expect(r.classes).toHaveLength(4);
     for (const k of r.classes) expect(k).toBeGreaterThanOrEqual(0);
