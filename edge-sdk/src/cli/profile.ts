@@ -17,7 +17,7 @@ import { openEvaluator } from './common.js';
 type ProfileRow = Required<BaseRow> & { keepCount: number };
 
 import { loadSplit } from './dataset.js';
-import { Evaluator, float32FeatureBytes, type HeadCache, type RowKind, type SettingResult } from './evaluate.js';
+import { Evaluator, float32FeatureBytes, type HeadCache, type SettingResult } from './evaluate.js';
 
 export const usage = `usage: jmdc profile --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2] [--threads T] [--out FILE] [--fresh]
   --tensor-bits: the bit widths also evaluated with one quantization range per item (quantScope tensor).
