@@ -8,6 +8,7 @@ import { defaultStatePath, readState } from '../estimators/stateFile.js';
 import { loadModel } from '../model/manifest.js';
 import { Planner } from '../planner/planner.js';
 import { loadProfile } from '../profile/loadProfile.js';
+import type { DeviceCalibration, ProfileTimings } from '../profile/types.js';
 import type { Objective, PlanConditions, PlanOption } from '../types/plan.js';
 import { num, parseFlags, UsageError } from './args.js';
 
@@ -27,6 +28,8 @@ const USAGE = `usage: jmdc plan --model ID --uplink-mbps X --rtt-ms Y [options]
   --memory-mb MB        Lambda memory for the cost (default 2048)
   --alternatives K      next best options to show (default 3)
   --profile PATH        profile.json (default <model folder>/profile.json)
+  --edge-slowdown X     without a calibration: this device runs X times slower than the profile's
+                        reference machine (an estimate; 'jmdc calibrate' measures instead)
   --state PATH          state file with this device's calibration (default ~/.local/state/jmdc/<id>.json)
   --json                print one JSON object { decision, predicted, alternatives } as the last line`;
 
@@ -37,6 +40,7 @@ const FLAGS = {
   batch: { type: 'string' },
   'cold-prob': { type: 'string' },
   'init-ms': { type: 'string' },
+  'edge-slowdown': { type: 'string' },
   'min-accuracy': { type: 'string' },
   'max-latency-ms': { type: 'string' },
   'cost-weight': { type: 'string' },
@@ -135,6 +139,7 @@ export async function run(argv: string[]): Promise<number> {
       };
     }
     if (f['init-ms'] !== undefined) conditions.initMs = num(f['init-ms'], 'init-ms', { min: 0 });
+    if (f['edge-slowdown'] !== undefined) num(f['edge-slowdown'], 'edge-slowdown', { min: 0.01, max: 1000 });
     if (f['cost-weight'] !== undefined) num(f['cost-weight'], 'cost-weight', { min: 0 });
     if (f['memory-mb'] !== undefined) num(f['memory-mb'], 'memory-mb', { min: 128, max: 10240, int: true });
     if (f.alternatives !== undefined) num(f.alternatives, 'alternatives', { min: 0, max: 100, int: true });
@@ -152,7 +157,8 @@ export async function run(argv: string[]): Promise<number> {
   const statePath = f.state ?? defaultStatePath(manifest.id);
   const { state, warnings } = readState(statePath, { model: manifest.id, modelHash: manifest.hash });
   for (const w of warnings) console.error(`jmdc plan: warning: ${w}`);
-  const calibration = state?.calibration;
+  const slowdown = f['edge-slowdown'] === undefined ? undefined : Number(f['edge-slowdown']);
+  const calibration = slowdown === undefined ? state?.calibration : scaledReference(profile.timings, slowdown);
   const learned = new LiveEstimators({ pointCount: manifest.points.length }, state?.estimators);
   const now = learned.conditions(Date.now(), conditions.batch);
   // the network comes from the flags; what was learned about the cloud (init cost, speed) from the state
@@ -186,4 +192,18 @@ export async function run(argv: string[]): Promise<number> {
       console.log(`hint: warming the function of point ${r.warmUp.point} would save ${fmt(r.warmUp.gainMs)} ms`);
   }
   return 0;
+}
+
+/** The profile's reference edge timings scaled by `x`: a stand-in calibration for a slower device. */
+function scaledReference(t: ProfileTimings, x: number): DeviceCalibration {
+  const scale = (rec: Record<string, number[]>) =>
+    Object.fromEntries(Object.entries(rec).map(([id, arr]) => [id, arr.map((ms) => ms * x)]));
+  return {
+    device: `${t.device} x${x} (estimate)`,
+    threads: 0,
+    headMs: scale(t.headMs),
+    fullMs: Object.fromEntries(Object.entries(t.fullMs).map(([id, ms]) => [id, ms * x])),
+    encodeMs: t.encodeMs * x,
+    measuredAt: 0,
+  };
 }
