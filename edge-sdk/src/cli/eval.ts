@@ -4,7 +4,7 @@
  *   npx jmdc eval --model fmnist-vgg16 --split test --point 2 --variant 0.5 --keep 0.25 --bits 4 --json
  */
 import type { CoderId } from '../codec/index.js';
-import { median, num, parseFlags, UsageError } from './args.js';
+import { median, num, parseFlags, progress, UsageError } from './args.js';
 import { openEvaluator } from './common.js';
 import { float32FeatureBytes, type SettingResult } from './evaluate.js';
 
@@ -53,6 +53,15 @@ export async function run(argv: string[]): Promise<number> {
   const bits = f.bits === undefined ? 8 : num(f.bits, 'bits', { min: 1, max: 8, int: true });
 
   const ev = openEvaluator(f.model, split, limit, threads);
+  const bars = new Map<string, (done: number) => void>();
+  ev.onProgress = (label, done, total) => {
+    let bar = bars.get(label);
+    if (!bar) {
+      bar = progress(label, total);
+      bars.set(label, bar);
+    }
+    bar(done);
+  };
   const P = ev.pointCount;
   const pointArg = f.point ?? String(Math.min(2, P));
   const point =

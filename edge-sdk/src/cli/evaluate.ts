@@ -53,6 +53,8 @@ export interface HeadCache {
 
 export class Evaluator {
   private readonly normalized: Float32Array;
+  /** Called after every batch of every pass (label, images done, images in the split). */
+  onProgress: ((label: string, done: number, total: number) => void) | undefined;
   constructor(
     readonly model: LoadedModel,
     readonly runner: ModelRunner,
@@ -82,6 +84,7 @@ export class Evaluator {
       features.set(out.features, s * c * h * w);
       attention.set(out.attention, s * h * w);
       onBatch?.(e);
+      this.onProgress?.(`head p${point}`, e, n);
     }
     return { variant, point, dims, features, attention };
   }
@@ -96,6 +99,7 @@ export class Evaluator {
       argmaxRows(logits, classes).forEach((p, i) => {
         if (p === this.data.labels[s + i]) correct++;
       });
+      this.onProgress?.(`whole network, variant ${variant}`, e, this.data.count);
     }
     return correct / this.data.count;
   }
@@ -151,6 +155,7 @@ export class Evaluator {
       argmaxRows(logits, classes).forEach((p, i) => {
         if (p === this.data.labels[b + i]) correct++;
       });
+      this.onProgress?.(`${s.kind} p${s.point}`, e, this.data.count);
     }
     const n = this.data.count;
     return { correct, count: n, accuracy: correct / n, meanPayloadBytes: bytes / n, encodeMs, decodeMs, coders };
@@ -185,6 +190,7 @@ export class Evaluator {
       argmaxRows(logits, classes).forEach((p, i) => {
         if (p === this.data.labels[b + i]) correct++;
       });
+      this.onProgress?.('cloud-only', e, this.data.count);
     }
     const n = this.data.count;
     return {
