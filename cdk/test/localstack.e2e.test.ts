@@ -6,7 +6,6 @@
  * LocalStack needs Docker, which the development machines here lack: the test runs only when
  * GET http://localhost:4566/_localstack/health answers, and says so when it skips.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +16,10 @@ import { argmaxRows, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/m
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EndpointsFile } from '../lib/endpoints.js';
+import { deployLocal, LOCAL_CREDS, TINY } from './localDeploy.js';
 
 const ENDPOINT = process.env.JMDC_LOCAL_ENDPOINT ?? 'http://localhost:4566';
-const CDK_DIR = join(import.meta.dirname, '..');
-const TINY = join(CDK_DIR, '..', 'test', 'fixtures', 'models', 'tiny-vgg11');
 const STACK = `JmdcLocalStackE2e${process.pid}`;
-const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 async function localstackHealth(): Promise<string | undefined> {
   try {
@@ -53,8 +50,8 @@ describe.skipIf(skipReason !== undefined)('LocalStack end to end (tiny fixture, 
   const ref = { id: manifest.id, hash: manifest.hash };
   const variant = manifest.variants[0]!;
   const expected = argmaxRows(Float32Array.from(golden.logits[variant.id]!.flat()), manifest.classes.length);
-  const lambda = new LambdaClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: CREDS });
-  const cfn = new CloudFormationClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: CREDS });
+  const lambda = new LambdaClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: LOCAL_CREDS });
+  const cfn = new CloudFormationClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: LOCAL_CREDS });
   const payloads = new Map<number, Uint8Array>();
   let endpoints: EndpointsFile;
   let work = '';
@@ -62,29 +59,7 @@ describe.skipIf(skipReason !== undefined)('LocalStack end to end (tiny fixture, 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'jmdc-localstack-'));
     const endpointsFile = join(work, 'endpoints.json');
-    const r = spawnSync(
-      'npx',
-      [
-        'tsx',
-        'bin/deploy.ts',
-        '--local',
-        '--outputs-file',
-        join(work, 'outputs.json'),
-        '--endpoints-file',
-        endpointsFile,
-        '-o',
-        join(work, 'cdk.out'),
-        '-c',
-        `model=${TINY}`,
-        '-c',
-        'points=0,1',
-        '-c',
-        `stackName=${STACK}`,
-      ],
-      { cwd: CDK_DIR, encoding: 'utf8', env: { ...process.env, JMDC_LOCAL_ENDPOINT: ENDPOINT }, timeout: 600_000 },
-    );
-    if (r.status !== 0)
-      throw new Error(`deploy failed (exit ${r.status}):\n${`${r.stdout}\n${r.stderr}`.slice(-4000)}`);
+    deployLocal({ endpoint: ENDPOINT, work, stack: STACK, points: [0, 1], endpointsFile, timeoutMs: 600_000 });
     endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as EndpointsFile;
 
     payloads.set(0, encodeRaw(pixels, golden.sourceShape, batch, { model: ref }));

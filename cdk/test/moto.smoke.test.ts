@@ -27,13 +27,11 @@ import {
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../lib/partition-function.js';
+import { deployLocal, LOCAL_CREDS, TINY } from './localDeploy.js';
 
 const ENDPOINT = 'http://localhost:4566';
-const CDK_DIR = join(import.meta.dirname, '..');
-const TINY = join(CDK_DIR, '..', 'test', 'fixtures', 'models', 'tiny-vgg11');
 const POINTS = [0, 1];
 const STACK = `JmdcMotoSmoke${process.pid}`;
-const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -72,9 +70,8 @@ describe.skipIf(skipReason !== undefined)('deploy to moto_server (tiny fixture, 
   let moto: ChildProcess | undefined;
   let work = '';
   let deployMs = 0;
-  let deployLog = '';
-  const lambda = new LambdaClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: CREDS });
-  const cfn = new CloudFormationClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: CREDS });
+  const lambda = new LambdaClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: LOCAL_CREDS });
+  const cfn = new CloudFormationClient({ endpoint: ENDPOINT, region: 'us-east-1', credentials: LOCAL_CREDS });
   const physical = new Map<number, string>();
 
   beforeAll(async () => {
@@ -88,33 +85,15 @@ describe.skipIf(skipReason !== undefined)('deploy to moto_server (tiny fixture, 
       }
     }
     work = mkdtempSync(join(tmpdir(), 'jmdc-moto-'));
-    const t0 = Date.now();
-    const r = spawnSync(
-      'npx',
-      [
-        'tsx',
-        'bin/deploy.ts',
-        '--local',
-        '--outputs-file',
-        join(work, 'outputs.json'),
-        '--endpoints-file',
-        join(work, 'endpoints.json'),
-        '-o',
-        join(work, 'cdk.out'),
-        '-c',
-        `model=${TINY}`,
-        '-c',
-        `points=${POINTS.join(',')}`,
-        '-c',
-        `stackName=${STACK}`,
-        '-c',
-        'architecture=arm64',
-      ],
-      { cwd: CDK_DIR, encoding: 'utf8', env: { ...process.env, JMDC_LOCAL_ENDPOINT: ENDPOINT }, timeout: 300_000 },
-    );
-    deployMs = Date.now() - t0;
-    deployLog = `${r.stdout}\n${r.stderr}`;
-    if (r.status !== 0) throw new Error(`deploy failed (exit ${r.status}):\n${deployLog.slice(-4000)}`);
+    const deployed = deployLocal({
+      endpoint: ENDPOINT,
+      work,
+      stack: STACK,
+      points: POINTS,
+      context: ['architecture=arm64'],
+      timeoutMs: 300_000,
+    });
+    deployMs = deployed.ms;
     console.log(
       `[moto.smoke] cdk bootstrap + deploy of ${POINTS.length} functions to moto took ${(deployMs / 1000).toFixed(1)} s`,
     );
@@ -158,7 +137,9 @@ describe.skipIf(skipReason !== undefined)('deploy to moto_server (tiny fixture, 
     // the zipped bundle: onnxruntime's arm64 binary (~25 MB unzipped) is most of it
     expect(c?.CodeSize).toBeGreaterThan(5 * 2 ** 20);
     expect(c?.CodeSize).toBeLessThan(60 * 2 ** 20);
-    expect(Code?.Location).toBeTruthy();
+    // the code was deployed from the CDK asset bucket (an S3 key ending in the asset's .zip)
+    expect(Code?.RepositoryType).toBe('S3');
+    expect(Code?.Location).toMatch(/^https:\/\/\S+\.zip$/);
   });
 
   it('deployed arm64 functions, AWS_IAM URLs, log groups and alarms (checked in the template moto holds)', async () => {

@@ -24,12 +24,7 @@ export function num(v: unknown, name: string, opts: { min?: number; max?: number
   return n;
 }
 
-export function median(xs: number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
+export { median } from '../util/median.js';
 
 /** A progress line on stderr: rewritten in place on a TTY, every 10% otherwise. */
 export function progress(label: string, total: number): (done: number, extra?: string) => void {

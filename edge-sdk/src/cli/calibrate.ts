@@ -10,7 +10,7 @@ import { num, parseFlags, progress, UsageError } from './args.js';
 
 export const summary = 'measure head times on this device and store them';
 
-const USAGE = `usage: jmdc calibrate --model ID [options]
+export const usage = `usage: jmdc calibrate --model ID [options]
 
   --model ID          model id (models/<id>) or path to a model folder
   --threads N         onnxruntime intra-op threads (default 0 = one per core; 4 on a Raspberry Pi 4B)
@@ -30,27 +30,16 @@ const FLAGS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  let f: ReturnType<typeof parseFlags<typeof FLAGS>>;
-  let threads: number;
-  let repetitions: number;
-  let warmup: number;
-  try {
-    f = parseFlags(argv, FLAGS);
-    if (f.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!f.model) throw new UsageError('--model is required');
-    threads = f.threads === undefined ? 0 : num(f.threads, 'threads', { min: 0, max: 256, int: true });
-    repetitions = f.repetitions === undefined ? 5 : num(f.repetitions, 'repetitions', { min: 1, max: 1000, int: true });
-    warmup = f.warmup === undefined ? 1 : num(f.warmup, 'warmup', { min: 0, max: 100, int: true });
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`jmdc calibrate: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw e;
+  const f = parseFlags(argv, FLAGS);
+  if (f.help) {
+    console.log(usage);
+    return 0;
   }
+  if (!f.model) throw new UsageError('--model is required');
+  const threads = f.threads === undefined ? 0 : num(f.threads, 'threads', { min: 0, max: 256, int: true });
+  const repetitions =
+    f.repetitions === undefined ? 5 : num(f.repetitions, 'repetitions', { min: 1, max: 1000, int: true });
+  const warmup = f.warmup === undefined ? 1 : num(f.warmup, 'warmup', { min: 0, max: 100, int: true });
   const model = loadModel(f.model);
   const { manifest } = model;
   const { OrtBackend } = await import('../runtime/index.js');

@@ -38,10 +38,6 @@ export interface SettingResult {
 
 const BATCH = 100;
 
-function nowMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
 /** Head outputs of every image of a split at one (variant, point), computed in batches and kept. */
 export interface HeadCache {
   variant: number;
@@ -72,7 +68,7 @@ export class Evaluator {
     return this.normalized.subarray(start * per, end * per);
   }
 
-  async heads(variant: number, point: number, onBatch?: (done: number) => void): Promise<HeadCache> {
+  async heads(variant: number, point: number): Promise<HeadCache> {
     const dims = featureDims(findVariant(this.model.manifest, variant), point);
     const [c, h, w] = dims;
     const n = this.data.count;
@@ -83,7 +79,6 @@ export class Evaluator {
       const out = await this.runner.head(variant, point, this.inputSlice(s, e), e - s);
       features.set(out.features, s * c * h * w);
       attention.set(out.attention, s * h * w);
-      onBatch?.(e);
       this.onProgress?.(`head p${point}`, e, n);
     }
     return { variant, point, dims, features, attention };
@@ -122,7 +117,7 @@ export class Evaluator {
       const e = Math.min(this.data.count, b + BATCH);
       const dense = new Float32Array((e - b) * per);
       for (let i = b; i < e; i++) {
-        const t0 = nowMs();
+        const t0 = performance.now();
         const payload = encodeFeatures(
           {
             dims: cache.dims,
@@ -140,11 +135,11 @@ export class Evaluator {
             quantScope: s.quantScope ?? 'channel',
           },
         );
-        const t1 = nowMs();
+        const t1 = performance.now();
         const decoded = decodePayload(payload, { expectModelHash: manifest.hash, expectPoint: s.point });
         if (decoded.kind !== 'features') throw new Error('expected a features payload');
         const x = reconstructFeatures(decoded, fill);
-        const t2 = nowMs();
+        const t2 = performance.now();
         encodeMs.push(t1 - t0);
         decodeMs.push(t2 - t1);
         bytes += payload.length;
@@ -176,12 +171,12 @@ export class Evaluator {
       const e = Math.min(this.data.count, b + BATCH);
       const raw = new Uint8Array((e - b) * per);
       for (let i = b; i < e; i++) {
-        const t0 = nowMs();
+        const t0 = performance.now();
         const payload = encodeRaw(this.data.images.subarray(i * per, (i + 1) * per), dims, 1, { model: ref, format });
-        const t1 = nowMs();
+        const t1 = performance.now();
         const decoded = decodePayload(payload, { expectModelHash: manifest.hash, expectPoint: 0 });
         if (decoded.kind !== 'raw') throw new Error('expected a raw payload');
-        decodeMs.push(nowMs() - t1);
+        decodeMs.push(performance.now() - t1);
         encodeMs.push(t1 - t0);
         bytes += payload.length;
         raw.set(decoded.images, (i - b) * per);

@@ -9,7 +9,7 @@ import { UsageError } from './args.js';
 
 interface Command {
   summary: string;
-  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+  load: () => Promise<{ run(argv: string[]): Promise<number>; usage: string }>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -41,11 +41,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`jmdc: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  const mod = await cmd.load();
   try {
-    return await (await cmd.load()).run(rest);
+    return await mod.run(rest);
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`jmdc ${name}: ${e.message}\n\nRun 'jmdc ${name} --help' for its options.`);
+      console.error(`jmdc ${name}: ${e.message}\n\n${mod.usage}`);
       return 2;
     }
     if (isJmdcError(e)) {

@@ -14,7 +14,7 @@ import { num, parseFlags, UsageError } from './args.js';
 
 export const summary = 'the partition/compression decision for given network conditions';
 
-const USAGE = `usage: jmdc plan --model ID --uplink-mbps X --rtt-ms Y [options]
+export const usage = `usage: jmdc plan --model ID --uplink-mbps X --rtt-ms Y [options]
 
   --model ID            model id (models/<id>) or path to a model folder
   --uplink-mbps X       uplink bandwidth, Mbit/s (> 0)
@@ -109,47 +109,35 @@ function table(options: PlanOption[]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let f: ReturnType<typeof parseFlags<typeof FLAGS>>;
-  let conditions: PlanConditions;
-  let objective: Objective;
-  try {
-    f = parseFlags(argv, FLAGS);
-    if (f.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!f.model) throw new UsageError('--model is required');
-    if (f['min-accuracy'] !== undefined && f['max-latency-ms'] !== undefined) {
-      throw new UsageError('give --min-accuracy or --max-latency-ms, not both');
-    }
-    conditions = {
-      uplinkMbps: positive(f['uplink-mbps'], 'uplink-mbps'),
-      rttMs: num(f['rtt-ms'], 'rtt-ms', { min: 0 }),
-      batch: f.batch === undefined ? 1 : num(f.batch, 'batch', { min: 1, max: 64, int: true }),
-      coldProb: f['cold-prob'] === undefined ? 0 : num(f['cold-prob'], 'cold-prob', { min: 0, max: 1 }),
-    };
-    if (f['max-latency-ms'] !== undefined) {
-      objective = { maximize: 'accuracy', maxLatencyMs: positive(f['max-latency-ms'], 'max-latency-ms') };
-    } else {
-      objective = {
-        minimize: 'latency',
-        ...(f['min-accuracy'] !== undefined
-          ? { minAccuracy: num(f['min-accuracy'], 'min-accuracy', { min: 0, max: 1 }) }
-          : {}),
-      };
-    }
-    if (f['init-ms'] !== undefined) conditions.initMs = num(f['init-ms'], 'init-ms', { min: 0 });
-    if (f['edge-slowdown'] !== undefined) num(f['edge-slowdown'], 'edge-slowdown', { min: 0.01, max: 1000 });
-    if (f['cost-weight'] !== undefined) num(f['cost-weight'], 'cost-weight', { min: 0 });
-    if (f['memory-mb'] !== undefined) num(f['memory-mb'], 'memory-mb', { min: 128, max: 10240, int: true });
-    if (f.alternatives !== undefined) num(f.alternatives, 'alternatives', { min: 0, max: 100, int: true });
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`jmdc plan: ${e.message}\n\n${USAGE}`);
-      return 2;
-    }
-    throw e;
+  const f = parseFlags(argv, FLAGS);
+  if (f.help) {
+    console.log(usage);
+    return 0;
   }
+  if (!f.model) throw new UsageError('--model is required');
+  if (f['min-accuracy'] !== undefined && f['max-latency-ms'] !== undefined) {
+    throw new UsageError('give --min-accuracy or --max-latency-ms, not both');
+  }
+  const conditions: PlanConditions = {
+    uplinkMbps: positive(f['uplink-mbps'], 'uplink-mbps'),
+    rttMs: num(f['rtt-ms'], 'rtt-ms', { min: 0 }),
+    batch: f.batch === undefined ? 1 : num(f.batch, 'batch', { min: 1, max: 64, int: true }),
+    coldProb: f['cold-prob'] === undefined ? 0 : num(f['cold-prob'], 'cold-prob', { min: 0, max: 1 }),
+  };
+  const objective: Objective =
+    f['max-latency-ms'] !== undefined
+      ? { maximize: 'accuracy', maxLatencyMs: positive(f['max-latency-ms'], 'max-latency-ms') }
+      : {
+          minimize: 'latency',
+          ...(f['min-accuracy'] !== undefined
+            ? { minAccuracy: num(f['min-accuracy'], 'min-accuracy', { min: 0, max: 1 }) }
+            : {}),
+        };
+  if (f['init-ms'] !== undefined) conditions.initMs = num(f['init-ms'], 'init-ms', { min: 0 });
+  if (f['edge-slowdown'] !== undefined) num(f['edge-slowdown'], 'edge-slowdown', { min: 0.01, max: 1000 });
+  if (f['cost-weight'] !== undefined) num(f['cost-weight'], 'cost-weight', { min: 0 });
+  if (f['memory-mb'] !== undefined) num(f['memory-mb'], 'memory-mb', { min: 128, max: 10240, int: true });
+  if (f.alternatives !== undefined) num(f.alternatives, 'alternatives', { min: 0, max: 100, int: true });
 
   const model = loadModel(f.model);
   const { manifest } = model;

@@ -28,10 +28,6 @@ function dominant(coders: Record<string, number>): string {
   return Object.entries(coders).sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'none';
 }
 
-function nowMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
 export async function run(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     model: { type: 'string' },
@@ -254,9 +250,9 @@ async function measureTimings(ev: Evaluator, variants: number[], P: number) {
     await fn();
     const ts: number[] = [];
     for (let i = 0; i < reps; i++) {
-      const t0 = nowMs();
+      const t0 = performance.now();
       await fn();
-      ts.push(nowMs() - t0);
+      ts.push(performance.now() - t0);
     }
     return median(ts);
   };

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { ModelRunner } from '../model/runner.js';
 import type { DeviceCalibration } from '../profile/types.js';
+import { median } from '../util/median.js';
 
 /**
  * Options of {@link JmdcClient.calibrate}.
@@ -17,12 +18,6 @@ export interface CalibrateOptions {
   warmup?: number;
   /** Called after each measured head: done and total counts, and what was measured (`r050 head 3`). */
   onProgress?: (done: number, total: number, label: string) => void;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 /**

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
+import { concatBytes } from './bytes.js';
 import { decodePng, encodePng } from './png.js';
 import { codecErrorCode } from './testing/assertions.js';
 import { pngChunk, pngFromFiltered } from './testing/malformed.js';
@@ -68,19 +69,13 @@ describe('png', () => {
     const idatStart = 8 + 25;
     const idatLen = new DataView(png.buffer, png.byteOffset).getUint32(idatStart);
     const z = png.subarray(idatStart + 8, idatStart + 8 + idatLen);
-    const parts = [
+    const out = concatBytes([
       png.subarray(0, idatStart),
       pngChunk('tEXt', new TextEncoder().encode('Comment\0jmdc')),
       pngChunk('IDAT', z.subarray(0, 3)),
       pngChunk('IDAT', z.subarray(3)),
       pngChunk('IEND', new Uint8Array(0)),
-    ];
-    const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
+    ]);
     expect(decodePng(out, 1, 4, 4)).toEqual(img);
   });
 

@@ -5,7 +5,9 @@
  * every chunk (lengths, CRCs, order, IHDR fields against the expected shape) before trusting it.
  * Images are passed planar (CHW, as in the NCHW batch) and interleaved only inside the PNG.
  */
+
 import { CodecError, ErrorCodes } from '../errors.js';
+import { concatBytes } from './bytes.js';
 import { zlibStreamCompress, zlibStreamDecompress } from './coders.js';
 import { crc32Update } from './crc32.js';
 
@@ -124,19 +126,12 @@ export function encodePng(image: Uint8Array, channels: number, height: number, w
   writeU32BE(ihdr, 4, height);
   ihdr[8] = 8;
   ihdr[9] = COLOR_TYPE_BY_CHANNELS[channels] as number;
-  const parts = [
+  return concatBytes([
     SIGNATURE,
     chunk('IHDR', ihdr),
     chunk('IDAT', zlibStreamCompress(filtered, PNG_ZLIB_LEVEL)),
     chunk('IEND', new Uint8Array(0)),
-  ];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  ]);
 }
 
 /**

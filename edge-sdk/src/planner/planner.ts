@@ -3,9 +3,11 @@
  * enumerating it is exact — the same answer as JMDC's integer program — and takes microseconds.
  * It imports no inference runtime.
  */
+
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { DeviceCalibration, NormalizedProfile, PlanRow } from '../profile/types.js';
 import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
+import { median } from '../util/median.js';
 import { DEFAULT_PRICING, type LambdaPricing } from './pricing.js';
 
 /**
@@ -67,12 +69,6 @@ function perPoint(v: number | readonly number[] | undefined, p: number, dflt: nu
   if (v === undefined) return dflt;
   if (typeof v === 'number') return v;
   return v[p] ?? dflt;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 /**

@@ -3,8 +3,10 @@
  * handler tests, which check that each maps to its HTTP status. Decode each with `decodePayload(bytes,
  * options)` (options only where a case needs the caller's expectations).
  */
+
 import { deflateRawSync, deflateSync } from 'node:zlib';
 import { type ErrorCode, ErrorCodes } from '../../errors.js';
+import { concatBytes } from '../bytes.js';
 import { crc32Update } from '../crc32.js';
 import { encodeFeatures } from '../encodeFeatures.js';
 import { encodeRaw } from '../encodeRaw.js';
@@ -74,15 +76,7 @@ export function withBody(p: Uint8Array, body: Uint8Array): Uint8Array {
   return fixCrc(out);
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /** A PNG chunk with a correct CRC (or a wrong one with `badCrc`). */
 export function pngChunk(type: string, data: Uint8Array, badCrc = false): Uint8Array {
