@@ -5,7 +5,13 @@ export default defineConfig({
   // vitest runs tests in SSR mode, which takes its conditions from here
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    include: ['edge-sdk/src/**/*.test.ts', 'functions/src/**/*.test.ts', 'cdk/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'edge-sdk/src/**/*.test.ts',
+      'infra/*/src/**/*.test.ts',
+      'functions/src/**/*.test.ts',
+      'cdk/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
