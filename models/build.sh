@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash models/setup-venv.sh
 (cd models && ../.venv-models/bin/python -m jmdc_models.pipeline --config full "$@")
 # the shipped profile uses the first 2,000 val and 2,000 test images (the whole splits take ~3.5 h on 2 cores)
-npx jmdc profile --model fmnist-vgg16 --limit 2000 --threads 2 --fresh
+npm run profile -- --model fmnist-vgg16 --limit 2000 --threads 2 --fresh

@@ -1,8 +1,9 @@
 /**
  * The `jmdc` command. Each subcommand lives in its own module exporting
  * `run(argv: string[]): Promise<number>` (the exit code) and `summary`.
- * Commands that need the local cloud (demo, bench) are provided by other packages and are not part of
- * the edge SDK a device installs.
+ * Commands that need the local cloud or the dataset (demo, bench, eval, profile, fuzz, load, faults)
+ * live in the `infra/tools` workspace of the repository (`npm start`, `npm run eval -- ...`) and are
+ * not part of the edge SDK a device installs.
  */
 import { isJmdcError } from '../errors.js';
 import { UsageError } from './args.js';
@@ -13,14 +14,6 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  eval: {
-    summary: 'accuracy, payload bytes and codec timings of one setting on a split',
-    load: () => import('./eval.js'),
-  },
-  profile: {
-    summary: 'evaluate the whole compression grid and write models/<id>/profile.json',
-    load: () => import('./profile.js'),
-  },
   plan: { summary: 'the partition/compression decision for given network conditions', load: () => import('./plan.js') },
   calibrate: { summary: 'measure head times on this device and store them', load: () => import('./calibrate.js') },
 };

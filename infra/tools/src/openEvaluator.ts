@@ -1,6 +1,6 @@
-/** Model + runner + data setup shared by `jmdc eval` and `jmdc profile`. */
-import { loadModel, ModelRunner } from '../model/index.js';
-import { OrtBackend } from '../runtime/index.js';
+/** Model + runner + data setup shared by `npm run eval` and `npm run profile`. */
+import { loadModel, ModelRunner } from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { loadSplit } from './dataset.js';
 import { Evaluator } from './evaluate.js';
 

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { ErrorCodes, JmdcError } from '../errors.js';
+import { ErrorCodes, JmdcError } from '@jmdc/edge-sdk/errors';
 
 export interface LabeledImages {
   /** N images of [C, H, W] uint8 (the manifest's sourceShape), concatenated. */

@@ -1,14 +1,15 @@
 /**
- * `jmdc eval`: accuracy, payload bytes and codec timings of one setting on a data split.
+ * `npm run eval`: accuracy, payload bytes and codec timings of one setting on a data split.
  *
- *   npx jmdc eval --model fmnist-vgg16 --split test --point 2 --variant 0.5 --keep 0.25 --bits 4 --json
+ *   npm run eval -- --model fmnist-vgg16 --split test --point 2 --variant 0.5 --keep 0.25 --bits 4 --json
  */
-import type { CoderId } from '../codec/index.js';
-import { median, num, parseFlags, progress, UsageError } from './args.js';
-import { openEvaluator } from './common.js';
-import { float32FeatureBytes, type SettingResult } from './evaluate.js';
 
-export const usage = `usage: jmdc eval --model ID [--split val|test] [--point P|cloud|edge] [--variant R] [--keep K]
+import { median, num, parseFlags, progress, UsageError } from '@jmdc/edge-sdk/cli';
+import type { CoderId } from '@jmdc/edge-sdk/codec';
+import { float32FeatureBytes, type SettingResult } from './evaluate.js';
+import { openEvaluator } from './openEvaluator.js';
+
+export const usage = `usage: npm run eval -- --model ID [--split val|test] [--point P|cloud|edge] [--variant R] [--keep K]
                  [--bits B] [--coder auto|none|deflate|brotli|rans] [--fill stored|zero] [--scope channel|tensor] [--limit N]
                  [--threads T] [--json]
   --point 0|cloud  cloud-only: the raw image (PNG) is sent, the cloud runs the whole network

@@ -6,15 +6,18 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
-const root = join(import.meta.dirname, '..', '..');
-const bin = join(root, 'edge-sdk', 'bin', 'jmdc.js');
+const root = join(import.meta.dirname, '..', '..', '..');
+// the dataset commands as `npm run eval` / `npm run profile` run them
+const tsx = join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const cli = join(root, 'infra', 'tools', 'src', 'cli.ts');
+const bin = [tsx, '--conditions', 'source', cli];
 const tiny = join(root, 'test', 'fixtures', 'models', 'tiny-vgg11');
 const manifest = JSON.parse(readFileSync(join(tiny, 'manifest.json'), 'utf8')) as {
   variants: { pruneRatio: number; accuracy: { val: number; test: number } }[];
 };
 
 async function jmdc(...args: string[]): Promise<{ json: Record<string, unknown>; stderr: string }> {
-  const { stdout, stderr } = await run(process.execPath, [bin, ...args], { cwd: root });
+  const { stdout, stderr } = await run(process.execPath, [...bin, ...args], { cwd: root });
   const last = stdout.trim().split('\n').at(-1) ?? '';
   return { json: JSON.parse(last) as Record<string, unknown>, stderr };
 }
@@ -78,7 +81,7 @@ describe('jmdc eval on the tiny fixture (real dataset split, real ORT, real code
   });
 
   it('exits with code 2 and a usage hint on a bad flag', async () => {
-    const err = (await run(process.execPath, [bin, 'eval', '--model', tiny, '--bits', '9'], { cwd: root }).catch(
+    const err = (await run(process.execPath, [...bin, 'eval', '--model', tiny, '--bits', '9'], { cwd: root }).catch(
       (e: unknown) => e,
     )) as { code: number; stderr: string };
     expect(err.code).toBe(2);
@@ -92,7 +95,7 @@ describe('jmdc profile on the tiny fixture', () => {
     await run(
       process.execPath,
       [
-        bin,
+        ...bin,
         'profile',
         '--model',
         tiny,

@@ -1,25 +1,25 @@
 /**
- * `jmdc profile`: evaluates every point x variant x keep x bits (plus cloud-only and edge-only) on the
+ * `npm run profile`: evaluates every point x variant x keep x bits (plus cloud-only and edge-only) on the
  * validation split (choices) and the test split (reporting only), measures reference timings, and writes
  * models/<id>/profile.json for the planner.
  *
- *   npx jmdc profile --model fmnist-vgg16 [--limit 1000] [--threads 2]
+ *   npm run profile -- --model fmnist-vgg16 [--limit 1000] [--threads 2]
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
-import { findVariant, preprocess } from '../model/index.js';
-import type { ProfileRow as BaseRow } from '../profile/types.js';
-import { median, num, parseFlags, progress, UsageError } from './args.js';
-import { openEvaluator } from './common.js';
+import type { ProfileRow as BaseRow } from '@jmdc/edge-sdk';
+import { median, num, parseFlags, progress, UsageError } from '@jmdc/edge-sdk/cli';
+import { findVariant, preprocess } from '@jmdc/edge-sdk/model';
+import { openEvaluator } from './openEvaluator.js';
 
-/** A row as `jmdc profile` writes it: always with its kind and the effective kept-position count. */
+/** A row as `npm run profile` writes it: always with its kind and the effective kept-position count. */
 type ProfileRow = Required<BaseRow> & { keepCount: number };
 
 import { loadSplit } from './dataset.js';
 import { Evaluator, float32FeatureBytes, type HeadCache, type SettingResult } from './evaluate.js';
 
-export const usage = `usage: jmdc profile --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2] [--threads T] [--out FILE] [--fresh]
+export const usage = `usage: npm run profile -- --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2] [--threads T] [--out FILE] [--fresh]
   --tensor-bits: the bit widths also evaluated with one quantization range per item (quantScope tensor).
   Evaluates the grid on the first N images of the val and test splits (default: all) and writes profile.json.
   Rows are resumed from FILE.partial unless --fresh.`;

@@ -2,11 +2,12 @@
  * Offline evaluation of one compression setting: head -> encode -> decode -> tail with onnxruntime over a
  * data split, exactly the path a request takes (the codec is the wire codec; only the network is absent).
  */
-import type { CoderId, QuantScope } from '../codec/index.js';
-import { decodePayload, encodeFeatures, encodeRaw, reconstructFeatures } from '../codec/index.js';
-import type { LoadedModel } from '../model/index.js';
-import { argmaxRows, featureDims, findVariant, type ModelRunner, preprocess } from '../model/index.js';
-import type { RowKind } from '../profile/types.js';
+
+import type { RowKind } from '@jmdc/edge-sdk';
+import type { CoderId, QuantScope } from '@jmdc/edge-sdk/codec';
+import { decodePayload, encodeFeatures, encodeRaw, reconstructFeatures } from '@jmdc/edge-sdk/codec';
+import type { LoadedModel } from '@jmdc/edge-sdk/model';
+import { argmaxRows, featureDims, findVariant, type ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
 import type { LabeledImages } from './dataset.js';
 
 export type { RowKind };
