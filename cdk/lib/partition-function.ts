@@ -1,7 +1,15 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { loadModel, type Manifest, modelBytesForPoint, modelFilesForPoint } from '@jmdc/functions/modelFiles';
+import {
+  loadModel,
+  type Manifest,
+  modelBytesForPoint,
+  modelFilesForPoint,
+  type PointRow,
+  readProfileRows,
+  variantsForPoint,
+} from '@jmdc/functions/modelFiles';
 import { Annotations, Aspects, Duration, type IAspect, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -71,9 +79,15 @@ export interface PartitionFunctionProps {
   readonly maxPayloadBytes?: number;
   /**
    * Budget of the unzipped bundle (code + onnxruntime + model files); synth fails above it.
-   * @default 60 MiB
+   * @default 60 MiB for arm64; 80 MiB for x86_64, whose onnxruntime binary is 20 MiB larger (46 vs 25 MB)
    */
   readonly maxBundleBytes?: number;
+  /**
+   * Profile rows (`point`, `variant`) that decide which variants this function serves: those some row
+   * of its point uses (`JMDC_VARIANTS`); the bundle carries only their tail blocks.
+   * @default - the rows of `profile.json` in the model folder; every variant when there is none
+   */
+  readonly profileRows?: readonly PointRow[];
   /**
    * Alarm when Errors (or Throttles) reach this count in one period.
    * @default 1
@@ -90,7 +104,10 @@ export interface PartitionFunctionProps {
   readonly entry?: string;
 }
 
-const BUNDLE_BUDGET = 60 * 1024 * 1024;
+/** Default unzipped bundle budget for arm64 (see {@link PartitionFunctionProps.maxBundleBytes}). */
+export const BUNDLE_BUDGET = 60 * 1024 * 1024;
+/** Default unzipped bundle budget for x86_64: the arm64 budget plus the larger onnxruntime binary. */
+export const BUNDLE_BUDGET_X86_64 = 80 * 1024 * 1024;
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __jmdcCreateRequire } from 'node:module';const require = __jmdcCreateRequire(import.meta.url);";
 
@@ -174,7 +191,8 @@ export function readManifest(modelDir: string): Manifest {
 /**
  * One tail function of a partition point: a `NodejsFunction` bundled locally with esbuild (ESM, the
  * edge-sdk TypeScript sources through the `source` export condition), onnxruntime-node with only the
- * binary of the function's architecture, and only the model files that point loads (in `model/`),
+ * binary of the function's architecture, and only the model files that point loads (in `model/`: the
+ * tail blocks of the variants the point's profile rows use),
  * plus its Function URL (AWS_IAM), log group and alarms on Errors and Throttles.
  *
  * @example
@@ -194,6 +212,8 @@ export class PartitionFunction extends Construct {
   readonly estimatedBundleBytes: number;
   /** What to pass as FunctionName to Invoke (qualified with the alias when there is one). */
   readonly invokeName: string;
+  /** Ids of the variants this function serves (its bundle carries only their tail blocks). */
+  readonly variants: readonly string[];
 
   constructor(scope: Construct, id: string, props: PartitionFunctionProps) {
     super(scope, id);
@@ -211,18 +231,20 @@ export class PartitionFunction extends Construct {
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const ortArch = architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x64';
     const src = functionSources(props.entry);
-    const modelFiles = modelFilesForPoint(manifest, point);
+    const variants = variantsForPoint(manifest, point, props.profileRows ?? readProfileRows(modelDir));
+    this.variants = variants;
+    const modelFiles = modelFilesForPoint(manifest, point, variants);
     const ortBinDir = join(src.ortDir, 'bin', 'napi-v6', 'linux', ortArch);
     if (!existsSync(join(ortBinDir, 'onnxruntime_binding.node'))) {
       throw new Error(`onnxruntime-node has no linux-${ortArch} binary in ${ortBinDir}`);
     }
 
     this.estimatedBundleBytes =
-      modelBytesForPoint(manifest, point) +
+      modelBytesForPoint(manifest, point, variants) +
       dirBytes(ortBinDir) +
       dirBytes(join(src.ortDir, 'dist')) +
       dirBytes(join(src.ortCommonDir, 'dist'));
-    const budget = props.maxBundleBytes ?? BUNDLE_BUDGET;
+    const budget = props.maxBundleBytes ?? (ortArch === 'x64' ? BUNDLE_BUDGET_X86_64 : BUNDLE_BUDGET);
     if (this.estimatedBundleBytes > budget) {
       Annotations.of(this).addError(
         `bundle of point ${point} would be ${(this.estimatedBundleBytes / 2 ** 20).toFixed(1)} MiB, over the ${(budget / 2 ** 20).toFixed(0)} MiB budget`,
@@ -259,6 +281,7 @@ export class PartitionFunction extends Construct {
       JMDC_THREADS: String(props.threads ?? Math.max(1, Math.round(memorySize / 1769))),
       JMDC_MAX_BATCH: String(props.maxBatch ?? 64),
       JMDC_MAX_PAYLOAD_BYTES: String(props.maxPayloadBytes ?? 6 * 1024 * 1024),
+      JMDC_VARIANTS: variants.join(','),
     };
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {

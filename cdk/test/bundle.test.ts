@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
-import { modelFilesForPoint } from '@jmdc/functions/modelFiles';
+import { modelFilesForPoint, readProfileRows, variantsForPoint } from '@jmdc/functions/modelFiles';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,7 @@ function walk(dir: string): string[] {
 
 interface Bundle {
   point: number;
+  variants: string;
   dir: string;
   files: string[];
   bytes: number;
@@ -68,7 +69,7 @@ describe.each(MODELS)('function bundles of $name', ({ name, dir: modelDir }) => 
       const dir = join(outdir, `asset.${String(props.Code.S3Key).replace(/\.zip$/, '')}`);
       const files = walk(dir).map((f) => relative(dir, f));
       const bytes = files.reduce((s, f) => s + statSync(join(dir, f)).size, 0);
-      bundles.set(point, { point, dir, files, bytes });
+      bundles.set(point, { point, variants: props.Environment.Variables.JMDC_VARIANTS, dir, files, bytes });
     }
     const sizes = [...bundles.values()].map((b) => `point ${b.point}: ${(b.bytes / 2 ** 20).toFixed(2)} MiB`);
     console.log(`[bundle.test] ${name} unzipped bundle sizes: ${sizes.join(', ')}`);
@@ -102,10 +103,12 @@ describe.each(MODELS)('function bundles of $name', ({ name, dir: modelDir }) => 
     expect([...packages].sort()).toEqual(['onnxruntime-common', 'onnxruntime-node']);
   });
 
-  it.each(points)('point %i: exactly the model files that point loads', (p) => {
+  it.each(points)('point %i: exactly the model files of the variants its profile rows use', (p) => {
     const b = bundles.get(p)!;
+    const variants = variantsForPoint(manifest, p, readProfileRows(modelDir));
+    expect(b.variants).toBe(variants.join(','));
     const model = b.files.filter((f) => f.startsWith(`model${sep}`)).map((f) => f.slice('model/'.length));
-    expect(model.sort()).toEqual(modelFilesForPoint(manifest, p).sort());
+    expect(model.sort()).toEqual(modelFilesForPoint(manifest, p, variants).sort());
     const other = b.files.filter((f) => !f.startsWith(`model${sep}`) && !f.startsWith(`node_modules${sep}`));
     expect(other).toEqual(['index.mjs']);
   });

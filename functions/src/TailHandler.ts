@@ -78,6 +78,8 @@ export class TailHandler {
   readonly initMs: number;
   private readonly log: (line: string) => void;
   private readonly fills = new Map<string, Float32Array>();
+  /** Ids of the variants this function serves. */
+  private readonly served: ReadonlySet<string>;
   private invocations = 0;
 
   private constructor(
@@ -93,6 +95,7 @@ export class TailHandler {
     this.initMs = initMs;
     this.limits = limits;
     this.log = opts.log ?? ((line) => console.log(line));
+    this.served = new Set(opts.variants ?? model.manifest.variants.map((v) => v.id));
     if (opts.point > 0) {
       for (const v of model.manifest.variants) {
         this.fills.set(v.id, Float32Array.from(v.fill[opts.point - 1] ?? []));
@@ -116,11 +119,14 @@ export class TailHandler {
         { expected: opts.expectModelHash, actual: model.manifest.hash },
       );
     }
-    verifyPointFiles(model, opts.point);
+    const variants = (opts.variants ?? model.manifest.variants.map((v) => v.id)).map((id) =>
+      findVariant(model.manifest, id),
+    );
+    verifyPointFiles(model, opts.point, opts.variants);
     const backend: InferenceBackend =
       opts.backend ?? new OrtBackend(opts.threads === undefined ? {} : { intraOpThreads: opts.threads });
     const runner = new ModelRunner(model, backend);
-    await Promise.all(model.manifest.variants.map((v) => runner.warm(v.id, { tailFrom: opts.point })));
+    await Promise.all(variants.map((v) => runner.warm(v.id, { tailFrom: opts.point })));
     return new TailHandler(opts, model, runner, limits, round(performance.now() - t0));
   }
 
@@ -210,6 +216,16 @@ export class TailHandler {
     });
     const { header } = decoded;
     const variant: Variant = findVariant(this.model.manifest, header.variant);
+    if (!this.served.has(variant.id)) {
+      throw new ModelError(
+        ErrorCodes.UNKNOWN_VARIANT,
+        `the function of point ${this.point} does not serve ${variant.id}`,
+        {
+          variant: variant.id,
+          served: [...this.served],
+        },
+      );
+    }
     const { input, batch } = this.tailInput(decoded, variant);
     const t1 = performance.now();
     const logits = await this.runner.tail(variant.id, this.point, input, batch);

@@ -34,6 +34,12 @@ export interface TailHandlerOptions {
    */
   expectModelHash?: string;
   /**
+   * Ids of the variants this function serves (its bundle carries only their files); requests for
+   * another variant get UNKNOWN_VARIANT.
+   * @default every variant of the manifest
+   */
+  variants?: string[];
+  /**
    * Where the one structured JSON line per request goes.
    * @default console.log
    */
@@ -65,7 +71,7 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number): number |
 /**
  * Reads the options from the environment of a Lambda function:
  * `JMDC_POINT` (required), `JMDC_MODEL_DIR` (default `defaultModelDir`), `JMDC_THREADS`,
- * `JMDC_MODEL_HASH`, and the limits `JMDC_MAX_BATCH`, `JMDC_MAX_PAYLOAD_BYTES`, `JMDC_MAX_DECODED_BYTES`,
+ * `JMDC_MODEL_HASH`, `JMDC_VARIANTS` (comma-separated variant ids), and the limits `JMDC_MAX_BATCH`, `JMDC_MAX_PAYLOAD_BYTES`, `JMDC_MAX_DECODED_BYTES`,
  * `JMDC_MAX_CHANNELS`, `JMDC_MAX_SIDE`. Throws INVALID_ARGUMENT naming the first bad variable.
  *
  * @example
@@ -88,5 +94,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, defaultModelDir: string):
   const threads = intFromEnv(env, 'JMDC_THREADS', 0);
   if (threads !== undefined) opts.threads = threads;
   if (env.JMDC_MODEL_HASH) opts.expectModelHash = env.JMDC_MODEL_HASH;
+  const variants = env.JMDC_VARIANTS?.split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (variants !== undefined && variants.length > 0) opts.variants = variants;
   return opts;
 }

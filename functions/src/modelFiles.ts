@@ -5,10 +5,10 @@
  *
  * This module imports no native code: the CDK app loads it at synth time.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { BlockFile, LoadedModel, Manifest, Variant } from '@jmdc/edge-sdk/model';
-import { sha256File } from '@jmdc/edge-sdk/model';
+import { findVariant, sha256File } from '@jmdc/edge-sdk/model';
 import { ErrorCodes, JmdcError, ModelError } from './errors.js';
 
 // the CDK app reads manifests through this module (it depends on @jmdc/functions only)
@@ -43,36 +43,92 @@ export function tailBlocks(manifest: Manifest, variant: Variant, point: number):
   return variant.blocks.filter((b) => b.block > point);
 }
 
+/** The fields of a profile row that tell which variant a partition point's function must hold. */
+export interface PointRow {
+  point: number;
+  /** Prune ratio of the variant. */
+  variant: number;
+}
+
+/**
+ * The rows of `profile.json` in a model folder (only `point` and `variant` of each), or undefined when
+ * the folder has no profile. Throws MANIFEST_INVALID on a profile without a `rows` array.
+ *
+ * @example
+ * readProfileRows('models/fmnist-vgg16')?.length // 805
+ */
+export function readProfileRows(modelDir: string): PointRow[] | undefined {
+  const path = join(modelDir, 'profile.json');
+  if (!existsSync(path)) return undefined;
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as { rows?: unknown };
+  if (!Array.isArray(raw.rows)) {
+    throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${path} has no rows array`, { path });
+  }
+  return raw.rows.map((r: { point?: unknown; variant?: unknown }, i: number) => {
+    if (typeof r.point !== 'number' || typeof r.variant !== 'number') {
+      throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${path}: row ${i} lacks a numeric point or variant`, {
+        path,
+        row: i,
+      });
+    }
+    return { point: r.point, variant: r.variant };
+  });
+}
+
+/**
+ * Ids of the variants the function of `point` serves: those that some profile row of that point uses,
+ * in manifest order; every variant when `rows` is undefined (no profile). A point no row uses gets
+ * every variant too (it is deployed on purpose, so it serves whatever the edge may send it).
+ *
+ * @example
+ * variantsForPoint(manifest, 0, readProfileRows(dir)) // ['r000']: the only cloud-only row is r000
+ */
+export function variantsForPoint(manifest: Manifest, point: number, rows?: readonly PointRow[]): string[] {
+  assertPoint(manifest, point);
+  const all = manifest.variants.map((v) => v.id);
+  if (rows === undefined) return all;
+  const used = new Set(rows.filter((r) => r.point === point).map((r) => findVariant(manifest, r.variant).id));
+  return used.size === 0 ? all : all.filter((id) => used.has(id));
+}
+
+/** The variants of `manifest` with the given ids (all when `variants` is undefined); UNKNOWN_VARIANT on a bad id. */
+function selectVariants(manifest: Manifest, variants?: readonly string[]): Variant[] {
+  if (variants === undefined) return manifest.variants;
+  return variants.map((id) => findVariant(manifest, id));
+}
+
 /**
  * Every file, relative to the model folder, the tail function of `point` needs: `manifest.json`
- * first, then each variant's tail blocks.
+ * first, then the tail blocks of each variant in `variants` (default: every variant).
  *
  * @example
  * modelFilesForPoint(manifest, 5) // ['manifest.json', 'r000/classifier.onnx', 'r050/classifier.onnx']
+ * modelFilesForPoint(manifest, 0, ['r000']) // ['manifest.json', 'r000/block1.onnx', ...]
  */
-export function modelFilesForPoint(manifest: Manifest, point: number): string[] {
-  const files = manifest.variants.flatMap((v) => tailBlocks(manifest, v, point).map((b) => b.file));
+export function modelFilesForPoint(manifest: Manifest, point: number, variants?: readonly string[]): string[] {
+  const files = selectVariants(manifest, variants).flatMap((v) => tailBlocks(manifest, v, point).map((b) => b.file));
   return ['manifest.json', ...new Set(files)];
 }
 
 /** Total bytes of the ONNX files of {@link modelFilesForPoint} (as the manifest states them). */
-export function modelBytesForPoint(manifest: Manifest, point: number): number {
+export function modelBytesForPoint(manifest: Manifest, point: number, variants?: readonly string[]): number {
   let total = 0;
-  for (const v of manifest.variants) for (const b of tailBlocks(manifest, v, point)) total += b.bytes;
+  for (const v of selectVariants(manifest, variants)) for (const b of tailBlocks(manifest, v, point)) total += b.bytes;
   return total;
 }
 
 /**
- * Checks the size and sha256 of only the files the tail of `point` loads (a function's bundle
+ * Checks the size and sha256 of only the files the tail of `point` loads for `variants` (default:
+ * every variant; a function's bundle
  * carries no other block, so the manifest's content hash cannot be recomputed there).
  * Throws MODEL_NOT_FOUND or MODEL_HASH_MISMATCH (both 500: a broken deployment is our fault).
  *
  * @example
  * verifyPointFiles(loadModel('/var/task/model'), 2)
  */
-export function verifyPointFiles({ dir, manifest }: LoadedModel, point: number): void {
+export function verifyPointFiles({ dir, manifest }: LoadedModel, point: number, variants?: readonly string[]): void {
   const root = resolve(dir);
-  for (const v of manifest.variants) {
+  for (const v of selectVariants(manifest, variants)) {
     for (const b of tailBlocks(manifest, v, point)) {
       const path = resolve(join(dir, b.file));
       if (!path.startsWith(root + sep)) {
