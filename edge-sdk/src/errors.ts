@@ -24,6 +24,8 @@ export const ErrorCodes = {
   UNKNOWN_VARIANT: 'JMDC_ERR_UNKNOWN_VARIANT',
   SHAPE_MISMATCH: 'JMDC_ERR_SHAPE_MISMATCH',
   NON_FINITE: 'JMDC_ERR_NON_FINITE',
+  /** Well-formed features the model cannot take: values beyond the receiver's bound, or non-finite logits. */
+  INVALID_FEATURES: 'JMDC_ERR_INVALID_FEATURES',
   INVALID_ARGUMENT: 'JMDC_ERR_INVALID_ARGUMENT',
   INVALID_REQUEST: 'JMDC_ERR_INVALID_REQUEST',
   // model files
@@ -44,6 +46,11 @@ export const ErrorCodes = {
   PROFILE_INVALID: 'JMDC_ERR_PROFILE_INVALID',
   CREDENTIALS: 'JMDC_ERR_CREDENTIALS',
   ABORTED: 'JMDC_ERR_ABORTED',
+  // transport: answers that are not what they claim, redirects, optional dependencies
+  BAD_RESPONSE: 'JMDC_ERR_BAD_RESPONSE',
+  RESPONSE_TOO_LARGE: 'JMDC_ERR_RESPONSE_TOO_LARGE',
+  REDIRECT: 'JMDC_ERR_REDIRECT',
+  DEPENDENCY_MISSING: 'JMDC_ERR_DEPENDENCY_MISSING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -102,6 +109,7 @@ export class TransportError extends JmdcError {
 const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCodes.DECODED_TOO_LARGE]: 413,
+  [ErrorCodes.INVALID_FEATURES]: 422,
   [ErrorCodes.MODEL_MISMATCH]: 409,
   [ErrorCodes.MODEL_NOT_FOUND]: 500,
   [ErrorCodes.MANIFEST_INVALID]: 500,
@@ -114,9 +122,16 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.DEADLINE]: 504,
   [ErrorCodes.NO_PLAN]: 400,
   [ErrorCodes.CLOSED]: 500,
+  [ErrorCodes.BAD_RESPONSE]: 502,
+  [ErrorCodes.RESPONSE_TOO_LARGE]: 502,
+  [ErrorCodes.REDIRECT]: 502,
+  [ErrorCodes.DEPENDENCY_MISSING]: 500,
 };
 
-/** HTTP status for an error code: 413 too large, 409 model mismatch, 5xx our faults, 400 other bad input. */
+/**
+ * HTTP status for an error code: 413 too large, 409 model mismatch, 422 features the model cannot take,
+ * 5xx our faults, 400 other bad input.
+ */
 export function statusForCode(code: ErrorCode): number {
   return STATUS[code] ?? 400;
 }

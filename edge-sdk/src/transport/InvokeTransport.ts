@@ -1,11 +1,31 @@
 import { performance } from 'node:perf_hooks';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
-import { errorForStatus, parseCloudResponse, RETRYABLE_STATUS } from './response.js';
-import { type RetryOptions, RetryPolicy } from './retry.js';
+import { DeadlineScope } from './deadline.js';
+import { classifyNetworkError, errorCode, NOT_SENT_CODES } from './errors.js';
+import { errorForStatus, implausibleTimings, parseCloudResponse, RETRYABLE_STATUS } from './response.js';
+import { type RetryOptions, RetryPolicy, withAttempts } from './retry.js';
 import type { CredentialsInput } from './sigv4.js';
-import type { SendOptions, SendResult, Transport } from './types.js';
+import type { ExpectedAnswer, RequestTiming, SendOptions, SendResult, TimingBounds, Transport } from './types.js';
 import type { HttpTimeouts } from './UrlTransport.js';
+
+/**
+ * What the transport needs of a Lambda client: a `LambdaClient` of `@aws-sdk/client-lambda` fits
+ * (typed structurally so that apps without that optional package type-check).
+ *
+ * @example
+ * const client: LambdaClientLike = new LambdaClient({ region: 'eu-west-1' })
+ */
+export interface LambdaClientLike {
+  // biome-ignore lint/suspicious/noExplicitAny: the SDK's overloaded, generic send must be assignable
+  send(command: any, options?: any): Promise<unknown>;
+  destroy(): void;
+}
+
+/** The parts of `@aws-sdk/client-lambda` the transport uses (loaded with `import()` on first use). */
+export interface LambdaSdk {
+  LambdaClient: new (config: Record<string, unknown>) => LambdaClientLike;
+  InvokeCommand: new (input: { FunctionName: string; Payload: Uint8Array }) => unknown;
+}
 
 /**
  * Options of {@link InvokeTransport}.
@@ -17,7 +37,7 @@ export interface InvokeTransportOptions {
   /** Function name (or ARN) per partition point (0 = cloud-only). */
   functions: Readonly<Record<number, string>>;
   /** A configured client (tests, LocalStack, the local cloud); when given, region/credentials/endpoint are not used. */
-  client?: LambdaClient;
+  client?: LambdaClientLike;
   /** @default process.env.AWS_REGION ?? 'us-east-1' */
   region?: string;
   /** @default the SDK's default provider chain */
@@ -27,15 +47,48 @@ export interface InvokeTransportOptions {
   /** connectMs and headersMs (as the request timeout) are used. */
   timeouts?: HttpTimeouts;
   retry?: RetryOptions | RetryPolicy;
+  /** What every answer must be (a `send`'s `expect` overrides it field by field). @default {} */
+  expect?: ExpectedAnswer;
+  /** Bounds of plausible timings. @default DEFAULT_TIMING_BOUNDS (900000 ms each) */
+  timingBounds?: TimingBounds;
+  /** Loads `@aws-sdk/client-lambda` (tests). @default () => import('@aws-sdk/client-lambda') */
+  loadSdk?: () => Promise<LambdaSdk>;
 }
 
 const THROTTLES = new Set(['TooManyRequestsException', 'ThrottlingException', 'EC2ThrottledException']);
 
 /**
+ * Loads the optional peer dependency `@aws-sdk/client-lambda`; `JMDC_ERR_DEPENDENCY_MISSING` when it
+ * is not installed.
+ *
+ * @example
+ * const { LambdaClient, InvokeCommand } = await loadLambdaSdk()
+ */
+export async function loadLambdaSdk(): Promise<LambdaSdk> {
+  const name = '@aws-sdk/client-lambda';
+  try {
+    return (await import(name)) as LambdaSdk;
+  } catch (e) {
+    const code = (e as { code?: unknown })?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new JmdcError(
+        ErrorCodes.DEPENDENCY_MISSING,
+        `the invoke transport needs the optional peer dependency ${name}: npm install ${name}@^3`,
+        { package: name },
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
+/**
  * Calls the tail function of each point with the Lambda Invoke API (`@aws-sdk/client-lambda`
- * `InvokeCommand`, payload `{ "payload": "<base64>" }`). The SDK's own retries are off; the
- * {@link RetryPolicy} retries throttling (429) and 502/503/504 only. The upload time cannot be seen
- * through the SDK, so `uploadMeasured` is false.
+ * `InvokeCommand`, payload `{ "payload": "<base64>" }`). `@aws-sdk/client-lambda` is an optional peer
+ * dependency, imported on the first `send` (`JMDC_ERR_DEPENDENCY_MISSING` when it is not installed);
+ * apps that use Function URLs never load it. The SDK's own retries are off; the {@link RetryPolicy}
+ * retries throttling (429, honouring `retryAfterSeconds`) and 502/503/504 only. The upload time cannot
+ * be seen through the SDK, so `uploadMeasured` is false and `ttfbMs` is the whole call.
  *
  * @example
  * const t = new InvokeTransport({ functions: { 1: 'jmdc-tail-p1' }, region: 'eu-west-1' })
@@ -44,9 +97,12 @@ const THROTTLES = new Set(['TooManyRequestsException', 'ThrottlingException', 'E
 export class InvokeTransport implements Transport {
   readonly points: readonly number[];
   private readonly functions: Map<number, string>;
-  private readonly client: LambdaClient;
+  private readonly opts: InvokeTransportOptions;
+  private sdk: Promise<{ sdk: LambdaSdk; client: LambdaClientLike }> | undefined;
   private readonly ownClient: boolean;
   private readonly retry: RetryPolicy;
+  private readonly expect: ExpectedAnswer;
+  private readonly bounds: TimingBounds;
   private closed = false;
 
   constructor(opts: InvokeTransportOptions) {
@@ -61,56 +117,92 @@ export class InvokeTransport implements Transport {
     this.points = [...this.functions.keys()].sort((a, b) => a - b);
     this.retry = opts.retry instanceof RetryPolicy ? opts.retry : new RetryPolicy(opts.retry);
     this.ownClient = !opts.client;
-    this.client =
-      opts.client ??
-      new LambdaClient({
-        region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-        ...(opts.credentials ? { credentials: opts.credentials } : {}),
-        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-        maxAttempts: 1,
-        requestHandler: {
-          connectionTimeout: opts.timeouts?.connectMs ?? 3000,
-          requestTimeout: opts.timeouts?.headersMs ?? 15000,
-        },
-      });
+    this.expect = { ...(opts.expect ?? {}) };
+    this.bounds = { ...(opts.timingBounds ?? {}) };
+    this.opts = opts;
   }
 
+  private load(): Promise<{ sdk: LambdaSdk; client: LambdaClientLike }> {
+    this.sdk ??= (async () => {
+      const o = this.opts;
+      const sdk = await (o.loadSdk ?? loadLambdaSdk)();
+      const client =
+        o.client ??
+        new sdk.LambdaClient({
+          region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+          ...(o.credentials ? { credentials: o.credentials } : {}),
+          ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+          maxAttempts: 1,
+          requestHandler: {
+            connectionTimeout: o.timeouts?.connectMs ?? 3000,
+            requestTimeout: o.timeouts?.headersMs ?? 15000,
+          },
+        });
+      return { sdk, client };
+    })();
+    // a failed load is not cached: installing the package fixes the next call
+    this.sdk.catch(() => {
+      this.sdk = undefined;
+    });
+    return this.sdk;
+  }
+
+  /**
+   * Invokes the function of `point` with `payload`, retrying what is safe to repeat, and validates the
+   * answer. `attempts` counts the invocations sent (a refused connection does not count).
+   */
   async send(point: number, payload: Uint8Array, opts: SendOptions = {}): Promise<SendResult> {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'transport is closed');
     const name = this.functions.get(point);
     if (!name) throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `no function for point ${point}`, { point });
+    const { sdk, client } = await this.load();
     const body = new TextEncoder().encode(JSON.stringify({ payload: Buffer.from(payload).toString('base64') }));
-    const { value, attempts } = await this.retry.run(() => this.once(name, body, payload.byteLength, opts), opts);
-    return { ...value, attempts };
+    const requests: RequestTiming[] = [];
+    const record = (t: RequestTiming) => {
+      requests.push(t);
+      opts.onRequest?.(t);
+    };
+    try {
+      const { value } = await this.retry.run(
+        () => this.once(sdk, client, point, name, body, payload.byteLength, opts, record),
+        opts,
+      );
+      return { ...value, attempts: requests.length, requests };
+    } catch (e) {
+      throw withAttempts(e, requests.length);
+    }
   }
 
   private async once(
+    sdk: LambdaSdk,
+    client: LambdaClientLike,
+    point: number,
     name: string,
     body: Uint8Array,
     bytes: number,
     opts: SendOptions,
-  ): Promise<Omit<SendResult, 'attempts'>> {
-    const remaining = opts.deadline === undefined ? Number.POSITIVE_INFINITY : opts.deadline - Date.now();
-    if (remaining <= 0) throw new JmdcError(ErrorCodes.DEADLINE, 'deadline passed before the request was sent');
-    if (opts.signal?.aborted) throw new JmdcError(ErrorCodes.ABORTED, 'request aborted');
-    const ac = new AbortController();
-    const timer = Number.isFinite(remaining)
-      ? setTimeout(() => ac.abort(new JmdcError(ErrorCodes.DEADLINE, 'no response before the deadline')), remaining)
-      : undefined;
-    const onAbort = () => ac.abort(new JmdcError(ErrorCodes.ABORTED, 'request aborted'));
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    record: (t: RequestTiming) => void,
+  ): Promise<Omit<SendResult, 'attempts' | 'requests'>> {
+    const scope = DeadlineScope.start(opts);
+    const wireBytes = body.byteLength + 400; // the SDK's request line and SigV4 headers, about
     const t0 = performance.now();
+    let sent = true;
+    let status: number | undefined;
+    let serverMs: number | undefined;
+    let doneAt: number | undefined;
     try {
-      const out = await this.client.send(new InvokeCommand({ FunctionName: name, Payload: body }), {
-        abortSignal: ac.signal,
-      });
-      const totalMs = performance.now() - t0;
+      const out = (await client.send(new sdk.InvokeCommand({ FunctionName: name, Payload: body }), {
+        abortSignal: scope.signal,
+      })) as { Payload?: Uint8Array; FunctionError?: string; StatusCode?: number };
+      doneAt = performance.now();
+      const totalMs = doneAt - t0;
+      status = out.StatusCode;
       const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new TransportError(ErrorCodes.CLOUD_ERROR, `function ${name} returned no JSON`, { retryable: false });
+        throw new TransportError(ErrorCodes.BAD_RESPONSE, `function ${name} returned no JSON`, { retryable: false });
       }
       if (out.FunctionError) {
         const m = (parsed as { errorMessage?: unknown })?.errorMessage;
@@ -120,39 +212,86 @@ export class InvokeTransport implements Transport {
         });
       }
       const sc = (parsed as { statusCode?: unknown })?.statusCode;
+      if (typeof sc === 'number') status = sc;
       if (typeof sc === 'number' && (sc < 200 || sc >= 300)) throw errorForStatus(sc, text, { functionName: name });
-      const response = parseCloudResponse(parsed);
-      return { response, uploadMs: 0, uploadMeasured: false, totalMs, serverMs: response.serverMs, bytes };
+      const response = parseCloudResponse(parsed, { ...this.expect, ...(opts.expect ?? {}) });
+      const implausible = implausibleTimings(response, this.bounds, totalMs);
+      if (implausible.length === 0) serverMs = response.serverMs;
+      return {
+        response,
+        uploadMs: 0,
+        uploadMeasured: false,
+        totalMs,
+        serverMs: response.serverMs,
+        bytes,
+        bytesSent: wireBytes,
+        ttfbMs: totalMs,
+        timingsPlausible: implausible.length === 0,
+        implausible,
+      };
     } catch (e) {
-      if (ac.signal.aborted && ac.signal.reason instanceof JmdcError) throw ac.signal.reason;
+      const reason = scope.reason();
+      if (reason) throw reason;
       if (e instanceof JmdcError) throw e;
-      throw classifySdkError(e);
+      const err = classifySdkError(e);
+      sent = err.details.sent !== false;
+      if (err instanceof TransportError && err.status !== undefined) status = err.status;
+      throw err;
     } finally {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
+      scope.dispose();
+      if (sent) {
+        const end = doneAt ?? performance.now();
+        record({
+          point,
+          bodyBytes: body.byteLength,
+          bytesSent: wireBytes,
+          ttfbMs: end - t0,
+          totalMs: end - t0,
+          ...(status !== undefined ? { status } : {}),
+          ...(serverMs !== undefined ? { serverMs } : {}),
+          measured: false,
+        });
+      }
     }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.ownClient) this.client.destroy();
+    if (this.ownClient && this.sdk) {
+      const loaded = await this.sdk.catch(() => undefined);
+      loaded?.client.destroy();
+    }
   }
 }
 
-function classifySdkError(e: unknown): TransportError {
-  const o = e as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+/**
+ * Maps an `@aws-sdk/client-lambda` error: throttling and 502/503/504 are retryable
+ * `JMDC_ERR_CLOUD_ERROR` (a throttle's `retryAfterSeconds` in `details.retryAfterMs`), 403 and
+ * credential failures `JMDC_ERR_CREDENTIALS`, other 4xx `JMDC_ERR_CLOUD_REJECTED`, other statuses
+ * `JMDC_ERR_CLOUD_ERROR`; network failures go through {@link classifyNetworkError}. `details.sent` is
+ * false when the request surely was not sent.
+ */
+function classifySdkError(e: unknown): JmdcError {
+  const o = e as {
+    name?: string;
+    message?: string;
+    retryAfterSeconds?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
   const status = o?.$metadata?.httpStatusCode;
   const name = o?.name ?? '';
   const message = o?.message ?? String(e);
   if (THROTTLES.has(name) || (status !== undefined && RETRYABLE_STATUS.has(status))) {
+    const ra = Number(o.retryAfterSeconds);
+    const retryAfterMs = o.retryAfterSeconds !== undefined && Number.isFinite(ra) && ra >= 0 ? ra * 1000 : undefined;
     return new TransportError(
       ErrorCodes.CLOUD_ERROR,
       `Lambda ${name || status}: ${message}`,
       {
         retryable: true,
         ...(status !== undefined ? { status } : {}),
-        details: { name },
+        details: { name, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
       },
       { cause: e },
     );
@@ -174,30 +313,14 @@ function classifySdkError(e: unknown): TransportError {
       { cause: e },
     );
   }
-  const code = o?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') {
-    return new TransportError(
-      ErrorCodes.NETWORK,
-      `cannot connect: ${message}`,
-      { retryable: true, details: { code } },
-      { cause: e },
-    );
-  }
-  if (name === 'TimeoutError' || code === 'ETIMEDOUT') {
-    return new TransportError(
-      ErrorCodes.TIMEOUT,
-      `Lambda request timed out: ${message}`,
-      { retryable: false, details: { code } },
-      { cause: e },
-    );
-  }
   if (name === 'CredentialsProviderError') {
-    return new TransportError(ErrorCodes.CREDENTIALS, message, { retryable: false }, { cause: e });
+    return new TransportError(
+      ErrorCodes.CREDENTIALS,
+      message,
+      { retryable: false, details: { sent: false } },
+      { cause: e },
+    );
   }
-  return new TransportError(
-    ErrorCodes.NETWORK,
-    `Lambda request failed: ${message}`,
-    { retryable: false, details: { code, name } },
-    { cause: e },
-  );
+  const code = errorCode(e);
+  return classifyNetworkError(e, { sent: !(code && NOT_SENT_CODES.has(code)), what: 'Lambda request' });
 }

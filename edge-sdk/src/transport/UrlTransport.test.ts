@@ -7,6 +7,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, isJmdcError, type TransportError } from '../errors.js';
+import { attemptsOf } from './retry.js';
 import { UrlTransport } from './UrlTransport.js';
 
 const CREDS = {
@@ -227,7 +228,6 @@ describe('UrlTransport', () => {
     const t = new UrlTransport({
       urls: { 1: `http://127.0.0.1:${port}/` },
       signing: false,
-      local: true,
       retry: {
         baseDelayMs: 1,
         random: () => {
@@ -241,7 +241,8 @@ describe('UrlTransport', () => {
     expect(e.code).toBe(ErrorCodes.NETWORK);
     expect(e.retryable).toBe(true);
     expect(e.details.code).toBe('ECONNREFUSED');
-    expect(draws).toBe(2); // 3 attempts = 2 backoffs
+    expect(draws).toBe(2); // 3 tries = 2 backoffs
+    expect(attemptsOf(e)).toBe(0); // none was written
   });
 
   it('fails with JMDC_ERR_TIMEOUT when the headers do not come in time (sent: not retried)', async () => {
@@ -283,7 +284,6 @@ describe('UrlTransport', () => {
       const t = new UrlTransport({
         urls: { 1: `http://127.0.0.1:${port}/` },
         signing: false,
-        local: true,
         timeouts: { connectMs: 200 },
         retry: { maxAttempts: 1 },
       });
@@ -314,27 +314,28 @@ describe('UrlTransport', () => {
     expect(e.code).toBe(ErrorCodes.ABORTED);
   });
 
-  it('rejects a malformed success body with JMDC_ERR_CLOUD_ERROR', async () => {
+  it('rejects a malformed success body with JMDC_ERR_BAD_RESPONSE', async () => {
     handler = (_q, _b, res) => res.end('{"classes":[1]}');
     const t = transport();
     const e = await failure(t.send(0, new Uint8Array(10)));
     await t.close();
-    expect(e.code).toBe(ErrorCodes.CLOUD_ERROR);
+    expect(e.code).toBe(ErrorCodes.BAD_RESPONSE);
     expect(e.retryable).toBe(false);
   });
 
-  it('refuses signing: false for a non-local URL with JMDC_ERR_INVALID_ARGUMENT', () => {
+  it('refuses signing: false for a non-loopback IP literal with JMDC_ERR_INVALID_ARGUMENT', () => {
     let err: unknown;
     try {
-      new UrlTransport({ urls: { 1: 'https://abc.lambda-url.eu-west-1.on.aws/' }, signing: false });
+      new UrlTransport({ urls: { 1: 'http://10.1.2.3:18790/points/1' }, signing: false });
     } catch (e) {
       err = e;
     }
     expect(isJmdcError(err, ErrorCodes.INVALID_ARGUMENT)).toBe(true);
+    expect((err as Error).message).toContain('10.1.2.3 is not');
   });
 
   it('sends unsigned to a local cloud, reports its timings and probes without running anything', async () => {
-    const t = transport({ signing: false, local: true });
+    const t = transport({ signing: false });
     const r = await t.send(0, new Uint8Array(64 * 1024));
     expect(hits[0]?.headers.authorization).toBeUndefined();
     expect(r.uploadMeasured).toBe(true);
@@ -346,5 +347,256 @@ describe('UrlTransport', () => {
     expect(hits[1]?.method).toBe('HEAD');
     await t.close();
     expect(isJmdcError(await t.send(0, new Uint8Array(1)).catch((e: unknown) => e), ErrorCodes.CLOSED)).toBe(true);
+  });
+});
+
+const TEN = { classes: 10, batch: 1, modelHash: 'sha256:ab' };
+
+function answer(patch: Record<string, unknown>): Handler {
+  return (_q, _b, res) => res.end(JSON.stringify({ ...OK, ...patch }));
+}
+
+describe('UrlTransport: answers are validated as what they claim', () => {
+  const hostile: Array<[string, Handler, string]> = [
+    [
+      'logits beyond the float32 range',
+      answer({ logits: [[1e39, 0, 0, 5, 0, 0, 0, 0, 0, 0]] }),
+      ErrorCodes.BAD_RESPONSE,
+    ],
+    ['a row of 9 logits for 10 classes', answer({ logits: [[0, 0, 0, 5, 0, 0, 0, 0, 0]] }), ErrorCodes.BAD_RESPONSE],
+    [
+      'two rows for one image',
+      answer({ classes: [3, 3], logits: [OK.logits[0], OK.logits[0]] }),
+      ErrorCodes.BAD_RESPONSE,
+    ],
+    ['no modelHash', answer({ modelHash: undefined }), ErrorCodes.BAD_RESPONSE],
+    ['another model hash', answer({ modelHash: 'sha256:other' }), ErrorCodes.MODEL_MISMATCH],
+    ['a class that is not the argmax', answer({ classes: [2] }), ErrorCodes.BAD_RESPONSE],
+    ['garbage instead of JSON', (_q, _b, res) => res.end('<html>hello</html>'), ErrorCodes.BAD_RESPONSE],
+    ['a JSON array', (_q, _b, res) => res.end('[1,2,3]'), ErrorCodes.BAD_RESPONSE],
+    [
+      'a 2 MiB body with its content-length',
+      (_q, _b, res) => {
+        res.setHeader('content-length', String(2 * 1024 * 1024));
+        res.end(Buffer.alloc(2 * 1024 * 1024, 32));
+      },
+      ErrorCodes.RESPONSE_TOO_LARGE,
+    ],
+    [
+      'a 2 MiB chunked body',
+      (_q, _b, res) => {
+        res.write(Buffer.alloc(1024 * 1024, 32));
+        res.end(Buffer.alloc(1024 * 1024, 32));
+      },
+      ErrorCodes.RESPONSE_TOO_LARGE,
+    ],
+    [
+      'a redirect',
+      (_q, _b, res) => {
+        res.statusCode = 307;
+        res.setHeader('location', `${base}/elsewhere`);
+        res.end();
+      },
+      ErrorCodes.REDIRECT,
+    ],
+  ];
+  for (const [what, h, code] of hostile) {
+    it(`rejects ${what} with ${code}, not retried`, async () => {
+      handler = h;
+      const t = transport({ expect: TEN });
+      const e = await failure(t.send(0, new Uint8Array(10)));
+      await t.close();
+      expect(e.code).toBe(code);
+      expect(e.retryable).toBe(false);
+      expect(hits.length).toBe(1); // the redirect target is never requested either
+      expect(attemptsOf(e)).toBe(1);
+    });
+  }
+
+  it('takes the expected batch from send and the rest from the transport', async () => {
+    const t = transport({ expect: { classes: 10, modelHash: 'sha256:ab' } });
+    const e = await failure(t.send(0, new Uint8Array(10), { expect: { batch: 2 } }));
+    expect(e.code).toBe(ErrorCodes.BAD_RESPONSE);
+    expect(e.message).toContain('1 rows of logits for 2 images');
+    const r = await t.send(0, new Uint8Array(10), { expect: { batch: 1 } });
+    await t.close();
+    expect(r.response.classes).toEqual([3]);
+  });
+
+  it('fails with JMDC_ERR_TIMEOUT when the headers drip in slower than headersMs', async () => {
+    handler = (req) => {
+      const sock = req.socket;
+      sock.write('HTTP/1.1 200 OK\r\n');
+      const drip = setInterval(() => {
+        if (sock.destroyed) clearInterval(drip);
+        else sock.write('x-drip: 1\r\n');
+      }, 50);
+      sock.on('close', () => clearInterval(drip));
+    };
+    const t = transport({ timeouts: { headersMs: 300 } });
+    const e = await failure(t.send(0, new Uint8Array(10)));
+    await t.close();
+    expect(e.code).toBe(ErrorCodes.TIMEOUT);
+    expect(e.details.code).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect(hits.length).toBe(1);
+  });
+
+  it('uses the logits of an answer with implausible timings but marks them so that nobody learns them', async () => {
+    handler = answer({ serverMs: 1e6 });
+    const t = transport({ expect: TEN });
+    const r = await t.send(0, new Uint8Array(10));
+    expect(r.response.classes).toEqual([3]);
+    expect(r.timingsPlausible).toBe(false);
+    expect(r.implausible).toEqual(['serverMs']);
+    expect(r.requests[0]?.serverMs).toBeUndefined();
+    handler = answer({ coldStart: true, initMs: 1e308 });
+    const cold = await t.send(0, new Uint8Array(10));
+    expect(cold.implausible).toEqual(['initMs']);
+    handler = answer({ serverMs: 1 });
+    const fine = await t.send(0, new Uint8Array(10));
+    await t.close();
+    expect(fine.timingsPlausible).toBe(true);
+    expect(fine.implausible).toEqual([]);
+    expect(fine.requests[0]?.serverMs).toBe(1);
+  });
+});
+
+describe('UrlTransport: attempts and Retry-After', () => {
+  it('counts every request the server saw, also when all of them fail', async () => {
+    handler = (_q, _b, res) => {
+      res.statusCode = 503;
+      res.end('busy');
+    };
+    const seen: number[] = [];
+    const t = transport();
+    const e = await failure(t.send(0, new Uint8Array(10), { onRequest: (x) => seen.push(x.status ?? 0) }));
+    await t.close();
+    expect(hits.length).toBe(3);
+    expect(attemptsOf(e)).toBe(3);
+    expect(seen).toEqual([503, 503, 503]);
+  });
+
+  it('waits the Retry-After of a 503 when the deadline allows it, then succeeds', async () => {
+    const at: number[] = [];
+    handler = (_q, _b, res, n) => {
+      at.push(Date.now());
+      if (n === 1) {
+        res.statusCode = 503;
+        res.setHeader('retry-after', '1');
+        res.end('later');
+      } else res.end(JSON.stringify(OK));
+    };
+    const t = transport({ retry: { baseDelayMs: 1, maxDelayMs: 2, random: () => 0 } });
+    const r = await t.send(0, new Uint8Array(10), { deadline: Date.now() + 5000 });
+    await t.close();
+    expect(r.attempts).toBe(2);
+    expect(hits.length).toBe(2);
+    // without Retry-After the jitter (random = 0) would retry at once
+    expect((at[1] as number) - (at[0] as number)).toBeGreaterThanOrEqual(990);
+  });
+
+  it('gives up at once with a retryable error when Retry-After reaches past the deadline', async () => {
+    handler = (_q, _b, res) => {
+      res.statusCode = 429;
+      res.setHeader('retry-after', '30');
+      res.end('slow down');
+    };
+    const t = transport();
+    const e = await failure(t.send(0, new Uint8Array(10), { deadline: Date.now() + 5000 }));
+    await t.close();
+    expect(hits.length).toBe(1);
+    expect(e.code).toBe(ErrorCodes.CLOUD_ERROR);
+    expect(e.retryable).toBe(true);
+    expect(e.status).toBe(429);
+    expect(e.details.retryAfterMs).toBe(30_000);
+    expect(e.details.retryAfterExceeded).toBe(true);
+    expect(attemptsOf(e)).toBe(1);
+  });
+});
+
+describe('UrlTransport: per-request timing and the upload probe', () => {
+  it('reports bytes on the wire and time to first byte for every request', async () => {
+    handler = (_q, _b, res, n) => {
+      if (n === 1) {
+        res.statusCode = 502;
+        res.end('bad gateway');
+      } else res.end(JSON.stringify(OK));
+    };
+    const seen: number[] = [];
+    const t = transport();
+    const r = await t.send(2, new Uint8Array(300), { onRequest: (x) => seen.push(x.bodyBytes) });
+    await t.close();
+    expect(seen).toEqual([300, 300]);
+    expect(r.requests.map((x) => x.status)).toEqual([502, 200]);
+    expect(r.attempts).toBe(2);
+    const last = r.requests[1];
+    // the signed request carries an authorization header and more: well over 300 bytes of head
+    expect(r.bytesSent).toBeGreaterThan(300 + 300);
+    expect(last?.bytesSent).toBe(r.bytesSent);
+    expect(r.ttfbMs).toBeGreaterThan(0);
+    expect(r.ttfbMs).toBeLessThanOrEqual(r.totalMs);
+    expect(last?.serverMs).toBe(4.5);
+    expect(last?.measured).toBe(true);
+  });
+
+  it('probeUpload sends n zero bytes that the function rejects and returns their timing', async () => {
+    handler = (_q, _b, res) => {
+      res.statusCode = 400;
+      res.end('{"error":{"code":"JMDC_ERR_BAD_MAGIC","message":"not a jmdc payload"},"serverMs":0.2}');
+    };
+    const t = transport();
+    const timing = await t.probeUpload(2, 5000);
+    await t.close();
+    expect(hits.length).toBe(1);
+    expect(hits[0]?.body.equals(Buffer.alloc(5000))).toBe(true);
+    expect(hits[0]?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 /);
+    expect(timing).toMatchObject({ point: 2, bodyBytes: 5000, status: 400, serverMs: 0.2, measured: true });
+    expect(timing.bytesSent).toBeGreaterThan(5000);
+  });
+
+  it('probeUpload refuses a size outside 1..6 MiB and reports a 2xx as JMDC_ERR_BAD_RESPONSE', async () => {
+    const t = transport();
+    expect((await failure(t.probeUpload(2, 0))).code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(hits.length).toBe(0);
+    const e = await failure(t.probeUpload(2, 10));
+    await t.close();
+    expect(e.code).toBe(ErrorCodes.BAD_RESPONSE);
+  });
+});
+
+describe('UrlTransport: unsigned requests only to loopback', () => {
+  it('sends unsigned to localhost (resolved to loopback)', async () => {
+    const port = new URL(base).port;
+    const t = new UrlTransport({ urls: { 1: `http://localhost:${port}/points/1` }, signing: false });
+    const r = await t.send(1, new Uint8Array(4));
+    await t.close();
+    expect(r.response.classes).toEqual([3]);
+    expect(hits[0]?.headers.authorization).toBeUndefined();
+  });
+
+  it('refuses an unsigned request to a name under .invalid before anything is sent', async () => {
+    const t = new UrlTransport({ urls: { 1: 'http://cloud.example.invalid:18790/points/1' }, signing: false });
+    const e = await failure(t.send(1, new Uint8Array(4)));
+    const p = await failure(t.probe(1));
+    await t.close();
+    expect(e.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(e.message).toContain('cloud.example.invalid does not resolve');
+    expect(p.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(attemptsOf(e)).toBe(0);
+  });
+
+  it('refuses a name that resolves to loopback and another address', async () => {
+    const t = new UrlTransport({
+      urls: { 1: 'http://mixed.example.invalid:18790/points/1' },
+      signing: false,
+      lookup: async () => [
+        { address: '127.0.0.1', family: 4 },
+        { address: '192.0.2.7', family: 4 },
+      ],
+    });
+    const e = await failure(t.send(1, new Uint8Array(4)));
+    await t.close();
+    expect(e.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(e.message).toContain('192.0.2.7');
   });
 });

@@ -1,11 +1,15 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
-import { errorForStatus, parseCloudResponse } from './response.js';
-import { type RetryOptions, RetryPolicy } from './retry.js';
+import { DeadlineScope } from './deadline.js';
+import { classifyNetworkError } from './errors.js';
+import { assertSigningAllowed, type HostLookup, isLoopbackAddress } from './loopback.js';
+import { errorForStatus, implausibleTimings, parseCloudResponse } from './response.js';
+import { type RetryOptions, RetryPolicy, withAttempts } from './retry.js';
 import { type CredentialsInput, RequestSigner } from './sigv4.js';
-import type { CloudResponse, SendOptions, SendResult, Transport } from './types.js';
+import type { ExpectedAnswer, RequestTiming, SendOptions, SendResult, TimingBounds, Transport } from './types.js';
 
 /**
  * Timeouts of one HTTP attempt.
@@ -26,7 +30,7 @@ export interface HttpTimeouts {
  * Options of {@link UrlTransport}.
  *
  * @example
- * new UrlTransport({ urls: { 0: 'http://127.0.0.1:9000/points/0' }, signing: false, local: true })
+ * new UrlTransport({ urls: { 0: 'http://127.0.0.1:9000/points/0' }, signing: false })
  */
 export interface UrlTransportOptions {
   /** Function URL (or local cloud URL) per partition point (0 = cloud-only). */
@@ -36,11 +40,16 @@ export interface UrlTransportOptions {
   /** @default fromNodeProviderChain() of @aws-sdk/credential-providers (loaded on first use) */
   credentials?: CredentialsInput;
   /**
-   * Sign requests with SigV4. `false` is allowed only together with `local: true` (a local cloud on
-   * loopback or a private URL that does not check signatures). @default true
+   * Sign requests with SigV4. `false` is allowed only when every URL's host is a loopback address
+   * (127.0.0.0/8, ::1) or a name that resolves only to loopback addresses (`localhost`): an IP
+   * literal elsewhere is refused here, a name is resolved before the first request (and again at
+   * every connect), and a refusal is `JMDC_ERR_INVALID_ARGUMENT`. @default true
    */
   signing?: boolean;
-  /** Marks the URLs as a local cloud, which makes `signing: false` legal. @default false */
+  /**
+   * @deprecated Ignored: whether unsigned requests are allowed depends on the addresses only (see
+   * `signing`).
+   */
   local?: boolean;
   timeouts?: HttpTimeouts;
   retry?: RetryOptions | RetryPolicy;
@@ -48,30 +57,22 @@ export interface UrlTransportOptions {
   keepAliveMs?: number;
   /** Connections per origin. @default 8 */
   connections?: number;
-  /** Largest response body accepted. @default 1 MiB */
+  /** Largest response body accepted (`JMDC_ERR_RESPONSE_TOO_LARGE` beyond it). @default 1 MiB */
   maxResponseBytes?: number;
-  /** An undici dispatcher to use instead of the transport's own keep-alive Agent. */
+  /** What every answer must be (a `send`'s `expect` overrides it field by field). @default {} */
+  expect?: ExpectedAnswer;
+  /** Bounds of plausible timings. @default DEFAULT_TIMING_BOUNDS (900000 ms each) */
+  timingBounds?: TimingBounds;
+  /**
+   * An undici dispatcher to use instead of the transport's own keep-alive Agent (then the connect-time
+   * loopback check of unsigned requests is not installed; the check before the first request is).
+   */
   dispatcher?: Agent;
+  /** Host resolution for the loopback check (tests). @default dns.lookup with all: true */
+  lookup?: HostLookup;
 }
 
 const CHUNK = 16 * 1024;
-
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-]);
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
-
-function errCode(e: unknown): string | undefined {
-  const o = e as { code?: unknown; cause?: { code?: unknown } } | null;
-  if (typeof o?.code === 'string' && o.code !== 'UND_ERR_SOCKET') return o.code;
-  if (typeof o?.cause?.code === 'string') return o.cause.code;
-  return typeof o?.code === 'string' ? o.code : undefined;
-}
 
 /** Lazily loads the default credential chain (keeps the AWS SDK off the startup path). */
 async function defaultCredentials(): Promise<CredentialsInput> {
@@ -79,21 +80,73 @@ async function defaultCredentials(): Promise<CredentialsInput> {
   return fromNodeProviderChain();
 }
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A `net.connect` lookup that resolves like `dns.lookup` but fails when the host resolves to any
+ * non-loopback address: unsigned requests cannot be redirected off the machine by a changed DNS
+ * answer between the check and the connect.
+ */
+function loopbackOnlyLookup(host: string, options: LookupAllOptions | number | object, cb: LookupCallback): void {
+  const opts = typeof options === 'object' ? options : {};
+  dnsLookup(host, { ...(opts as object), all: true }, (err, addresses) => {
+    if (err) return cb(err, []);
+    const outside = addresses.filter((a) => !isLoopbackAddress(a.address));
+    if (addresses.length === 0 || outside.length > 0) {
+      const e: NodeJS.ErrnoException = new Error(
+        `unsigned request refused: ${host} resolves to ${outside.map((a) => a.address).join(', ') || 'nothing'}`,
+      );
+      e.code = 'JMDC_NOT_LOOPBACK';
+      return cb(e, []);
+    }
+    if ((opts as { all?: boolean }).all) return cb(null, addresses);
+    const first = addresses[0] as LookupAddress;
+    return cb(null, first.address, first.family);
+  });
+}
+
+/** Request line and header bytes as HTTP/1.1 writes them (approximate: undici may add a header or two). */
+function headerBytes(url: URL, headers: Record<string, string>): number {
+  let n = `POST ${url.pathname}${url.search} HTTP/1.1\r\n`.length + `host: ${url.host}\r\n`.length;
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() !== 'host') n += k.length + v.length + 4;
+  return n + 'connection: keep-alive\r\n\r\n'.length;
+}
+
+/** `serverMs` of an error body (the tail function reports it with its errors too). */
+function serverMsOf(text: string): number | undefined {
+  try {
+    const v = (JSON.parse(text) as { serverMs?: unknown })?.serverMs;
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+type Attempt = Omit<SendResult, 'attempts' | 'requests'>;
+
 /**
  * POSTs payloads to the Function URL of each partition point over keep-alive connections (undici
- * `Agent`), SigV4-signed for `lambda` in the region, with connect/headers/body timeouts and retries of
- * the failures that are safe to repeat (see {@link RetryPolicy}).
+ * `Agent`), SigV4-signed for `lambda` in the region, with connect/headers/body timeouts, a cap on the
+ * response size, redirects never followed, every answer validated (see {@link parseCloudResponse})
+ * and retries of the failures that are safe to repeat (see {@link RetryPolicy}; `Retry-After`
+ * honoured within the deadline).
  *
- * The upload time it reports is the time to hand the body to the socket in 16 KiB chunks, waiting for
- * the socket to drain: a fair measure of the link for payloads bigger than the socket's send buffer,
- * near 0 for small ones (the estimators ignore those).
+ * Timings per request ({@link RequestTiming}): `ttfbMs` runs from writing the request (the connection
+ * is open then) to its response headers, so `ttfbMs - serverMs` is upload + one round trip; the
+ * upload time alone (`uploadMs`) is the time to hand the body to the socket in 16 KiB chunks, a fair
+ * measure of the link only for payloads bigger than the socket's send buffer.
  *
  * @example
  * const t = new UrlTransport({
  *   urls: { 1: 'https://abc.lambda-url.eu-west-1.on.aws/', 2: 'https://def.lambda-url.eu-west-1.on.aws/' },
  *   region: 'eu-west-1',
+ *   expect: { classes: 10, modelHash: manifest.hash },
  * })
- * const { response } = await t.send(2, payload, { deadline: Date.now() + 3000 })
+ * const { response, attempts, ttfbMs } = await t.send(2, payload, { deadline: Date.now() + 3000, expect: { batch: 1 } })
  * await t.close()
  */
 export class UrlTransport implements Transport {
@@ -106,9 +159,13 @@ export class UrlTransport implements Transport {
   private readonly region: string;
   private readonly credentials: CredentialsInput | undefined;
   private signer: Promise<RequestSigner> | undefined;
+  private unsignedOk: Promise<void> | undefined;
+  private readonly lookup: HostLookup | undefined;
   private readonly headersMs: number;
   private readonly bodyMs: number;
   private readonly maxResponseBytes: number;
+  private readonly expect: ExpectedAnswer;
+  private readonly bounds: TimingBounds;
   private closed = false;
 
   constructor(opts: UrlTransportOptions) {
@@ -128,8 +185,19 @@ export class UrlTransport implements Transport {
     }
     this.points = [...this.urls.keys()].sort((a, b) => a - b);
     this.signing = opts.signing ?? true;
-    if (!this.signing && !opts.local) {
-      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'signing: false is only allowed for a local cloud URL');
+    this.lookup = opts.lookup;
+    if (!this.signing) {
+      // IP literals are decided here; names are resolved before the first request
+      for (const u of this.urls.values()) {
+        const h = u.hostname.replace(/^\[|\]$/g, '');
+        if (/^[\d.]+$|:/.test(h) && !isLoopbackAddress(h)) {
+          throw new JmdcError(
+            ErrorCodes.INVALID_ARGUMENT,
+            `signing: false sends image data unsigned, which is allowed only to loopback addresses (127.0.0.0/8, ::1): ${h} is not one`,
+            { hosts: [h] },
+          );
+        }
+      }
     }
     this.region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
     this.credentials = opts.credentials;
@@ -141,12 +209,17 @@ export class UrlTransport implements Transport {
       if (!(Number.isFinite(v) && v > 0)) throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `timeouts.${k} must be > 0`);
     }
     this.maxResponseBytes = opts.maxResponseBytes ?? 1024 * 1024;
+    if (!(Number.isInteger(this.maxResponseBytes) && this.maxResponseBytes > 0)) {
+      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'maxResponseBytes must be a positive integer');
+    }
+    this.expect = { ...(opts.expect ?? {}) };
+    this.bounds = { ...(opts.timingBounds ?? {}) };
     this.retry = opts.retry instanceof RetryPolicy ? opts.retry : new RetryPolicy(opts.retry);
     this.ownAgent = !opts.dispatcher;
     this.agent =
       opts.dispatcher ??
       new Agent({
-        connect: { timeout: connectMs },
+        connect: { timeout: connectMs, ...(this.signing ? {} : { lookup: loopbackOnlyLookup }) },
         keepAliveTimeout: opts.keepAliveMs ?? 60_000,
         keepAliveMaxTimeout: Math.max(opts.keepAliveMs ?? 60_000, 60_000),
         connections: opts.connections ?? 8,
@@ -167,38 +240,70 @@ export class UrlTransport implements Transport {
     return this.signer;
   }
 
+  /** Before the first unsigned request: every host must resolve to loopback addresses only. */
+  private checkUnsigned(): Promise<void> {
+    if (this.signing) return Promise.resolve();
+    this.unsignedOk ??= assertSigningAllowed(
+      [...this.urls.values()].map((u) => u.href),
+      false,
+      this.lookup,
+    );
+    return this.unsignedOk;
+  }
+
+  /**
+   * Sends `payload` to the function of `point`, retrying what is safe to repeat, and validates the
+   * answer (`opts.expect` over the transport's `expect`). `attempts` in the result (and
+   * {@link attemptsOf} of a thrown error) counts the requests actually written.
+   */
   async send(point: number, payload: Uint8Array, opts: SendOptions = {}): Promise<SendResult> {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'transport is closed');
     const url = this.url(point);
-    const { value, attempts } = await this.retry.run(() => this.once(url, payload, opts), opts);
-    return { ...value, attempts };
+    await this.checkUnsigned();
+    const requests: RequestTiming[] = [];
+    const record = (t: RequestTiming) => {
+      requests.push(t);
+      opts.onRequest?.(t);
+    };
+    try {
+      const { value } = await this.retry.run(() => this.once(point, url, payload, opts, record), opts);
+      return { ...value, attempts: requests.length, requests };
+    } catch (e) {
+      throw withAttempts(e, requests.length);
+    }
   }
 
-  private async once(url: URL, payload: Uint8Array, opts: SendOptions): Promise<Omit<SendResult, 'attempts'>> {
-    if (opts.signal?.aborted)
-      throw new JmdcError(ErrorCodes.ABORTED, 'request aborted', {}, { cause: opts.signal.reason });
-    const remaining = opts.deadline === undefined ? Number.POSITIVE_INFINITY : opts.deadline - Date.now();
-    if (remaining <= 0) throw new JmdcError(ErrorCodes.DEADLINE, 'deadline passed before the request was sent');
+  private async once(
+    point: number,
+    url: URL,
+    payload: Uint8Array,
+    opts: SendOptions,
+    record: (t: RequestTiming) => void,
+    probe = false,
+  ): Promise<Attempt> {
+    const scope = DeadlineScope.start(opts);
     let headers: Record<string, string> = {
       'content-type': 'application/octet-stream',
       'content-length': String(payload.byteLength),
     };
-    if (this.signing) headers = await (await this.getSigner()).sign(url, payload, headers);
-
-    const ac = new AbortController();
-    const deadlineErr = new JmdcError(
-      ErrorCodes.DEADLINE,
-      `no response before the deadline (${Math.round(remaining)} ms)`,
-    );
-    const timer = Number.isFinite(remaining) ? setTimeout(() => ac.abort(deadlineErr), remaining) : undefined;
-    const onAbort = () =>
-      ac.abort(new JmdcError(ErrorCodes.ABORTED, 'request aborted', {}, { cause: opts.signal?.reason }));
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
+    try {
+      if (this.signing) headers = await (await this.getSigner()).sign(url, payload, headers);
+    } catch (e) {
+      scope.dispose();
+      throw e;
+    }
+    const wireBytes = payload.byteLength + headerBytes(url, headers);
     const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     const t0 = performance.now();
+    let writeAt: number | undefined;
     let sentAt: number | undefined;
+    let headersAt: number | undefined;
+    let status: number | undefined;
+    let serverMs: number | undefined;
+    // redirects are never followed: undici follows none without a redirect interceptor, and a 3xx
+    // becomes JMDC_ERR_REDIRECT. undici pulls the body only once the connection is open and the request head is written
     async function* body(): AsyncGenerator<Buffer> {
+      writeAt = performance.now();
       for (let off = 0; off < buf.length; off += CHUNK) yield buf.subarray(off, Math.min(buf.length, off + CHUNK));
       sentAt = performance.now();
     }
@@ -210,103 +315,95 @@ export class UrlTransport implements Transport {
         // list only streams and buffers)
         body: body() as unknown as Readable,
         dispatcher: this.agent,
-        signal: ac.signal,
+        signal: scope.signal,
         headersTimeout: this.headersMs,
         bodyTimeout: this.bodyMs,
       });
+      headersAt = performance.now();
+      status = res.statusCode;
+      const declared = Number(header(res.headers['content-length']));
+      if (Number.isFinite(declared) && declared > this.maxResponseBytes) {
+        res.body.destroy();
+        throw this.tooLarge(status, declared);
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const c of res.body) {
         size += (c as Buffer).length;
         if (size > this.maxResponseBytes) {
           res.body.destroy();
-          throw new TransportError(ErrorCodes.CLOUD_ERROR, `response larger than ${this.maxResponseBytes} bytes`, {
-            retryable: false,
-            status: res.statusCode,
-          });
+          throw this.tooLarge(status);
         }
         chunks.push(c as Buffer);
       }
       const totalMs = performance.now() - t0;
       const text = Buffer.concat(chunks).toString('utf8');
-      if (res.statusCode < 200 || res.statusCode >= 300) throw errorForStatus(res.statusCode, text, { url: url.href });
+      if (status < 200 || status >= 300) {
+        serverMs = serverMsOf(text);
+        if (probe && status >= 400 && status < 500 && status !== 429) {
+          return { ttfbMs: headersAt - (writeAt ?? t0), totalMs } as Attempt;
+        }
+        throw errorForStatus(
+          status,
+          text,
+          { url: url.href },
+          { retryAfter: header(res.headers['retry-after']), location: header(res.headers.location) },
+        );
+      }
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new TransportError(ErrorCodes.CLOUD_ERROR, 'cloud response is not JSON', {
+        throw new TransportError(ErrorCodes.BAD_RESPONSE, 'cloud response is not JSON', {
           retryable: false,
-          status: 200,
+          status,
         });
       }
-      const response: CloudResponse = parseCloudResponse(parsed);
-      const uploadMs = (sentAt ?? t0) - t0;
+      const response = parseCloudResponse(parsed, { ...this.expect, ...(opts.expect ?? {}) });
+      const ttfbMs = headersAt - (writeAt ?? t0);
+      const implausible = implausibleTimings(response, this.bounds, ttfbMs);
+      if (implausible.length === 0) serverMs = response.serverMs;
       return {
         response,
-        uploadMs,
+        uploadMs: (sentAt ?? t0) - (writeAt ?? t0),
         uploadMeasured: true,
         totalMs,
         serverMs: response.serverMs,
         bytes: payload.byteLength,
+        bytesSent: wireBytes,
+        ttfbMs,
+        timingsPlausible: implausible.length === 0,
+        implausible,
       };
     } catch (e) {
-      throw this.classify(e, ac.signal, sentAt !== undefined);
+      const reason = scope.reason();
+      if (reason) throw reason;
+      if ((e as { code?: unknown; cause?: { code?: unknown } })?.cause?.code === 'JMDC_NOT_LOOPBACK') {
+        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, (e as { cause: Error }).cause.message, {}, { cause: e });
+      }
+      throw classifyNetworkError(e, { sent: sentAt !== undefined });
     } finally {
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
+      scope.dispose();
+      if (writeAt !== undefined) {
+        record({
+          point,
+          bodyBytes: payload.byteLength,
+          bytesSent: wireBytes,
+          ttfbMs: headersAt !== undefined ? headersAt - writeAt : Number.NaN,
+          totalMs: performance.now() - t0,
+          ...(status !== undefined ? { status } : {}),
+          ...(serverMs !== undefined ? { serverMs } : {}),
+          measured: true,
+        });
+      }
     }
   }
 
-  /** Maps a failure to a typed error; retryable only when the request surely did not reach the function. */
-  private classify(e: unknown, signal: AbortSignal, sent: boolean): JmdcError {
-    if (signal.aborted && signal.reason instanceof JmdcError) return signal.reason;
-    if (e instanceof JmdcError) return e;
-    const code = errCode(e);
-    const msg = (e as Error)?.message ?? String(e);
-    if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-      return new TransportError(
-        ErrorCodes.TIMEOUT,
-        `connect timeout: ${msg}`,
-        { retryable: true, details: { code } },
-        { cause: e },
-      );
-    }
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return new TransportError(
-        ErrorCodes.TIMEOUT,
-        `${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'headers' : 'body'} timeout`,
-        {
-          retryable: false,
-          details: { code },
-        },
-        { cause: e },
-      );
-    }
-    if (code && NOT_SENT_CODES.has(code)) {
-      return new TransportError(
-        ErrorCodes.NETWORK,
-        `cannot connect: ${msg}`,
-        { retryable: true, details: { code } },
-        { cause: e },
-      );
-    }
-    if (code && RESET_CODES.has(code)) {
-      // before the whole body was written the function cannot have run: safe to repeat
-      return new TransportError(
-        ErrorCodes.NETWORK,
-        `connection lost ${sent ? 'after' : 'before'} the request was sent: ${msg}`,
-        {
-          retryable: !sent,
-          details: { code, sent },
-        },
-        { cause: e },
-      );
-    }
+  private tooLarge(status: number, declared?: number): TransportError {
     return new TransportError(
-      ErrorCodes.NETWORK,
-      `request failed: ${msg}`,
-      { retryable: false, details: { code, sent } },
-      { cause: e },
+      ErrorCodes.RESPONSE_TOO_LARGE,
+      `response larger than ${this.maxResponseBytes} bytes${declared !== undefined ? ` (content-length ${declared})` : ''}`,
+      { retryable: false, status, details: { maxResponseBytes: this.maxResponseBytes } },
     );
   }
 
@@ -315,21 +412,71 @@ export class UrlTransport implements Transport {
    * front door (403) without running the function, so this measures the network round trip only.
    */
   async probe(point: number, opts: SendOptions = {}): Promise<number> {
+    if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'transport is closed');
     const url = this.url(point);
+    await this.checkUnsigned();
+    const scope = DeadlineScope.start({
+      ...opts,
+      ...(opts.deadline === undefined ? { deadline: Date.now() + this.headersMs } : {}),
+    });
     const t0 = performance.now();
-    const signal = opts.signal ?? AbortSignal.timeout(this.headersMs);
     try {
       const res = await request(url, {
         method: 'HEAD',
         dispatcher: this.agent,
-        signal,
+        signal: scope.signal,
         headersTimeout: this.headersMs,
       });
       await res.body.dump();
     } catch (e) {
-      throw this.classify(e, signal, false);
+      throw scope.reason() ?? classifyNetworkError(e, { sent: false });
+    } finally {
+      scope.dispose();
     }
     return performance.now() - t0;
+  }
+
+  /**
+   * Sends `bytes` zero bytes (signed like any request) to the point's function, which rejects them at
+   * once (no jmdc magic: 400 `JMDC_ERR_BAD_MAGIC` before decoding or inference), and returns the
+   * request's timing: `ttfbMs - serverMs` is the upload of `bytesSent` bytes plus one round trip, for
+   * learning bandwidth from a known size. Cost: one invocation of the function (billed at Lambda's
+   * 1 ms minimum plus the request fee; it also keeps the function warm) and `bytesSent` bytes of
+   * uplink. Never retried. Throws like {@link send} when the answer is not a 4xx (a 2xx is
+   * `JMDC_ERR_BAD_RESPONSE`).
+   *
+   * @example
+   * const small = await t.probeUpload(2, 256)
+   * const large = await t.probeUpload(2, 16_384)
+   * const mbps = ((large.bytesSent - small.bytesSent) * 8) / 1000 / ((large.ttfbMs - (large.serverMs ?? 0)) - (small.ttfbMs - (small.serverMs ?? 0)))
+   */
+  async probeUpload(point: number, bytes: number, opts: SendOptions = {}): Promise<RequestTiming> {
+    if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'transport is closed');
+    if (!(Number.isInteger(bytes) && bytes >= 1 && bytes <= 6 * 1024 * 1024)) {
+      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `probe size must be an integer 1..6291456 bytes, got ${bytes}`);
+    }
+    const url = this.url(point);
+    await this.checkUnsigned();
+    let timing: RequestTiming | undefined;
+    const record = (t: RequestTiming) => {
+      timing = t;
+      opts.onRequest?.(t);
+    };
+    let out: Attempt;
+    try {
+      out = await this.once(point, url, new Uint8Array(bytes), opts, record, true);
+    } catch (e) {
+      throw withAttempts(e, timing ? 1 : 0);
+    }
+    if (out.response !== undefined || !timing) {
+      throw withAttempts(
+        new TransportError(ErrorCodes.BAD_RESPONSE, 'the function accepted a probe of zero bytes', {
+          retryable: false,
+        }),
+        1,
+      );
+    }
+    return timing;
   }
 
   async close(): Promise<void> {

@@ -15,10 +15,11 @@ export interface PointEndpoint {
 }
 
 /**
- * `endpoints.json` as the deploy step writes it.
+ * The endpoints file as the deploy step writes it (`.jmdc/endpoints.json` at the repository root by
+ * default: `npm run deploy -w @jmdc/cdk`).
  *
  * @example
- * const f = JSON.parse(readFileSync('endpoints.json', 'utf8')) as EndpointsFile // f.points['2']?.url
+ * const f = JSON.parse(readFileSync('.jmdc/endpoints.json', 'utf8')) as EndpointsFile // f.points['2']?.url
  */
 export interface EndpointsFile {
   model?: string;
@@ -29,13 +30,14 @@ export interface EndpointsFile {
 
 /**
  * Where the cloud half is:
- * - a path to an `endpoints.json` (`{ model, modelHash, region, points: { "1": { url, functionName } } }`),
+ * - a path to an endpoints file (`{ model, modelHash, region, points: { "1": { url, functionName } } }`;
+ *   the deploy step writes `.jmdc/endpoints.json`),
  * - `{ localCloudUrl }`: a local cloud serving point p at `<localCloudUrl>/points/<p>` (and, for the
  *   `invoke` transport, the Lambda Invoke API at `<localCloudUrl>` with functions `jmdc-<model>-p<p>`),
  * - `{ points, region? }` or a plain map point -> `{ url?, functionName? }`.
  *
  * @example
- * const e1: EndpointsInput = 'cdk/endpoints.json'
+ * const e1: EndpointsInput = '.jmdc/endpoints.json'
  * const e2: EndpointsInput = { localCloudUrl: 'http://127.0.0.1:9000' }
  * const e3: EndpointsInput = { 2: { url: 'https://abc.lambda-url.eu-west-1.on.aws/' } }
  */
@@ -49,12 +51,15 @@ export type EndpointsInput =
  * Endpoints after {@link resolveEndpoints}.
  *
  * @example
- * resolveEndpoints('endpoints.json', ctx).points.get(2)?.url
+ * resolveEndpoints('.jmdc/endpoints.json', ctx).points.get(2)?.url
  */
 export interface ResolvedEndpoints {
   points: Map<number, PointEndpoint>;
   region?: string;
-  /** True for a local cloud (signing may be off). */
+  /**
+   * True for the `{ localCloudUrl }` form. It does not make unsigned requests legal by itself: see
+   * `resolveSigning` / `assertSigningAllowed` (unsigned only when every host is on loopback).
+   */
   local: boolean;
   /** Base URL of the local cloud (the Invoke API endpoint for the `invoke` transport). */
   localCloudUrl?: string;

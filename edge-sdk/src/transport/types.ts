@@ -23,6 +23,66 @@ export interface CloudResponse {
 }
 
 /**
+ * What the caller expects of an answer; {@link parseCloudResponse} checks it.
+ *
+ * @example
+ * const expect: ExpectedAnswer = { batch: 1, classes: 10, modelHash: manifest.hash }
+ */
+export interface ExpectedAnswer {
+  /** Images in the request: the number of logit rows. */
+  batch?: number;
+  /** The model's class count: the width of every logit row. */
+  classes?: number;
+  /** The model's manifest hash; an answer with another hash is `JMDC_ERR_MODEL_MISMATCH`. */
+  modelHash?: string;
+}
+
+/**
+ * Bounds of the timings an answer may report; a timing outside them marks the answer's timings
+ * implausible (see {@link SendResult.timingsPlausible}); its logits are still used.
+ *
+ * @example
+ * new UrlTransport({ urls, timingBounds: { maxServerMs: 30_000 } })
+ */
+export interface TimingBounds {
+  /** Largest plausible `serverMs`, `decodeMs`, `inferMs` (Lambda's longest timeout). @default 900000 */
+  maxServerMs?: number;
+  /** Largest plausible `initMs`. @default 900000 */
+  maxInitMs?: number;
+}
+
+/**
+ * The timing of one HTTP request (or Invoke call) that was actually sent, successful or not: what the
+ * client needs to learn uplink bandwidth and round-trip time from requests of different sizes, e.g.
+ * by regressing `ttfbMs - serverMs` on `bytesSent`.
+ *
+ * @example
+ * transport.send(2, payload, { onRequest: (t) => samples.push([t.bytesSent, t.ttfbMs - (t.serverMs ?? 0)]) })
+ */
+export interface RequestTiming {
+  /** Partition point the request went to. */
+  point: number;
+  /** Request body bytes (for the Invoke transport: the JSON body with the base64 payload). */
+  bodyBytes: number;
+  /** Body plus the request line and header bytes (approximate: the HTTP/1.1 text the transport wrote). */
+  bytesSent: number;
+  /**
+   * From starting to write the request (headers; the connection is already open) until the response
+   * headers arrived, ms: upload + one network round trip + the function's time. For the Invoke
+   * transport it is the whole SDK call (connect included; see `measured`).
+   */
+  ttfbMs: number;
+  /** From the start of the attempt (connect included) to the end of the response body, ms. */
+  totalMs: number;
+  /** HTTP status (or the Invoke result's `statusCode`), when an answer came. */
+  status?: number;
+  /** `serverMs` the function reported, when it answered with a plausible one. */
+  serverMs?: number;
+  /** False when the transport cannot separate writing from connecting (the Invoke API). */
+  measured: boolean;
+}
+
+/**
  * Per-request options of {@link Transport.send}.
  *
  * @example
@@ -33,13 +93,17 @@ export interface SendOptions {
   deadline?: number;
   /** Aborts the request with `JMDC_ERR_ABORTED`. */
   signal?: AbortSignal;
+  /** What the answer must be (rows, row width, model hash); defaults from the transport's options. */
+  expect?: ExpectedAnswer;
+  /** Called once per request actually sent (retries included), successful or not. */
+  onRequest?: (timing: RequestTiming) => void;
 }
 
 /**
  * A successful exchange with the cloud.
  *
  * @example
- * const { totalMs, uploadMs, attempts }: SendResult = await transport.send(2, payload)
+ * const { totalMs, ttfbMs, bytesSent, attempts, timingsPlausible }: SendResult = await transport.send(2, payload)
  */
 export interface SendResult {
   response: CloudResponse;
@@ -51,10 +115,27 @@ export interface SendResult {
   totalMs: number;
   /** `response.serverMs`. */
   serverMs: number;
-  /** Attempts made (1 = no retry). */
+  /**
+   * Requests actually sent for this call, retries included (1 = no retry). A request that failed
+   * before it was written (connection refused, DNS) does not count.
+   */
   attempts: number;
   /** Payload bytes of one attempt. */
   bytes: number;
+  /** Bytes of the last request on the wire (body + request line and headers, approximate). */
+  bytesSent: number;
+  /** Start of writing the last request to its response headers, ms (see {@link RequestTiming.ttfbMs}). */
+  ttfbMs: number;
+  /**
+   * False when the answer reported a timing outside its bounds (`serverMs`, `decodeMs`, `inferMs`
+   * beyond `maxServerMs` or longer than the request took, `initMs` beyond `maxInitMs`): its logits are
+   * valid, but its timings must not be learned (the estimators skip the sample).
+   */
+  timingsPlausible: boolean;
+  /** Names of the implausible timing fields (empty when `timingsPlausible`). */
+  implausible: string[];
+  /** Every request sent for this call, in order (failed attempts first). */
+  requests: RequestTiming[];
 }
 
 /**
@@ -77,5 +158,11 @@ export interface Transport {
   send(point: number, payload: Uint8Array, opts?: SendOptions): Promise<SendResult>;
   /** A light round-trip probe that runs no function, ms; optional. */
   probe?(point: number, opts?: SendOptions): Promise<number>;
+  /**
+   * Sends `bytes` bytes that the function rejects at once (a payload with a bad magic: 400 without
+   * decoding or inference) and returns the request's timing, for learning bandwidth from a known
+   * size; optional. Throws like `send` when no 4xx answer comes.
+   */
+  probeUpload?(point: number, bytes: number, opts?: SendOptions): Promise<RequestTiming>;
   close(): Promise<void>;
 }
