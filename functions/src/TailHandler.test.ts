@@ -6,7 +6,9 @@ import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  crc32,
   decodePayload,
+  type ExpectedLayout,
   encodeFeatures,
   encodeRaw,
   type FeatureEncodeOptions,
@@ -40,6 +42,10 @@ interface Golden {
   labels: number[];
   logits: Record<string, number[][]>;
 }
+
+// edge-sdk exports no sub-path for its test helpers; a computed specifier keeps this package's
+// type-check (rootDir src) away from edge-sdk's sources while vitest loads the module as usual
+const CORPUS_PATH = join(REPO, 'edge-sdk', 'src', 'codec', 'testing', 'malformed.ts');
 
 const MODELS = [{ name: 'tiny fixture tiny-vgg11', dir: TINY }];
 if (existsSync(join(SHIPPED, 'manifest.json'))) MODELS.push({ name: 'shipped fmnist-vgg16', dir: SHIPPED });
@@ -216,6 +222,129 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
       expectError(parse(await handler(0).handle(invokeEvent(raw))), ErrorCodes.MODEL_MISMATCH, 409);
     });
 
+    it('features with finite but huge values (all 1e38) at every point with 422 JMDC_ERR_INVALID_FEATURES', async () => {
+      for (const p of points) {
+        for (const v of manifest.variants) {
+          const dims = featureDims(v, p);
+          const n = dims[0] * dims[1] * dims[2];
+          for (const value of [1e38, -1e38, 65505]) {
+            const bytes = encodeFeatures(
+              {
+                dims,
+                batch: 1,
+                features: new Float32Array(n).fill(value),
+                attention: new Float32Array(dims[1] * dims[2]),
+              },
+              { model: ref, point: p, variant: v.pruneRatio, keep: 1, bits: 8, coder: 'brotli' },
+            );
+            for (const event of [urlEvent(bytes), invokeEvent(bytes)]) {
+              expectError(parse(await handler(p).handle(event)), ErrorCodes.INVALID_FEATURES, 422);
+            }
+          }
+        }
+      }
+    });
+
+    it('features at the bound (±65504) still run and give finite logits', async () => {
+      const p = points[points.length - 1]!;
+      const v = manifest.variants[0]!;
+      const dims = featureDims(v, p);
+      const n = dims[0] * dims[1] * dims[2];
+      const features = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? -65504 : 65504));
+      const bytes = encodeFeatures(
+        { dims, batch: 1, features, attention: new Float32Array(dims[1] * dims[2]) },
+        { model: ref, point: p, variant: v.pruneRatio, keep: 1, bits: 8 },
+      );
+      const r = parse(await handler(p).handle(invokeEvent(bytes)));
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.logits[0].every(Number.isFinite)).toBe(true);
+    });
+
+    it('raw images in any shape but the model’s source shape with 400 JMDC_ERR_SHAPE_MISMATCH', async () => {
+      const [c, h, w] = manifest.input.sourceShape;
+      const items = c * h * w;
+      const one = pixels.subarray(0, items);
+      // the same bytes under every factorisation the issue found accepted (for 1x28x28: 1x1x784, 4x14x14, ...)
+      const shapes: Array<[number, number, number]> = [
+        [1, 1, items],
+        [4, h / 2, w / 2],
+        [16, h / 4, w / 4],
+        [2 * c, h, w / 2],
+        [c, w, h],
+      ].filter(
+        (d) => d.every((x) => Number.isInteger(x) && x >= 1 && x <= 1024) && d.join() !== [c, h, w].join(),
+      ) as Array<[number, number, number]>;
+      expect(shapes.length).toBeGreaterThanOrEqual(3);
+      for (const dims of shapes) {
+        for (const format of ['raw', 'deflate'] as const) {
+          const bytes = encodeRaw(one, dims, 1, { model: ref, format });
+          expectError(parse(await handler(0).handle(urlEvent(bytes))), ErrorCodes.SHAPE_MISMATCH, 400);
+        }
+      }
+      // two images declared as one of twice the height
+      const two = encodeRaw(pixels.subarray(0, 2 * items), [c, 2 * h, w], 1, { model: ref, format: 'raw' });
+      expectError(parse(await handler(0).handle(invokeEvent(two))), ErrorCodes.SHAPE_MISMATCH, 400);
+    });
+
+    it('a raw frame whose variant byte is not 0 with 400 JMDC_ERR_BAD_HEADER', async () => {
+      const bytes = encodeRaw(pixels, golden.sourceShape, batch, { model: ref, format: 'raw' });
+      for (const pct of [25, 50, 75]) {
+        const bad = bytes.slice();
+        bad[11] = pct;
+        // CRC over [0, 36) and [40, end)
+        const crc = crc32(Buffer.concat([bad.subarray(0, 36), bad.subarray(40)]));
+        new DataView(bad.buffer).setUint32(36, crc, true);
+        expectError(parse(await handler(0).handle(urlEvent(bad))), ErrorCodes.BAD_HEADER, 400);
+      }
+    });
+
+    it('a payload naming another model id with the right hash with 409 JMDC_ERR_MODEL_MISMATCH', async () => {
+      const p = points[0]!;
+      const bytes = await encode(manifest.variants[0]!.id, p, {
+        model: { id: `${manifest.id}-x`, hash: manifest.hash },
+      });
+      expectError(parse(await handler(p).handle(urlEvent(bytes))), ErrorCodes.MODEL_MISMATCH, 409);
+      const raw = encodeRaw(pixels, golden.sourceShape, batch, { model: { id: 'another-model', hash: manifest.hash } });
+      expectError(parse(await handler(0).handle(invokeEvent(raw))), ErrorCodes.MODEL_MISMATCH, 409);
+    });
+
+    it('a 1024x128x128 brotli or deflate frame with 400 JMDC_ERR_SHAPE_MISMATCH from its dims, before inflating', async () => {
+      const corpus = (await import(/* @vite-ignore */ CORPUS_PATH)) as CorpusModule;
+      const p = points[points.length - 1]!;
+      const target = { model: ref, point: p, variantPercent: Math.round(manifest.variants[0]!.pruneRatio * 100) };
+      for (const coder of ['brotli', 'deflate'] as const) {
+        // a body that is no valid stream: only a check before inflating can answer SHAPE_MISMATCH
+        for (const body of [undefined, Uint8Array.of(0xff, 0xff, 0xff, 0xff)]) {
+          const bytes = corpus.amplificationPayload(coder, body, target);
+          expectError(parse(await handler(p).handle(invokeEvent(bytes))), ErrorCodes.SHAPE_MISMATCH, 400);
+        }
+      }
+    });
+
+    it('a Function URL event whose content-type or isBase64Encoded is not a string/boolean with 400 JMDC_ERR_INVALID_REQUEST', async () => {
+      const p = points[0]!;
+      const bytes = await encode(manifest.variants[0]!.id, p);
+      const weird: unknown[] = [42, ['application/octet-stream'], { type: 'application/json' }, true, false, null];
+      const events: Array<[string, unknown]> = weird.map((t) => [
+        `content-type ${JSON.stringify(t)}`,
+        { ...urlEvent(bytes), headers: { 'content-type': t } },
+      ]);
+      events.push(['Content-Type 7', { ...urlEvent(bytes), headers: { 'Content-Type': 7 } }]);
+      events.push(['headers an array', { ...urlEvent(bytes), headers: ['content-type'] }]);
+      events.push(['headers a string', { ...urlEvent(bytes), headers: 'content-type: x' }]);
+      events.push(['isBase64Encoded "true"', { ...urlEvent(bytes), isBase64Encoded: 'true' }]);
+      events.push(['isBase64Encoded 1', { ...urlEvent(bytes), isBase64Encoded: 1 }]);
+      for (const [name, event] of events) {
+        const r = parse(await handler(p).handle(event));
+        // null content-type falls back to the default: the payload goes through
+        if (name === 'content-type null') {
+          expect(r.status, name).toBe(200);
+          continue;
+        }
+        expect([name, r.status, r.body.error?.code]).toEqual([name, 400, ErrorCodes.INVALID_REQUEST]);
+      }
+    });
+
     it('a payload for another partition point with JMDC_ERR_WRONG_POINT', async () => {
       const bytes = await encode(manifest.variants[0]!.id, points[1]!);
       expectError(parse(await handler(points[0]!).handle(urlEvent(bytes))), ErrorCodes.WRONG_POINT, 400);
@@ -356,34 +485,59 @@ interface MalformedCase {
   name: string;
   bytes: Uint8Array;
   code: string;
-  options?: { expectModelHash?: string; expectPoint?: number };
+  options?: {
+    expectModelHash?: string;
+    expectModelId?: string;
+    expectPoint?: number;
+    expectLayouts?: readonly ExpectedLayout[];
+    maxAbsValue?: number;
+  };
 }
 interface CorpusModule {
   malformedCorpus(): MalformedCase[];
   CORPUS_MODEL: { id: string; hash: string };
   CORPUS_POINT: number;
+  CORPUS_LAYOUTS: readonly ExpectedLayout[];
+  amplificationPayload(
+    coder: 'brotli' | 'deflate',
+    body: Uint8Array | undefined,
+    target: { model: ModelRef; point: number; variantPercent: number },
+  ): Uint8Array;
 }
 
 describe('every case of the codec’s malformed corpus', async () => {
-  // edge-sdk exports no sub-path for its test helpers; a computed specifier keeps this package's
-  // type-check (rootDir src) away from edge-sdk's sources while vitest loads the module as usual
-  const corpusPath = join(REPO, 'edge-sdk', 'src', 'codec', 'testing', 'malformed.ts');
-  const corpus = (await import(/* @vite-ignore */ corpusPath)) as CorpusModule;
+  const corpus = (await import(/* @vite-ignore */ CORPUS_PATH)) as CorpusModule;
   const cases = corpus.malformedCorpus();
   const P = corpus.CORPUS_POINT;
   const handlers = new Map<string, TailHandler>();
   let tmp = '';
 
-  /** The tail of (hash, point) on a copy of the tiny model whose manifest claims `hash`. */
-  const tailFor = async (hash: string, point: number): Promise<TailHandler> => {
-    const key = `${hash}@${point}`;
+  /**
+   * The tail of (hash, point, bound) on a copy of the tiny model whose manifest claims to be the corpus
+   * model: its id, `hash`, and the shapes of {@link CorpusModule.CORPUS_LAYOUTS} (raw images and the
+   * features of each variant at the corpus point). No case runs inference, so the ONNX files stay the tiny
+   * model's.
+   */
+  const tailFor = async (hash: string, point: number, maxAbsFeature?: number): Promise<TailHandler> => {
+    const key = `${hash}@${point}@${maxAbsFeature}`;
     let h = handlers.get(key);
     if (!h) {
       const dir = join(tmp, String(handlers.size));
       cpSync(TINY, dir, { recursive: true });
       const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, hash }));
-      h = await createTailHandler({ point, modelDir: dir, threads: 1, log: () => {} });
+      const raw = corpus.CORPUS_LAYOUTS.find((l) => l.kind === 'raw')!.dims;
+      const pad = m.input.normalization.pad as number;
+      m.input.sourceShape = [...raw];
+      m.input.shape = [raw[0], raw[1] + 2 * pad, raw[2] + 2 * pad];
+      for (const v of m.variants) {
+        const l = corpus.CORPUS_LAYOUTS.find((x) => x.kind === 'features' && x.variant === v.pruneRatio);
+        if (!l) continue;
+        v.blocks[P - 1].outShape = [...l.dims];
+        v.fill[P - 1] = new Array(l.dims[0]).fill(0);
+      }
+      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, id: corpus.CORPUS_MODEL.id, hash }));
+      const opts = { point, modelDir: dir, threads: 1, log: () => {} };
+      h = await createTailHandler(maxAbsFeature === undefined ? opts : { ...opts, maxAbsFeature });
       handlers.set(key, h);
     }
     return h;
@@ -408,7 +562,18 @@ describe('every case of the codec’s malformed corpus', async () => {
     try {
       point = peekHeader(c.bytes).point;
     } catch {}
-    const h = await tailFor(c.options?.expectModelHash ?? corpus.CORPUS_MODEL.hash, c.options?.expectPoint ?? point);
+    // a case that expects other layouts than the corpus model's names a receiver of features only
+    const layouts = c.options?.expectLayouts;
+    if (layouts !== undefined && layouts !== corpus.CORPUS_LAYOUTS) {
+      expect(layouts.every((l) => l.kind === 'features')).toBe(true);
+      point = P;
+    }
+    if (c.options?.expectModelId !== undefined) expect(c.options.expectModelId).toBe(corpus.CORPUS_MODEL.id);
+    const h = await tailFor(
+      c.options?.expectModelHash ?? corpus.CORPUS_MODEL.hash,
+      c.options?.expectPoint ?? point,
+      c.options?.maxAbsValue,
+    );
     // an empty payload never reaches the codec: the envelope has no body, INVALID_REQUEST (also a 400)
     const code = c.bytes.length === 0 ? ErrorCodes.INVALID_REQUEST : c.code;
     for (const res of [await h.handle(urlEvent(c.bytes)), await h.handle(invokeEvent(c.bytes))]) {
@@ -483,12 +648,26 @@ describe('TailHandler lifecycle and our own faults', () => {
     expect(loaded.sort()).toEqual(want.sort());
   });
 
-  it('answers non-finite logits with 500 JMDC_ERR_INTERNAL', async () => {
-    const backend = fakeBackend(async () => ({
-      logits: { data: new Float32Array(10).fill(Number.NaN), dims: [1, 10] },
-    }));
-    const h = await createTailHandler({ point: P, modelDir: TINY, backend, log: () => {} });
-    expectError(parse(await h.handle(invokeEvent(lastPointPayload()))), ErrorCodes.INTERNAL, 500);
+  it('answers non-finite logits from features with 422 JMDC_ERR_INVALID_FEATURES, from images with 500 JMDC_ERR_INTERNAL', async () => {
+    // every block passes its input through; the classifier answers NaN
+    const backend: InferenceBackend = {
+      load: async () => ({
+        inputNames: ['x'],
+        outputNames: ['features', 'logits'],
+        run: async (inputs) => {
+          const x = Object.values(inputs)[0]!;
+          return {
+            features: { data: x.data, dims: [...x.dims] },
+            logits: { data: new Float32Array(10 * x.dims[0]!).fill(Number.NaN), dims: [x.dims[0]!, 10] },
+          };
+        },
+        release: async () => {},
+      }),
+    };
+    const tail = await createTailHandler({ point: P, modelDir: TINY, backend, log: () => {} });
+    expectError(parse(await tail.handle(invokeEvent(lastPointPayload()))), ErrorCodes.INVALID_FEATURES, 422);
+    const whole = await createTailHandler({ point: 0, modelDir: TINY, backend, log: () => {} });
+    expectError(parse(await whole.handle(invokeEvent(rawPayload()))), ErrorCodes.INTERNAL, 500);
   });
 
   it('answers an unexpected exception with 500 JMDC_ERR_INTERNAL, no message or stack in the body, the stack in the log', async () => {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { CloudResponse } from '@jmdc/edge-sdk';
-import type { DecodedPayload, DecodeLimits } from '@jmdc/edge-sdk/codec';
+import type { DecodedPayload, DecodeLimits, ExpectedLayout } from '@jmdc/edge-sdk/codec';
 import { DEFAULT_LIMITS, decodePayload, reconstructFeatures } from '@jmdc/edge-sdk/codec';
 import type { InferenceBackend, LoadedModel, Variant } from '@jmdc/edge-sdk/model';
 import { featureDims, findVariant, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
-import { FUNCTION_LIMITS, type TailHandlerOptions } from './config.js';
+import { DEFAULT_MAX_ABS_FEATURE, FUNCTION_LIMITS, type TailHandlerOptions } from './config.js';
 import { ErrorCodes, JmdcError, ModelError, statusForCode } from './errors.js';
 import {
   type EventShape,
@@ -80,6 +80,10 @@ export class TailHandler {
   private readonly fills = new Map<string, Float32Array>();
   /** Ids of the variants this function serves. */
   private readonly served: ReadonlySet<string>;
+  /** What the decoder accepts here: one layout per served variant (point 0: raw images of the source shape). */
+  readonly layouts: readonly ExpectedLayout[];
+  /** Largest magnitude of a decoded feature value (see {@link TailHandlerOptions.maxAbsFeature}). */
+  readonly maxAbsFeature: number;
   private invocations = 0;
 
   private constructor(
@@ -96,6 +100,8 @@ export class TailHandler {
     this.limits = limits;
     this.log = opts.log ?? ((line) => console.log(line));
     this.served = new Set(opts.variants ?? model.manifest.variants.map((v) => v.id));
+    this.layouts = layoutsFor(model, opts.point, this.served);
+    this.maxAbsFeature = opts.maxAbsFeature ?? DEFAULT_MAX_ABS_FEATURE;
     if (opts.point > 0) {
       for (const v of model.manifest.variants) {
         this.fills.set(v.id, Float32Array.from(v.fill[opts.point - 1] ?? []));
@@ -110,6 +116,11 @@ export class TailHandler {
   static async create(opts: TailHandlerOptions): Promise<TailHandler> {
     const t0 = performance.now();
     const limits = resolveLimits(opts.limits);
+    if (opts.maxAbsFeature !== undefined && !(typeof opts.maxAbsFeature === 'number' && opts.maxAbsFeature > 0)) {
+      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'maxAbsFeature must be a positive number', {
+        maxAbsFeature: opts.maxAbsFeature,
+      });
+    }
     const model = loadModel(opts.modelDir);
     assertPoint(model.manifest, opts.point);
     if (opts.expectModelHash !== undefined && opts.expectModelHash !== model.manifest.hash) {
@@ -122,6 +133,7 @@ export class TailHandler {
     const variants = (opts.variants ?? model.manifest.variants.map((v) => v.id)).map((id) =>
       findVariant(model.manifest, id),
     );
+    layoutsFor(model, opts.point, new Set(variants.map((v) => v.id))); // fails init when point 0 lacks r000
     verifyPointFiles(model, opts.point, opts.variants);
     const backend: InferenceBackend =
       opts.backend ?? new OrtBackend(opts.threads === undefined ? {} : { intraOpThreads: opts.threads });
@@ -142,9 +154,11 @@ export class TailHandler {
     const t0 = performance.now();
     const coldStart = this.invocations++ === 0;
     const shape: EventShape = isFunctionUrlEvent(event) ? 'url' : 'invoke';
+    const urlRequestId: unknown =
+      shape === 'url' ? (event as { requestContext: { requestId?: unknown } }).requestContext.requestId : undefined;
     const requestId =
       context?.awsRequestId ??
-      (shape === 'url' ? (event as { requestContext: { requestId?: string } }).requestContext.requestId : undefined) ??
+      (typeof urlRequestId === 'string' ? urlRequestId.slice(0, 128) : undefined) ??
       randomUUID();
     let bytes = 0;
     let status: number;
@@ -209,10 +223,15 @@ export class TailHandler {
   /** Decodes, validates and runs one payload (the part of {@link handle} below the event envelope). */
   async infer(payload: Uint8Array): Promise<Inference> {
     const t0 = performance.now();
+    // model, point, variant and dims are checked right after the header: nothing is inflated for a payload
+    // this function cannot run
     const decoded: DecodedPayload = decodePayload(payload, {
       limits: this.limits,
       expectModelHash: this.modelHash,
+      expectModelId: this.model.manifest.id,
       expectPoint: this.point,
+      expectLayouts: this.layouts,
+      maxAbsValue: this.maxAbsFeature,
     });
     const { header } = decoded;
     const variant: Variant = findVariant(this.model.manifest, header.variant);
@@ -242,7 +261,9 @@ export class TailHandler {
       for (let j = 0; j < classes; j++) {
         const z = row[j]!;
         if (!Number.isFinite(z)) {
-          throw new JmdcError(ErrorCodes.INTERNAL, `non-finite logit for item ${n} of variant ${variant.id}`, {
+          // features are the caller's numbers (bounded, but still theirs); images are bytes the model must take
+          const code = decoded.kind === 'features' ? ErrorCodes.INVALID_FEATURES : ErrorCodes.INTERNAL;
+          throw new JmdcError(code, `non-finite logit for item ${n} of variant ${variant.id}`, {
             item: n,
             variant: variant.id,
           });
@@ -304,6 +325,23 @@ export class TailHandler {
   close(): Promise<void> {
     return this.runner.close();
   }
+}
+
+/**
+ * The layouts the function of `point` accepts: features of each served variant's shape at the point, or at
+ * point 0 raw images of the model's source shape for the unpruned variant (the only one a raw frame names).
+ */
+function layoutsFor(model: LoadedModel, point: number, served: ReadonlySet<string>): ExpectedLayout[] {
+  const variants = model.manifest.variants.filter((v) => served.has(v.id));
+  if (point === 0) {
+    if (!variants.some((v) => v.pruneRatio === 0)) {
+      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'the point-0 function must serve the unpruned variant', {
+        served: [...served],
+      });
+    }
+    return [{ kind: 'raw', variant: 0, dims: model.manifest.input.sourceShape as [number, number, number] }];
+  }
+  return variants.map((v) => ({ kind: 'features', variant: v.pruneRatio, dims: featureDims(v, point) }));
 }
 
 /**

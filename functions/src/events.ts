@@ -111,15 +111,22 @@ export function payloadFromInvoke(event: unknown, maxBytes: number): Uint8Array 
 export function payloadFromFunctionUrl(event: FunctionUrlEvent, maxBytes: number): Uint8Array {
   const method = event.requestContext.http.method.toUpperCase();
   if (method !== 'POST') throw badRequest(`method ${method} not allowed: POST a payload`, { method });
-  const headers = event.headers ?? {};
-  const contentType = (headers['content-type'] ?? headers['Content-Type'] ?? 'application/octet-stream')
-    .split(';')[0]!
-    .trim()
-    .toLowerCase();
+  const headers: unknown = event.headers ?? {};
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw badRequest('headers must be an object of strings');
+  }
+  const rawType: unknown =
+    (headers as Record<string, unknown>)['content-type'] ??
+    (headers as Record<string, unknown>)['Content-Type'] ??
+    'application/octet-stream';
+  if (typeof rawType !== 'string') throw badRequest('content-type must be a string', { type: typeof rawType });
+  const contentType = (rawType.split(';')[0] as string).trim().toLowerCase();
+  const isBase64: unknown = event.isBase64Encoded ?? false;
+  if (typeof isBase64 !== 'boolean') throw badRequest('isBase64Encoded must be a boolean');
   const body = event.body;
   if (typeof body !== 'string' || body.length === 0) throw badRequest('request body is empty');
   if (contentType === 'application/octet-stream') {
-    if (event.isBase64Encoded) return decodeBase64(body, maxBytes, 'request body');
+    if (isBase64) return decodeBase64(body, maxBytes, 'request body');
     if (body.length > maxBytes) {
       throw new CodecError(ErrorCodes.PAYLOAD_TOO_LARGE, `request body is larger than ${maxBytes} bytes`, {
         limit: maxBytes,
@@ -133,7 +140,7 @@ export function payloadFromFunctionUrl(event: FunctionUrlEvent, maxBytes: number
   if (contentType === 'application/json') {
     // the JSON text holds the payload's base64 (4/3 of it) plus a small envelope
     const limit = Math.ceil((maxBytes * 4) / 3) + 1024;
-    const text = event.isBase64Encoded ? Buffer.from(decodeBase64(body, limit, 'request body')).toString('utf8') : body;
+    const text = isBase64 ? Buffer.from(decodeBase64(body, limit, 'request body')).toString('utf8') : body;
     return parseJsonPayload(text, maxBytes);
   }
   throw badRequest(`unsupported content-type ${contentType}: use application/octet-stream or application/json`, {

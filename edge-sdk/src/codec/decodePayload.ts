@@ -10,7 +10,7 @@ import type { DecodedPayload, DecodeOptions, PayloadHeader } from './types.js';
 
 /**
  * Reads and validates the header only (limits, field ranges, counts against dims, the caller's expected model
- * hash and point); neither the body's presence nor the CRC is checked. Use it to route a request before
+ * hash, model id, point and layouts); neither the body's presence nor the CRC is checked. Use it to route a request before
  * decoding. Throws `CodecError` with the codes listed in docs/wire-format.md.
  *
  * @example
@@ -29,7 +29,17 @@ function corrupt(message: string, details: Record<string, unknown> = {}): CodecE
   return new CodecError(ErrorCodes.CORRUPT_BODY, message, details);
 }
 
-function decodeFeatures(header: PayloadHeader, body: Uint8Array): DecodedPayload {
+/** `maxAbsValue` of the options: a positive number (Infinity when absent); `INVALID_ARGUMENT` otherwise. */
+function maxAbsOf(opts: DecodeOptions | undefined): number {
+  const v = opts?.maxAbsValue;
+  if (v === undefined) return Number.POSITIVE_INFINITY;
+  if (typeof v !== 'number' || !(v > 0)) {
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'maxAbsValue must be a positive number', { maxAbsValue: v });
+  }
+  return v;
+}
+
+function decodeFeatures(header: PayloadHeader, body: Uint8Array, maxAbs: number): DecodedPayload {
   const [c, h, w] = header.dims;
   const hw = h * w;
   const { batch, bits, keepCount: k, valueCount } = header;
@@ -84,6 +94,18 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array): DecodedPayload
   }
   checkQuantParams(params, bits);
   const values = dequantize(codes, header.quantScope === 'channel' ? k : k * c, params);
+  if (maxAbs !== Number.POSITIVE_INFINITY) {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as number;
+      if (v > maxAbs || v < -maxAbs) {
+        throw new CodecError(ErrorCodes.INVALID_FEATURES, `feature value ${v} exceeds the bound ${maxAbs}`, {
+          index: i,
+          value: v,
+          maxAbsValue: maxAbs,
+        });
+      }
+    }
+  }
   return { kind: 'features', header, mask, values };
 }
 
@@ -109,9 +131,10 @@ function decodeRaw(header: PayloadHeader, body: Uint8Array): DecodedPayload {
 
 /**
  * Validates and decodes a payload. Checks, in order: size limit, header fields and counts (as
- * {@link peekHeader}), body present and no trailing bytes, CRC-32, expected model hash and point, then the
- * body itself (bounded decompression, bitmap, quantization parameters, codes). Nothing is allocated from a
- * wire number before it has been checked against {@link DecodeLimits}. Throws `CodecError` only.
+ * {@link peekHeader}), body present and no trailing bytes, CRC-32, the caller's expectations (model hash, model
+ * id, point, then kind/variant/dims against `expectLayouts`), then the body itself (bounded decompression,
+ * bitmap, quantization parameters, codes, values within `maxAbsValue`). Nothing is allocated from a wire number
+ * before it has been checked against {@link DecodeLimits} and the expected layouts. Throws `CodecError` only.
  *
  * @example
  * ```ts
@@ -122,6 +145,7 @@ function decodeRaw(header: PayloadHeader, body: Uint8Array): DecodedPayload {
  * ```
  */
 export function decodePayload(bytes: Uint8Array, opts?: DecodeOptions): DecodedPayload {
+  const maxAbs = maxAbsOf(opts);
   const header = readHeader(bytes, opts);
   const total = header.headerBytes + header.bodyBytes;
   if (bytes.length < total) {
@@ -142,5 +166,5 @@ export function decodePayload(bytes: Uint8Array, opts?: DecodeOptions): DecodedP
   }
   checkExpectations(header, opts);
   const body = bytes.subarray(header.headerBytes, total);
-  return header.kind === 'features' ? decodeFeatures(header, body) : decodeRaw(header, body);
+  return header.kind === 'features' ? decodeFeatures(header, body, maxAbs) : decodeRaw(header, body);
 }

@@ -7,7 +7,15 @@ import { packedBytes } from './bitpack.js';
 import { CODER_IDS, CODERS_BY_ID } from './coders.js';
 import { crc32Update } from './crc32.js';
 import { resolveLimits } from './limits.js';
-import type { CoderId, DecodeOptions, ModelRef, PayloadHeader, QuantScope, RawFormat } from './types.js';
+import type {
+  CoderId,
+  DecodeOptions,
+  ExpectedLayout,
+  ModelRef,
+  PayloadHeader,
+  QuantScope,
+  RawFormat,
+} from './types.js';
 
 export const MAGIC = Uint8Array.of(0x4a, 0x4d, 0x44, 0x43); // "JMDC"
 export const VERSION = 1;
@@ -263,6 +271,13 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   const point = dv.getUint8(OFF.point);
   const variantPercent = dv.getUint8(OFF.variant);
   if (variantPercent > 100) fail(ErrorCodes.BAD_HEADER, `variant ${variantPercent}% out of range`, { variantPercent });
+  // raw images are the whole network's input: they go to point 0 and run the unpruned variant
+  if (!features && (point !== 0 || variantPercent !== 0)) {
+    fail(ErrorCodes.BAD_HEADER, `a raw image payload has point 0 and variant 0, got ${point} and ${variantPercent}%`, {
+      point,
+      variantPercent,
+    });
+  }
 
   const idLength = dv.getUint8(OFF.modelIdLength);
   if (idLength < 1 || idLength > MAX_MODEL_ID_BYTES)
@@ -374,7 +389,10 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   return header;
 }
 
-/** Checks the caller's expectations (model hash, then point) against a validated header. */
+/**
+ * Checks the caller's expectations against a validated header: model hash, model id, point, then kind,
+ * variant and dims against `expectLayouts`. Runs before any byte of the body is decoded.
+ */
 export function checkExpectations(header: PayloadHeader, opts: DecodeOptions | undefined): void {
   if (opts?.expectModelHash !== undefined) {
     parseModelHash(opts.expectModelHash); // validates the format
@@ -387,10 +405,49 @@ export function checkExpectations(header: PayloadHeader, opts: DecodeOptions | u
       });
     }
   }
+  if (opts?.expectModelId !== undefined && header.modelId !== opts.expectModelId) {
+    fail(ErrorCodes.MODEL_MISMATCH, `payload was produced for model ${JSON.stringify(header.modelId)}`, {
+      expected: opts.expectModelId,
+      actual: header.modelId,
+    });
+  }
   if (opts?.expectPoint !== undefined && header.point !== opts.expectPoint) {
     fail(ErrorCodes.WRONG_POINT, `payload is for partition point ${header.point}, expected ${opts.expectPoint}`, {
       expected: opts.expectPoint,
       actual: header.point,
     });
+  }
+  if (opts?.expectLayouts !== undefined) checkLayout(header, opts.expectLayouts);
+}
+
+/** Whole percent of a prune ratio, as the header stores it. */
+function percentOf(ratio: number): number {
+  return Math.round(ratio * 100);
+}
+
+function checkLayout(header: PayloadHeader, layouts: readonly ExpectedLayout[]): void {
+  if (!Array.isArray(layouts)) fail(ErrorCodes.INVALID_ARGUMENT, 'expectLayouts must be an array');
+  const sameKind = layouts.filter((l) => l?.kind === header.kind);
+  if (sameKind.length === 0) {
+    fail(ErrorCodes.WRONG_POINT, `a ${header.kind} payload is not accepted here`, {
+      kind: header.kind,
+      accepted: [...new Set(layouts.map((l) => l?.kind))],
+    });
+  }
+  const percent = percentOf(header.variant);
+  const layout = sameKind.find((l) => percentOf(l.variant) === percent);
+  if (layout === undefined) {
+    fail(ErrorCodes.UNKNOWN_VARIANT, `variant ${percent}% is not served here`, {
+      variantPercent: percent,
+      served: sameKind.map((l) => percentOf(l.variant)),
+    });
+  }
+  const want = layout.dims;
+  if (want.length !== 3 || header.dims.some((d, i) => d !== want[i])) {
+    fail(
+      ErrorCodes.SHAPE_MISMATCH,
+      `${header.kind} of ${header.dims.join('x')} do not match ${want.join('x')} of variant ${percent}%`,
+      { expected: [...want], actual: header.dims, variantPercent: percent },
+    );
   }
 }

@@ -40,6 +40,7 @@ export type {
   DecodedPayload,
   DecodeLimits,
   DecodeOptions,
+  ExpectedLayout,
   FeatureBatch,
   FeatureEncodeOptions,
   ModelRef,

@@ -3,7 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { type ErrorCode, ErrorCodes } from '../errors.js';
 import { decodePayload, peekHeader } from './decodePayload.js';
 import { codecErrorCode } from './testing/assertions.js';
-import { fixCrc, malformedCorpus, validFeaturesPayload, validRawPayload } from './testing/malformed.js';
+import {
+  amplificationPayload,
+  CORPUS_EXPECT,
+  CORPUS_LAYOUTS,
+  CORPUS_MODEL,
+  constantFeaturesPayload,
+  fixCrc,
+  malformedCorpus,
+  validFeaturesPayload,
+  validRawPayload,
+} from './testing/malformed.js';
 
 const corpus = malformedCorpus();
 
@@ -43,6 +53,9 @@ describe('malformed payloads', () => {
       ErrorCodes.PAYLOAD_TOO_LARGE,
       ErrorCodes.MODEL_MISMATCH,
       ErrorCodes.WRONG_POINT,
+      ErrorCodes.UNKNOWN_VARIANT,
+      ErrorCodes.SHAPE_MISMATCH,
+      ErrorCodes.INVALID_FEATURES,
     ]) {
       expect(codes.has(code)).toBe(true);
     }
@@ -51,6 +64,13 @@ describe('malformed payloads', () => {
 
   it.each(corpus.map((c) => [c.name, c] as const))('rejects %s with its code', (_, c) => {
     expect(codecErrorCode(() => decodePayload(c.bytes, c.options))).toBe(c.code);
+  });
+
+  it.each(
+    corpus.map((c) => [c.name, c] as const),
+  )('rejects %s with the same code when the receiver checks the corpus model’s id, layouts and bound', (_, c) => {
+    // what a tail function of the corpus model does: its own expectations always apply
+    expect(codecErrorCode(() => decodePayload(c.bytes, { ...CORPUS_EXPECT, ...c.options }))).toBe(c.code);
   });
 
   it.each(VALID)('decodes the valid %s payload', (_, bytes) => {
@@ -112,6 +132,57 @@ describe('malformed payloads', () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it.each(VALID)('decodes the valid %s payload under the corpus model’s expectations', (name, bytes) => {
+    // the float32-parameter sample holds values of about 1e6: beyond the corpus model's bound
+    const want = name.includes('f32') ? ErrorCodes.INVALID_FEATURES : undefined;
+    expect(codecErrorCode(() => decodePayload(bytes, CORPUS_EXPECT))).toBe(want);
+  });
+
+  it('rejects an amplification frame from its dims before touching the body (JMDC_ERR_SHAPE_MISMATCH)', () => {
+    // a body that is not even a brotli stream: only a check before inflating answers SHAPE_MISMATCH
+    const corruptBody = amplificationPayload('brotli', Uint8Array.of(0xff, 0xff, 0xff, 0xff));
+    expect(codecErrorCode(() => decodePayload(corruptBody))).toBe(ErrorCodes.CORRUPT_BODY);
+    expect(codecErrorCode(() => decodePayload(corruptBody, CORPUS_EXPECT))).toBe(ErrorCodes.SHAPE_MISMATCH);
+    expect(codecErrorCode(() => peekHeader(corruptBody, CORPUS_EXPECT))).toBe(ErrorCodes.SHAPE_MISMATCH);
+    expect(amplificationPayload('brotli').length).toBeLessThan(200);
+  });
+
+  it('compares the model id as well as the hash prefix (JMDC_ERR_MODEL_MISMATCH)', () => {
+    const bytes = validFeaturesPayload('rans');
+    expect(peekHeader(bytes, { expectModelId: CORPUS_MODEL.id }).modelId).toBe(CORPUS_MODEL.id);
+    expect(codecErrorCode(() => decodePayload(bytes, { expectModelId: 'corpus-model-2' }))).toBe(
+      ErrorCodes.MODEL_MISMATCH,
+    );
+  });
+
+  it('bounds dequantized values by maxAbsValue, inclusive (JMDC_ERR_INVALID_FEATURES beyond it)', () => {
+    const at = constantFeaturesPayload(CORPUS_EXPECT.maxAbsValue as number);
+    const decoded = decodePayload(at, CORPUS_EXPECT);
+    if (decoded.kind !== 'features') throw new Error('expected features');
+    expect(Math.max(...decoded.values)).toBe(65504);
+    expect(codecErrorCode(() => decodePayload(at, { maxAbsValue: 65503 }))).toBe(ErrorCodes.INVALID_FEATURES);
+    expect(codecErrorCode(() => decodePayload(constantFeaturesPayload(-1e38)))).toBeUndefined();
+    expect(codecErrorCode(() => decodePayload(constantFeaturesPayload(-1e38), { maxAbsValue: 1e37 }))).toBe(
+      ErrorCodes.INVALID_FEATURES,
+    );
+    for (const bad of [0, -1, Number.NaN, '1' as unknown as number]) {
+      expect(codecErrorCode(() => decodePayload(at, { maxAbsValue: bad }))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    }
+  });
+
+  it('accepts each layout of the corpus model and names the kind, variant or dims that differ', () => {
+    const raw = validRawPayload('raw');
+    expect(peekHeader(raw, { expectLayouts: CORPUS_LAYOUTS }).dims).toEqual([1, 6, 5]);
+    expect(codecErrorCode(() => peekHeader(raw, { expectLayouts: [] }))).toBe(ErrorCodes.WRONG_POINT);
+    expect(
+      codecErrorCode(() =>
+        peekHeader(validFeaturesPayload('none'), {
+          expectLayouts: [{ kind: 'features', variant: 0.5, dims: [8, 4] as never }],
+        }),
+      ),
+    ).toBe(ErrorCodes.SHAPE_MISMATCH);
   });
 
   it('peekHeader validates the header without the body or checksum', () => {

@@ -90,14 +90,51 @@ export interface DecodeLimits {
   maxDecodedBytes: number;
 }
 
+/**
+ * One shape a receiver accepts: the kind of payload, the model variant and the `[C, H, W]` of one item. A
+ * tail function lists one per variant it serves (features at its point), the point-0 function one raw entry
+ * (variant 0, the model's source image shape).
+ */
+export interface ExpectedLayout {
+  kind: 'features' | 'raw';
+  /** Prune ratio of the variant in [0, 1]; compared as a whole percent, as the header stores it. */
+  variant: number;
+  /** `[C, H, W]` of one item. */
+  dims: readonly [number, number, number];
+}
+
 /** Options of {@link decodePayload} and {@link peekHeader}. */
 export interface DecodeOptions {
   /** Overrides of {@link DEFAULT_LIMITS}. */
   limits?: Partial<DecodeLimits>;
   /** When set, a payload for another model hash is rejected with `MODEL_MISMATCH`. */
   expectModelHash?: string;
+  /**
+   * When set, a payload naming another model id is rejected with `MODEL_MISMATCH` (the hash carries only
+   * 8 bytes, so the id is compared too).
+   * @default undefined (any id)
+   */
+  expectModelId?: string;
   /** When set, a payload for another partition point is rejected with `WRONG_POINT`. */
   expectPoint?: number;
+  /**
+   * When set, the header's kind, variant and dims must match one entry, checked right after the header and
+   * the CRC and before anything is inflated or allocated from the body: no entry of the payload's kind
+   * `WRONG_POINT`, no entry for its variant `UNKNOWN_VARIANT`, other dims `SHAPE_MISMATCH`.
+   * @default undefined (any shape within the limits)
+   * @example
+   * ```ts
+   * decodePayload(bytes, { expectLayouts: [{ kind: 'features', variant: 0.5, dims: [64, 8, 8] }] });
+   * ```
+   */
+  expectLayouts?: readonly ExpectedLayout[];
+  /**
+   * Largest magnitude a dequantized feature value may have; a larger one is rejected with
+   * `INVALID_FEATURES` (finite but far outside what a model produces, such values drive the tail to
+   * non-finite logits). Must be a positive number.
+   * @default Infinity (only finiteness is checked)
+   */
+  maxAbsValue?: number;
 }
 
 /** The validated header of a payload. */

@@ -4,21 +4,42 @@
  * options)` (options only where a case needs the caller's expectations).
  */
 
-import { deflateRawSync, deflateSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync, deflateSync } from 'node:zlib';
 import { type ErrorCode, ErrorCodes } from '../../errors.js';
 import { concatBytes } from '../bytes.js';
 import { crc32Update } from '../crc32.js';
 import { encodeFeatures } from '../encodeFeatures.js';
 import { encodeRaw } from '../encodeRaw.js';
-import { FIXED_HEADER_BYTES, featureLayout, frameCrc, OFF } from '../header.js';
+import { FIXED_HEADER_BYTES, featureLayout, frameCrc, OFF, parseModelHash, writeFrame } from '../header.js';
 import { DEFAULT_LIMITS } from '../limits.js';
-import type { CoderId, DecodeOptions } from '../types.js';
+import type { CoderId, DecodeOptions, ExpectedLayout, ModelRef } from '../types.js';
 import { realisticFeatures, syntheticImages } from './synthetic.js';
 
 /** The model every corpus payload claims. */
 export const CORPUS_MODEL = Object.freeze({ id: 'corpus-model', hash: `sha256:${'c0ffee00'.repeat(8)}` });
 /** The partition point of every corpus features payload. */
 export const CORPUS_POINT = 2;
+/** The bound on feature values of the cases that set `maxAbsValue` (the largest binary16 value). */
+export const CORPUS_MAX_ABS = 65504;
+
+/**
+ * The shapes of the corpus model: what a receiver for {@link CORPUS_MODEL} accepts. Every valid corpus payload
+ * matches one (features at {@link CORPUS_POINT}: variant 0.5 of 8x4x4, variant 0 of 3x3x3; raw: 1x6x5 images),
+ * so a receiver that checks them reaches the defect each case targets.
+ */
+export const CORPUS_LAYOUTS: readonly ExpectedLayout[] = Object.freeze([
+  { kind: 'features', variant: 0.5, dims: [8, 4, 4] },
+  { kind: 'features', variant: 0, dims: [3, 3, 3] },
+  { kind: 'raw', variant: 0, dims: [1, 6, 5] },
+] as const);
+
+/** What a receiver of the corpus model expects: its hash, id, layouts and value bound. */
+export const CORPUS_EXPECT: Readonly<DecodeOptions> = Object.freeze({
+  expectModelHash: CORPUS_MODEL.hash,
+  expectModelId: CORPUS_MODEL.id,
+  expectLayouts: CORPUS_LAYOUTS,
+  maxAbsValue: CORPUS_MAX_ABS,
+});
 
 export interface MalformedCase {
   name: string;
@@ -34,6 +55,54 @@ export function validFeaturesPayload(coder: CoderId = 'none', bits = 4, scale = 
   if (scale !== 1)
     for (let i = 0; i < input.features.length; i++) input.features[i] = (input.features[i] as number) * scale;
   return encodeFeatures(input, { model: CORPUS_MODEL, point: CORPUS_POINT, variant: 0.5, keep: 0.5, bits, coder });
+}
+
+/**
+ * A features frame that declares 1024x128x128 (64 MiB of float32, exactly the default `maxDecodedBytes`), every
+ * position kept, 8 bits, for `target` (default: the corpus model at its point, variant 50%), with `body` (by default the `coder` stream of its all-zero uncoded body: 95 bytes of
+ * brotli or 16 KB of deflate that inflate to 16 MiB and dequantize to 64 MiB). A receiver must reject it from its dims, before
+ * inflating.
+ */
+export function amplificationPayload(
+  coder: 'brotli' | 'deflate' = 'brotli',
+  body?: Uint8Array,
+  target: { model: ModelRef; point: number; variantPercent: number } = {
+    model: CORPUS_MODEL,
+    point: CORPUS_POINT,
+    variantPercent: 50,
+  },
+): Uint8Array {
+  const dims = [1024, 128, 128] as const;
+  const layout = featureLayout(dims, 1, 128 * 128, 8, 'channel', false);
+  const zeros = (): Uint8Array => new Uint8Array(layout.rawBodyBytes);
+  const coded =
+    body ?? new Uint8Array(coder === 'brotli' ? brotliCompressSync(zeros()) : deflateRawSync(zeros(), { level: 9 }));
+  return writeFrame(
+    {
+      kind: 'features',
+      flags: 0,
+      coder,
+      mode: 0,
+      bits: 8,
+      point: target.point,
+      variantPercent: target.variantPercent,
+      dims,
+      batch: 1,
+      keepCount: 128 * 128,
+      valueCount: 1024 * 128 * 128,
+      rawBodyBytes: layout.rawBodyBytes,
+      modelId: new TextEncoder().encode(target.model.id),
+      modelHash: parseModelHash(target.model.hash),
+    },
+    coded,
+  );
+}
+
+/** Valid features payload whose every value is `value` (finite), 8x4x4, batch 2, variant 0.5. */
+export function constantFeaturesPayload(value: number, coder: CoderId = 'none'): Uint8Array {
+  const input = realisticFeatures([8, 4, 4], 2, 7);
+  input.features.fill(value);
+  return encodeFeatures(input, { model: CORPUS_MODEL, point: CORPUS_POINT, variant: 0.5, keep: 0.5, bits: 4, coder });
 }
 
 /** Valid raw payload: 2 grayscale 6x5 images. */
@@ -456,6 +525,94 @@ export function malformedCorpus(): MalformedCase[] {
     'png length prefix past the body',
     mutate(png, (dv) => dv.setUint32(headerBytesOf(png), 1 << 30, true)),
     E.CORRUPT_BODY,
+  );
+
+  // raw frames: point 0, variant 0, and exactly the model's image shape
+  for (const pct of [25, 50, 75]) {
+    add(
+      `raw payload with variant ${pct}%`,
+      mutate(raw, (dv) => dv.setUint8(OFF.variant, pct)),
+      E.BAD_HEADER,
+    );
+  }
+  add(
+    'raw payload for point 3',
+    mutate(raw, (dv) => dv.setUint8(OFF.point, 3)),
+    E.BAD_HEADER,
+  );
+  // the 30 bytes of a 1x6x5 image declared with the same element count in another shape
+  for (const dims of [
+    [1, 1, 30],
+    [1, 5, 6],
+    [2, 3, 5],
+    [30, 1, 1],
+  ] as const) {
+    for (const [name, base] of [
+      ['raw', raw],
+      ['png', png],
+    ] as const) {
+      if (name === 'png' && dims[0] > 4) continue;
+      add(
+        `${name} images of 1x6x5 declared as ${dims.join('x')}`,
+        mutate(base, (dv) => {
+          dv.setUint16(OFF.channels, dims[0], true);
+          dv.setUint16(OFF.height, dims[1], true);
+          dv.setUint16(OFF.width, dims[2], true);
+        }),
+        E.SHAPE_MISMATCH,
+        CORPUS_EXPECT,
+      );
+    }
+  }
+
+  // caller expectations beyond hash and point: model id, layouts, value bound
+  add(
+    'another model id with the right hash prefix',
+    encodeFeatures(realisticFeatures([8, 4, 4], 2, 42), {
+      model: { id: 'other-model', hash: CORPUS_MODEL.hash },
+      point: CORPUS_POINT,
+      variant: 0.5,
+      keep: 0.5,
+      bits: 4,
+      coder: 'none',
+    }),
+    E.MODEL_MISMATCH,
+    CORPUS_EXPECT,
+  );
+  add(
+    'features of a variant not served',
+    mutate(none, (dv) => dv.setUint8(OFF.variant, 25)),
+    E.UNKNOWN_VARIANT,
+    CORPUS_EXPECT,
+  );
+  add(
+    'features of another variant’s shape',
+    mutate(none, (dv) => dv.setUint8(OFF.variant, 0)),
+    E.SHAPE_MISMATCH,
+    CORPUS_EXPECT,
+  );
+  add('raw images where features are expected', raw, E.WRONG_POINT, {
+    expectLayouts: CORPUS_LAYOUTS.filter((l) => l.kind === 'features'),
+  });
+  add(
+    'brotli amplification: 1024x128x128 declared by a tiny body',
+    amplificationPayload(),
+    E.SHAPE_MISMATCH,
+    CORPUS_EXPECT,
+  );
+  add(
+    'deflate amplification: 1024x128x128 declared by a 16 KB body',
+    amplificationPayload('deflate'),
+    E.SHAPE_MISMATCH,
+    CORPUS_EXPECT,
+  );
+  add('finite but huge features (all 1e38)', constantFeaturesPayload(1e38), E.INVALID_FEATURES, CORPUS_EXPECT);
+  add('finite but huge features, brotli', constantFeaturesPayload(-3e37, 'brotli'), E.INVALID_FEATURES, CORPUS_EXPECT);
+  add(
+    'float32 min pushed past the bound (checksum fixed)',
+    mutate(f32, (dv) => dv.setFloat32(f32Min, 1e30, true)),
+    E.INVALID_FEATURES,
+    CORPUS_EXPECT,
   );
   return cases;
 }
