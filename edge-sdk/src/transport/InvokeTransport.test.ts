@@ -4,6 +4,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes, type TransportError } from '../errors.js';
 import { InvokeTransport } from './InvokeTransport.js';
+import { attemptsOf } from './retry.js';
 
 const OK = {
   classes: [1, 2],
@@ -126,5 +127,82 @@ describe('InvokeTransport', () => {
     await t.close();
     expect(hits[0]?.url).toBe('/2015-03-31/functions/f1/invocations');
     client.destroy();
+  });
+
+  it("gives up at once when the throttle's Retry-After reaches past the deadline", async () => {
+    handler = (res) => {
+      res.setHeader('retry-after', '30');
+      throttle(res);
+    };
+    const t = transport();
+    const e = (await t
+      .send(0, new Uint8Array(3), { deadline: Date.now() + 5000 })
+      .catch((x: unknown) => x)) as TransportError;
+    await t.close();
+    expect(hits.length).toBe(1);
+    expect(e.code).toBe(ErrorCodes.CLOUD_ERROR);
+    expect(e.retryable).toBe(true);
+    expect(e.details.retryAfterMs).toBe(30_000);
+    expect(attemptsOf(e)).toBe(1);
+  });
+
+  it('validates the answer like the URL transport: float32 logits and the model hash', async () => {
+    const t = new InvokeTransport({
+      functions: { 0: 'f0' },
+      endpoint,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+      expect: { modelHash: 'sha256:cd', classes: 3 },
+    });
+    handler = (res) => res.end(JSON.stringify({ ...OK, logits: [[0, 1e39, 0], OK.logits[1]] }));
+    const big = (await t.send(0, new Uint8Array(3)).catch((x: unknown) => x)) as TransportError;
+    handler = (res) => res.end(JSON.stringify({ ...OK, modelHash: 'sha256:zz' }));
+    const other = (await t.send(0, new Uint8Array(3)).catch((x: unknown) => x)) as TransportError;
+    handler = (res) => res.end(JSON.stringify({ ...OK, serverMs: 1e6 }));
+    const implausible = await t.send(0, new Uint8Array(3), { expect: { batch: 2 } });
+    await t.close();
+    expect(big.code).toBe(ErrorCodes.BAD_RESPONSE);
+    expect(other.code).toBe(ErrorCodes.MODEL_MISMATCH);
+    expect(other.retryable).toBe(false);
+    expect(implausible.timingsPlausible).toBe(false);
+    expect(implausible.requests).toHaveLength(1);
+    expect(implausible.requests[0]?.measured).toBe(false);
+  });
+
+  it('counts no attempt for a refused connection and keeps the socket error as cause', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const t = new InvokeTransport({
+      functions: { 0: 'f0' },
+      endpoint: `http://127.0.0.1:${port}`,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    const e = (await t.send(0, new Uint8Array(3)).catch((x: unknown) => x)) as TransportError;
+    await t.close();
+    expect(e.code).toBe(ErrorCodes.NETWORK);
+    expect(e.retryable).toBe(true);
+    expect(e.details.code).toBe('ECONNREFUSED');
+    expect(e.cause).toBeInstanceOf(Error);
+    expect(attemptsOf(e)).toBe(0);
+  });
+
+  it('fails with JMDC_ERR_DEPENDENCY_MISSING when @aws-sdk/client-lambda is not installed, sending nothing', async () => {
+    const t = new InvokeTransport({
+      functions: { 0: 'f0' },
+      endpoint,
+      loadSdk: async () => {
+        throw Object.assign(new Error("Cannot find package '@aws-sdk/client-lambda'"), {
+          code: 'ERR_MODULE_NOT_FOUND',
+        });
+      },
+    });
+    const e = (await t.send(0, new Uint8Array(3)).catch((x: unknown) => x)) as TransportError;
+    await t.close();
+    expect(hits.length).toBe(0);
+    expect(e.code).toBe(ErrorCodes.DEPENDENCY_MISSING);
   });
 });

@@ -65,16 +65,22 @@ const THROTTLES = new Set(['TooManyRequestsException', 'ThrottlingException', 'E
  * const { LambdaClient, InvokeCommand } = await loadLambdaSdk()
  */
 export async function loadLambdaSdk(): Promise<LambdaSdk> {
-  const name = '@aws-sdk/client-lambda';
+  return importLambdaSdk(() => import(LAMBDA_SDK) as Promise<LambdaSdk>);
+}
+
+const LAMBDA_SDK = '@aws-sdk/client-lambda';
+
+/** Runs `load`, turning "module not found" into `JMDC_ERR_DEPENDENCY_MISSING`. */
+async function importLambdaSdk(load: () => Promise<LambdaSdk>): Promise<LambdaSdk> {
   try {
-    return (await import(name)) as LambdaSdk;
+    return await load();
   } catch (e) {
     const code = (e as { code?: unknown })?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
       throw new JmdcError(
         ErrorCodes.DEPENDENCY_MISSING,
-        `the invoke transport needs the optional peer dependency ${name}: npm install ${name}@^3`,
-        { package: name },
+        `the invoke transport needs the optional peer dependency ${LAMBDA_SDK}: npm install ${LAMBDA_SDK}@^3`,
+        { package: LAMBDA_SDK },
         { cause: e },
       );
     }
@@ -125,7 +131,7 @@ export class InvokeTransport implements Transport {
   private load(): Promise<{ sdk: LambdaSdk; client: LambdaClientLike }> {
     this.sdk ??= (async () => {
       const o = this.opts;
-      const sdk = await (o.loadSdk ?? loadLambdaSdk)();
+      const sdk = o.loadSdk ? await importLambdaSdk(o.loadSdk) : await loadLambdaSdk();
       const client =
         o.client ??
         new sdk.LambdaClient({
