@@ -51,6 +51,8 @@ export const ErrorCodes = {
   RESPONSE_TOO_LARGE: 'JMDC_ERR_RESPONSE_TOO_LARGE',
   REDIRECT: 'JMDC_ERR_REDIRECT',
   DEPENDENCY_MISSING: 'JMDC_ERR_DEPENDENCY_MISSING',
+  // calibration: timings that contradict each other beyond noise after repeated measurement
+  CALIBRATION_INCONSISTENT: 'JMDC_ERR_CALIBRATION_INCONSISTENT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
