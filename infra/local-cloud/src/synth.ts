@@ -1,0 +1,150 @@
+/**
+ * The cloud assembly the local cloud runs: `cdk synth` of the project's CDK app for the host
+ * architecture, cached under `.jmdc/local-cloud/` and rebuilt when the model, the sources of the
+ * handler, the SDK or the CDK app, the lock file or the context change.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalCloudError, LocalCloudErrorCodes } from './errors.js';
+
+/** The repository root (this file is `infra/local-cloud/src/synth.ts`). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** Lambda's name of the host architecture: `x86_64` or `arm64`. */
+export function hostArchitecture(): 'x86_64' | 'arm64' {
+  return process.arch === 'arm64' ? 'arm64' : 'x86_64';
+}
+
+/** Options of {@link ensureAssembly}. */
+export interface SynthOptions {
+  /** Model folder (holds `manifest.json`). */
+  modelDir: string;
+  /** Points to deploy. @default every point of the model */
+  points?: readonly number[];
+  /** @default hostArchitecture() */
+  architecture?: 'x86_64' | 'arm64';
+  /** Where cached assemblies live. @default `<repo>/.jmdc/local-cloud` */
+  cacheDir?: string;
+  /** Progress lines. */
+  onInfo?: (line: string) => void;
+}
+
+function filesUnder(dir: string, keep: (path: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== 'node_modules' && e.name !== 'dist' && e.name !== 'cdk.out') out.push(...filesUnder(p, keep));
+    } else if (keep(p)) out.push(p);
+  }
+  return out.sort();
+}
+
+const isSource = (p: string): boolean => /\.(ts|mts|mjs|js|json)$/.test(p) && !/\.test\.ts$/.test(p);
+
+/**
+ * The cache key of an assembly: a hash of the model's manifest and profile, the sources of
+ * `functions/`, `edge-sdk/` and `cdk/` (tests excluded), `package-lock.json` and the context.
+ *
+ * @example
+ * assemblyKey({ modelDir: 'models/fmnist-vgg16' }) // '3f1c…' (16 hex digits)
+ */
+export function assemblyKey(opts: SynthOptions): string {
+  const h = createHash('sha256');
+  const modelDir = resolve(opts.modelDir);
+  h.update(JSON.stringify({ arch: opts.architecture ?? hostArchitecture(), points: opts.points ?? 'all', modelDir }));
+  const files = [
+    join(modelDir, 'manifest.json'),
+    join(modelDir, 'profile.json'),
+    join(REPO_ROOT, 'package-lock.json'),
+    join(REPO_ROOT, 'cdk', 'cdk.json'),
+    ...filesUnder(join(REPO_ROOT, 'functions', 'src'), isSource),
+    ...filesUnder(join(REPO_ROOT, 'edge-sdk', 'src'), isSource),
+    ...filesUnder(join(REPO_ROOT, 'cdk', 'lib'), isSource),
+    ...filesUnder(join(REPO_ROOT, 'cdk', 'bin'), isSource),
+  ];
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    h.update(f.slice(REPO_ROOT.length));
+    h.update(readFileSync(f));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+function modelIdOf(modelDir: string): string {
+  try {
+    return String(JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8')).id).replace(/[^\w.-]/g, '_');
+  } catch {
+    return 'model';
+  }
+}
+
+/**
+ * Returns the folder of a cloud assembly for these options, running `cdk synth` (about 15 s for the
+ * tiny fixture, longer for big models) only when no cached one matches. Synth writes to a temporary
+ * folder that is renamed into place, so concurrent callers never see half an assembly.
+ * Throws SYNTH_FAILED with the tail of cdk's output.
+ *
+ * @example
+ * const dir = await ensureAssembly({ modelDir: 'models/fmnist-vgg16', onInfo: console.log })
+ */
+export async function ensureAssembly(opts: SynthOptions): Promise<string> {
+  const modelDir = resolve(opts.modelDir);
+  const arch = opts.architecture ?? hostArchitecture();
+  const cacheDir = opts.cacheDir ?? join(REPO_ROOT, '.jmdc', 'local-cloud');
+  const key = assemblyKey({ ...opts, modelDir, architecture: arch });
+  const target = join(cacheDir, `cdk.out-${arch}-${modelIdOf(modelDir)}-${key}`);
+  if (existsSync(join(target, 'manifest.json'))) {
+    opts.onInfo?.(`assembly ${target} (cached)`);
+    return target;
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const args = [
+    'synth',
+    '--no-notices',
+    '-q',
+    '--output',
+    tmp,
+    '-c',
+    `architecture=${arch}`,
+    '-c',
+    `model=${modelDir}`,
+    ...(opts.points ? ['-c', `points=${opts.points.join(',')}`] : []),
+  ];
+  opts.onInfo?.(`cdk synth (${arch}, ${modelDir}) -> ${target}`);
+  const t0 = Date.now();
+  const cdkBin = join(REPO_ROOT, 'node_modules', '.bin', 'cdk');
+  const out: string[] = [];
+  const code = await new Promise<number | null>((res, rej) => {
+    const child = spawn(cdkBin, args, {
+      cwd: join(REPO_ROOT, 'cdk'),
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', ONNXRUNTIME_NODE_INSTALL: 'skip' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d: Buffer) => out.push(d.toString()));
+    child.stderr.on('data', (d: Buffer) => out.push(d.toString()));
+    child.on('error', rej);
+    child.on('close', res);
+  });
+  if (code !== 0 || !existsSync(join(tmp, 'manifest.json'))) {
+    rmSync(tmp, { recursive: true, force: true });
+    const tail = out.join('').split('\n').slice(-30).join('\n');
+    throw new LocalCloudError(LocalCloudErrorCodes.SYNTH_FAILED, `cdk synth failed (exit ${code}):\n${tail}`, {
+      exitCode: code,
+    });
+  }
+  try {
+    renameSync(tmp, target);
+  } catch (e) {
+    // another process put the same assembly in place first
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(join(target, 'manifest.json'))) throw e;
+  }
+  opts.onInfo?.(`cdk synth done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return target;
+}
