@@ -7,9 +7,29 @@ export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: stri
 
 export type Flags<T extends FlagSpec> = { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string };
 
+/** A token that is a negative number (`-1`, `-0.5`, `-.5`, `-1e3`), not a flag. */
+const NEGATIVE = /^-(\d|\.\d)/;
+
+/**
+ * Parses `--flag value` / `--flag`. A value that starts with `-` and is a number (`--uplink-mbps -1`)
+ * is taken as the value, so that the command can say what is wrong with it.
+ *
+ * @example
+ * parseFlags(['--rtt-ms', '-5'], { 'rtt-ms': { type: 'string' } }) // { 'rtt-ms': '-5' }
+ */
 export function parseFlags<T extends FlagSpec>(argv: string[], spec: T): Flags<T> {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name !== undefined && spec[name]?.type === 'string' && next !== undefined && NEGATIVE.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   try {
-    return parseArgs({ args: argv, options: spec, strict: true, allowPositionals: false }).values as Flags<T>;
+    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Flags<T>;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -17,10 +37,12 @@ export function parseFlags<T extends FlagSpec>(argv: string[], spec: T): Flags<T
 
 export function num(v: unknown, name: string, opts: { min?: number; max?: number; int?: boolean } = {}): number {
   const n = Number(v);
-  if (v === undefined || v === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number`);
+  if (v === undefined || v === '' || !Number.isFinite(n)) {
+    throw new UsageError(`--${name} must be a number${v === undefined ? '' : `, got '${String(v)}'`}`);
+  }
   if (opts.int && !Number.isInteger(n)) throw new UsageError(`--${name} must be an integer`);
-  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be >= ${opts.min}`);
-  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be <= ${opts.max}`);
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be >= ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be <= ${opts.max}, got ${n}`);
   return n;
 }
 

@@ -14,8 +14,13 @@ export const usage = `usage: jmdc calibrate --model ID [options]
 
   --model ID          model id (models/<id>) or path to a model folder
   --threads N         onnxruntime intra-op threads (default 0 = one per core; 4 on a Raspberry Pi 4B)
-  --repetitions N     timed runs per head, the median is kept (default 5)
-  --warmup N          untimed runs first (default 1)
+  --repetitions N     timed rounds at least; each round times every head and whole network once,
+                      interleaved (default 7)
+  --max-repetitions N rounds at most while a median is not stable (default 41)
+  --target-spread X   a median is stable when IQR / median <= X (default 0.15)
+  --warmup N          untimed rounds first (default 3)
+  --attempts N        measurements before inconsistent timings (a head slower than a later head or
+                      than the whole network) are rejected (default 3)
   --state PATH        state file (default ~/.local/state/jmdc/<id>.json)
   --json              print the calibration as one JSON object as the last line`;
 
@@ -23,6 +28,9 @@ const FLAGS = {
   model: { type: 'string' },
   threads: { type: 'string' },
   repetitions: { type: 'string' },
+  'max-repetitions': { type: 'string' },
+  'target-spread': { type: 'string' },
+  attempts: { type: 'string' },
   warmup: { type: 'string' },
   state: { type: 'string' },
   json: { type: 'boolean' },
@@ -38,22 +46,34 @@ export async function run(argv: string[]): Promise<number> {
   if (!f.model) throw new UsageError('--model is required');
   const threads = f.threads === undefined ? 0 : num(f.threads, 'threads', { min: 0, max: 256, int: true });
   const repetitions =
-    f.repetitions === undefined ? 5 : num(f.repetitions, 'repetitions', { min: 1, max: 1000, int: true });
-  const warmup = f.warmup === undefined ? 1 : num(f.warmup, 'warmup', { min: 0, max: 100, int: true });
+    f.repetitions === undefined ? 7 : num(f.repetitions, 'repetitions', { min: 1, max: 1000, int: true });
+  const warmup = f.warmup === undefined ? 3 : num(f.warmup, 'warmup', { min: 0, max: 100, int: true });
+  const extra = {
+    ...(f['max-repetitions'] !== undefined
+      ? { maxRepetitions: num(f['max-repetitions'], 'max-repetitions', { min: 1, max: 10_000, int: true }) }
+      : {}),
+    ...(f['target-spread'] !== undefined ? { targetSpread: num(f['target-spread'], 'target-spread', { min: 0 }) } : {}),
+    ...(f.attempts !== undefined ? { attempts: num(f.attempts, 'attempts', { min: 1, max: 10, int: true }) } : {}),
+  };
   const model = loadModel(f.model);
   const { manifest } = model;
   const { OrtBackend } = await import('../runtime/index.js');
   const runner = new ModelRunner(model, new OrtBackend({ intraOpThreads: threads }));
-  const total = manifest.variants.length * (manifest.points.length + 1);
-  console.error(`jmdc calibrate: ${manifest.id} on ${deviceName()}, threads ${threads}, ${repetitions} repetitions`);
-  const tick = progress('calibrate', total);
+  console.error(
+    `jmdc calibrate: ${manifest.id} on ${deviceName()}, threads ${threads}, at least ${repetitions} interleaved rounds`,
+  );
+  let tick: ((done: number, extra?: string) => void) | undefined;
   let cal: Awaited<ReturnType<typeof measureHeads>>;
   try {
     cal = await measureHeads(runner, {
       threads,
       repetitions,
       warmup,
-      onProgress: (done, _t, label) => tick(done, label),
+      ...extra,
+      onProgress: (done, total, label) => {
+        tick ??= progress('calibrate', total);
+        tick(done, label);
+      },
     });
   } finally {
     await runner.close();
@@ -72,10 +92,15 @@ export async function run(argv: string[]): Promise<number> {
   if (f.json) {
     console.log(JSON.stringify(cal));
   } else {
+    const pct = (x: number | undefined) => `±${((x ?? 0) * 100).toFixed(0)}%`;
     for (const v of manifest.variants) {
-      const heads = (cal.headMs[v.id] ?? []).map((ms, i) => `p${i + 1} ${ms.toFixed(3)}`).join('  ');
-      console.log(`${v.id}: ${heads}  whole ${(cal.fullMs[v.id] ?? 0).toFixed(3)} ms`);
+      const sp = cal.spread?.headMs[v.id] ?? [];
+      const heads = (cal.headMs[v.id] ?? []).map((ms, i) => `p${i + 1} ${ms.toFixed(3)} ${pct(sp[i])}`).join('  ');
+      console.log(`${v.id}: ${heads}  whole ${(cal.fullMs[v.id] ?? 0).toFixed(3)} ${pct(cal.spread?.fullMs[v.id])} ms`);
     }
+    console.log(
+      `medians of ${cal.repetitions} interleaved rounds (spread: interquartile range / median), measurement ${cal.attempts} of at most ${extra.attempts ?? 3}`,
+    );
     console.log(`stored in ${statePath}`);
   }
   return 0;

@@ -22,7 +22,8 @@ export const usage = `usage: jmdc plan --model ID --uplink-mbps X --rtt-ms Y [op
   --batch N             images per request (default 1)
   --cold-prob P         probability that the function is cold, 0..1 (default 0)
   --init-ms M           cold-start init cost, ms (default: learned, in the state file, else 1500)
-  --min-accuracy A      minimize latency subject to validation accuracy >= A (default: no floor)
+  --min-accuracy A      minimize latency subject to validation accuracy >= A (default: the full
+                        model's validation accuracy - 0.01, as the SDK; 0 for no floor)
   --max-latency-ms L    maximize accuracy subject to predicted latency <= L
   --cost-weight W       ms that 1 USD per request weighs in the score (default 0)
   --memory-mb MB        Lambda memory for the cost (default 2048)
@@ -54,7 +55,7 @@ const FLAGS = {
 
 function positive(v: unknown, name: string): number {
   const n = num(v, name);
-  if (n <= 0) throw new UsageError(`--${name} must be > 0`);
+  if (n <= 0) throw new UsageError(`--${name} must be > 0, got ${n}`);
   return n;
 }
 
@@ -147,6 +148,12 @@ export async function run(argv: string[]): Promise<number> {
   for (const w of warnings) console.error(`jmdc plan: warning: ${w}`);
   const slowdown = f['edge-slowdown'] === undefined ? undefined : Number(f['edge-slowdown']);
   const calibration = slowdown === undefined ? state?.calibration : scaledReference(profile.timings, slowdown);
+  const timingsFrom =
+    slowdown !== undefined
+      ? `the profile (${profile.timings.device}) scaled by --edge-slowdown ${slowdown} (an estimate, not a calibration)`
+      : calibration
+        ? `this device's calibration (${calibration.device}, ${statePath})`
+        : `the profile (${profile.timings.device}; no calibration in ${statePath})`;
   const learned = new LiveEstimators({ pointCount: manifest.points.length }, state?.estimators);
   const now = learned.conditions(Date.now(), conditions.batch);
   // the network comes from the flags; what was learned about the cloud (init cost, speed) from the state
@@ -161,11 +168,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const r = planner.plan(conditions);
   console.error(
-    `jmdc plan: ${manifest.id}, ${profile.rows.length} rows, edge timings from ${
-      calibration
-        ? `this device's calibration (${calibration.device}, ${statePath})`
-        : `the profile (${profile.timings.device})`
-    }`,
+    `jmdc plan: ${manifest.id}, ${profile.rows.length} rows, accuracy floor ${planner.floor().toFixed(4)}, edge timings from ${timingsFrom}`,
   );
   if (!r.feasible) console.error('jmdc plan: no setting meets the latency budget; showing the fastest');
   if (f.json) {

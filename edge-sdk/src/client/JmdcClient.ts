@@ -2,8 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_LIMITS, encodeFeatures, encodeRaw } from '../codec/index.js';
 import type { CoderId, RawFormat } from '../codec/types.js';
 import { type ErrorCode, ErrorCodes, isJmdcError, JmdcError, TransportError } from '../errors.js';
-import { LiveEstimators } from '../estimators/LiveEstimators.js';
-import { defaultStatePath, type EdgeState, readState, STATE_VERSION, writeState } from '../estimators/stateFile.js';
+import { type EstimatorStats, LiveEstimators } from '../estimators/LiveEstimators.js';
 import type { InferenceBackend } from '../model/backend.js';
 import { featureDims, loadModel } from '../model/manifest.js';
 import { preprocess } from '../model/preprocess.js';
@@ -12,18 +11,20 @@ import type { LoadedModel } from '../model/types.js';
 import { Planner } from '../planner/planner.js';
 import { loadProfile, normalizeProfile } from '../profile/loadProfile.js';
 import type { DeviceCalibration, NormalizedProfile } from '../profile/types.js';
-import { resolveEndpoints } from '../transport/endpoints.js';
-import { InvokeTransport } from '../transport/InvokeTransport.js';
+import { attemptsOf } from '../transport/retry.js';
 import type { SendResult, Transport } from '../transport/types.js';
-import { UrlTransport } from '../transport/UrlTransport.js';
-import type { ClassifyOptions, ClassifyResult, FallbackReason, ImageInput } from '../types/classify.js';
-import type { Objective, PlanConditions, PlanResult } from '../types/plan.js';
+import type { ClassifyOptions, ClassifyResult, ExploreInfo, FallbackReason, ImageInput } from '../types/classify.js';
+import type { Objective, PlanConditions, PlanResult, Prediction } from '../types/plan.js';
 import { type CalibrateOptions, measureHeads } from './calibrate.js';
 import { type ImageBatch, toImageBatch } from './input.js';
-import type { Clock, JmdcClientOptions } from './options.js';
+import { type Clock, type JmdcClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { StateStore } from './state.js';
+import { createTransport } from './transports.js';
 
 const RAW_FORMATS: ReadonlySet<string> = new Set(['raw', 'png', 'deflate']);
 const FEATURE_CODERS: ReadonlySet<string> = new Set(['none', 'deflate', 'brotli', 'rans', 'auto']);
+/** Largest finite float32: logits beyond it would become ±Infinity in a Float32Array. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 function reasonFor(code: ErrorCode): FallbackReason {
   switch (code) {
@@ -55,12 +56,29 @@ class Serial {
 }
 
 /**
+ * What the client believes and has spent, for dashboards and the demo.
+ *
+ * @example
+ * const s: ClientStats = client.stats()
+ * console.log(s.uplinkMbps, s.rttMs, s.points.map((p) => p.circuit.state), s.exploration.probes)
+ */
+export interface ClientStats extends EstimatorStats {
+  /** Requests sent to functions by classify calls, and how many of them failed. */
+  requests: { sent: number; failed: number; fallbacks: number };
+  /** Exploration: probes sent (upload, HEAD or warm-up) and their bytes. */
+  exploration: { probes: number; bytes: number };
+  /** Background warm-ups sent and their bytes. */
+  warmUps: { sent: number; bytes: number };
+}
+
+/**
  * The edge SDK: classifies images by running the head of a (pruned) network on this device,
  * compressing the intermediate features and finishing in the Lambda of the chosen partition point —
  * or entirely on the device, or by uploading the raw image — whichever the planner expects to be
  * best under the objective, the live network/cloud measurements and this device's speed. Every
  * classify returns a result or throws a typed {@link JmdcError}; when the cloud fails or the
- * deadline would be missed, the inference is finished on the device and the result says so.
+ * deadline would be missed, the inference is finished on the device and the result says so. A
+ * function that fails is kept out of the plans for a growing back-off (circuit breaker).
  *
  * @example
  * const client = await JmdcClient.create({
@@ -81,24 +99,29 @@ export class JmdcClient {
   private readonly runner: ModelRunner;
   private readonly transport: Transport | undefined;
   private readonly ownTransport: boolean;
+  private readonly o: ResolvedOptions;
   private readonly clock: Clock;
-  private readonly warn: (m: string) => void;
-  private readonly statePath: string | undefined;
-  private readonly persistIntervalMs: number;
-  private readonly deadlineMs: number;
-  private readonly warmUpEnabled: boolean;
-  private readonly maxBatch: number;
-  private readonly threads: number;
+  private readonly store: StateStore;
   private readonly edge = new Serial();
   private readonly warming = new Map<number, Promise<void>>();
+  private readonly background = new Set<Promise<unknown>>();
   private calibration: DeviceCalibration | undefined;
   private inFlight = 0;
   private drained: Array<() => void> = [];
   private closed = false;
-  private lastSave = 0;
-  private saving: Promise<void> | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private lastCloudAt = 0;
+  private lastExploreAt: number;
+  private exploring = false;
+  private readonly counters = {
+    sent: 0,
+    failed: 0,
+    fallbacks: 0,
+    probes: 0,
+    probeBytes: 0,
+    warmUps: 0,
+    warmUpBytes: 0,
+  };
 
   private constructor(parts: {
     model: LoadedModel;
@@ -108,11 +131,9 @@ export class JmdcClient {
     runner: ModelRunner;
     transport: Transport | undefined;
     ownTransport: boolean;
-    clock: Clock;
-    warn: (m: string) => void;
-    statePath: string | undefined;
+    store: StateStore;
     calibration: DeviceCalibration | undefined;
-    opts: JmdcClientOptions;
+    o: ResolvedOptions;
   }) {
     this.model = parts.model;
     this.profile = parts.profile;
@@ -121,154 +142,112 @@ export class JmdcClient {
     this.runner = parts.runner;
     this.transport = parts.transport;
     this.ownTransport = parts.ownTransport;
-    this.clock = parts.clock;
-    this.warn = parts.warn;
-    this.statePath = parts.statePath;
+    this.store = parts.store;
     this.calibration = parts.calibration;
-    const o = parts.opts;
-    this.persistIntervalMs = o.persistIntervalMs ?? 60_000;
-    this.deadlineMs = o.timeouts?.deadlineMs ?? 10_000;
-    this.warmUpEnabled = o.warmUp ?? true;
-    this.maxBatch = DEFAULT_LIMITS.maxBatch;
-    this.threads = o.threads ?? 0;
-    this.lastSave = this.clock.now();
+    this.o = parts.o;
+    this.clock = parts.o.clock;
+    this.lastExploreAt = this.clock.now();
   }
 
   /**
-   * Loads the model's manifest and profile, resolves the endpoints, restores the state file and
-   * validates every option. Throws `JMDC_ERR_MODEL_NOT_FOUND`, `JMDC_ERR_PROFILE_NOT_FOUND` /
-   * `_INVALID`, `JMDC_ERR_INVALID_ARGUMENT`, or `JMDC_ERR_NO_PLAN` when no setting reaches the
-   * objective's accuracy floor.
+   * Validates every option (before anything is created), loads the model's manifest and profile,
+   * restores the state file (implausible values dropped with a warning), resolves the endpoints and
+   * builds the transport. Throws `JMDC_ERR_INVALID_ARGUMENT` (a bad or unknown option, with the known
+   * ones), `JMDC_ERR_MODEL_NOT_FOUND`, `JMDC_ERR_PROFILE_NOT_FOUND` / `_INVALID`, or
+   * `JMDC_ERR_NO_PLAN` when no setting reaches the objective's accuracy floor.
    *
    * @example
    * const client = await JmdcClient.create({ model: 'fmnist-vgg16', endpoints: { localCloudUrl: 'http://127.0.0.1:9000' } })
    */
   static async create(opts: JmdcClientOptions): Promise<JmdcClient> {
-    if (typeof opts !== 'object' || opts === null) throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'options required');
-    const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, { code: 'JMDC_WARNING' }));
-    const clock = opts.clock ?? { now: () => Date.now() };
-    const threads = opts.threads ?? 0;
-    if (!Number.isInteger(threads) || threads < 0 || threads > 256) {
-      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `threads must be an integer >= 0, got ${threads}`);
-    }
-    for (const [k, v] of Object.entries(opts.timeouts ?? {})) {
-      if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
-        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `timeouts.${k} must be a positive number`);
-      }
-    }
-    const model = loadModel(opts.model);
+    const o = resolveOptions(opts);
+    const model = loadModel(o.model);
     const { manifest } = model;
     const P = manifest.points.length;
     let profile: NormalizedProfile;
-    if (opts.profile === undefined || typeof opts.profile === 'string') {
-      profile = loadProfile(opts.profile ?? model.dir, { manifest });
-    } else if ('pointCount' in opts.profile) {
-      profile = opts.profile;
+    if (o.profile === undefined || typeof o.profile === 'string') {
+      profile = loadProfile(o.profile ?? model.dir, { manifest });
+    } else if ('pointCount' in o.profile) {
+      profile = o.profile;
     } else {
-      profile = normalizeProfile(opts.profile, { manifest, source: 'options.profile' });
+      profile = normalizeProfile(o.profile, { manifest, source: 'options.profile' });
     }
-
-    // where the cloud is
-    let transport: Transport | undefined;
-    let region = opts.region;
-    if (typeof opts.transport === 'object' && opts.transport !== null) {
-      transport = opts.transport;
-    } else if (opts.endpoints !== undefined) {
-      const ep = resolveEndpoints(opts.endpoints, { model: manifest.id, modelHash: manifest.hash, pointCount: P });
-      ep.warnings.forEach(warn);
-      region ??= ep.region;
-      const kind = opts.transport ?? 'url';
-      const timeouts = opts.timeouts ?? {};
-      if (kind === 'url') {
-        const urls: Record<number, string> = {};
-        for (const [p, e] of ep.points) if (e.url) urls[p] = e.url;
-        transport = new UrlTransport({
-          urls,
-          ...(region ? { region } : {}),
-          ...(opts.credentials ? { credentials: opts.credentials } : {}),
-          signing: opts.signing ?? !ep.local,
-          local: ep.local,
-          timeouts,
-          ...(opts.retry ? { retry: opts.retry } : {}),
-        });
-      } else if (kind === 'invoke') {
-        const functions: Record<number, string> = {};
-        for (const [p, e] of ep.points) if (e.functionName) functions[p] = e.functionName;
-        transport = new InvokeTransport({
-          functions,
-          ...(opts.lambdaClient ? { client: opts.lambdaClient } : {}),
-          ...(region ? { region } : {}),
-          ...(opts.credentials ? { credentials: opts.credentials } : {}),
-          ...(ep.localCloudUrl ? { endpoint: ep.localCloudUrl } : {}),
-          timeouts,
-          ...(opts.retry ? { retry: opts.retry } : {}),
-        });
-      } else {
-        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `transport must be 'url', 'invoke' or a Transport`);
-      }
-    }
-
-    // what a previous run learned
-    const statePath = opts.stateFile === false ? undefined : (opts.stateFile ?? defaultStatePath(manifest.id));
-    let state: EdgeState | undefined;
-    if (statePath) {
-      const r = readState(statePath, { model: manifest.id, modelHash: manifest.hash });
-      r.warnings.forEach(warn);
-      state = r.state;
-    }
-    const estimators = new LiveEstimators(
-      { pointCount: P, ...(opts.priors ? { priors: opts.priors } : {}) },
-      state?.estimators,
+    const store = new StateStore(
+      o.stateFile === false ? undefined : o.stateFile,
+      { model: manifest.id, modelHash: manifest.hash },
+      { clock: o.clock, warn: o.warn, intervalMs: o.persistIntervalMs },
     );
-    const planner = new Planner(profile, {
-      ...(opts.objective ? { objective: opts.objective } : {}),
-      ...(state?.calibration ? { calibration: state.calibration } : {}),
-      ...(opts.pricing ? { pricing: opts.pricing } : {}),
-      ...(opts.costWeight !== undefined ? { costWeight: opts.costWeight } : {}),
-      ...(opts.alternatives !== undefined ? { alternatives: opts.alternatives } : {}),
-      cloudPoints: (transport?.points ?? []).filter((p) => p >= 0 && p <= P),
-    });
-    planner.assertFeasible();
+    const state = store.load();
+    const ctx = { model: manifest.id, modelHash: manifest.hash, pointCount: P };
+    const { transport, owned } = await createTransport(o, ctx);
+    let runner: ModelRunner | undefined;
+    try {
+      const estimators = new LiveEstimators(
+        {
+          pointCount: P,
+          circuit: o.circuit,
+          ...(o.priors ? { priors: o.priors } : {}),
+          ...(o.bounds ? { bounds: o.bounds } : {}),
+        },
+        state.estimators,
+      );
+      const planner = new Planner(profile, {
+        ...(o.objective ? { objective: o.objective } : {}),
+        ...(state.calibration ? { calibration: state.calibration } : {}),
+        ...(o.pricing ? { pricing: o.pricing } : {}),
+        costWeight: o.costWeight,
+        alternatives: o.alternatives,
+        cloudPoints: (transport?.points ?? []).filter((p) => p >= 0 && p <= P),
+      });
+      planner.assertFeasible();
+      let backend: InferenceBackend | undefined = o.backend;
+      if (!backend) {
+        const { OrtBackend } = await import('../runtime/index.js');
+        backend = new OrtBackend({ intraOpThreads: o.threads });
+      }
+      runner = new ModelRunner(model, backend);
+      const client = new JmdcClient({
+        model,
+        profile,
+        planner,
+        estimators,
+        runner,
+        transport,
+        ownTransport: owned,
+        store,
+        calibration: state.calibration,
+        o,
+      });
+      if (o.warmUp) client.maybeWarm(client.plan());
+      if (o.probeIntervalMs > 0 && transport?.probe) client.startProbes(o.probeIntervalMs);
+      return client;
+    } catch (e) {
+      if (owned) await transport?.close().catch(() => {});
+      await runner?.close().catch(() => {});
+      throw e;
+    }
+  }
 
-    let backend: InferenceBackend | undefined = opts.backend;
-    if (!backend) {
-      const { OrtBackend } = await import('../runtime/index.js');
-      backend = new OrtBackend({ intraOpThreads: threads });
-    }
-    const runner = new ModelRunner(model, backend);
-    const client = new JmdcClient({
-      model,
-      profile,
-      planner,
-      estimators,
-      runner,
-      transport,
-      ownTransport: transport !== undefined && typeof opts.transport !== 'object',
-      clock,
-      warn,
-      statePath,
-      calibration: state?.calibration,
-      opts,
-    });
-    if (client.warmUpEnabled) client.maybeWarm(client.plan());
-    const probeEvery = opts.probeIntervalMs ?? 0;
-    if (!(Number.isFinite(probeEvery) && probeEvery >= 0)) {
-      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'probeIntervalMs must be >= 0');
-    }
-    if (probeEvery > 0 && transport?.probe) client.startProbes(probeEvery);
-    return client;
+  private track<T>(p: Promise<T>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p)).catch(() => {});
   }
 
   private startProbes(everyMs: number): void {
     this.probeTimer = setInterval(() => {
       const t = this.transport;
       if (this.closed || !t?.probe || t.points.length === 0 || Date.now() - this.lastCloudAt < everyMs) return;
-      const planned = this.plan().decision.point;
-      const point = t.points.includes(planned) ? planned : (t.points[0] as number);
+      const point = this.probePoint(this.plan());
+      if (point === undefined) return;
       this.lastCloudAt = Date.now();
-      t.probe(point, { signal: AbortSignal.timeout(everyMs) }).then(
-        (ms) => this.estimators.observeProbe(ms),
-        () => {},
+      this.track(
+        t.probe(point, { signal: AbortSignal.timeout(everyMs) }).then(
+          (ms) => {
+            this.counters.probes++;
+            this.estimators.observeProbe(ms, this.clock.now(), 0);
+          },
+          () => {},
+        ),
       );
     }, everyMs);
     this.probeTimer.unref();
@@ -279,9 +258,28 @@ export class JmdcClient {
     return this.planner.getObjective();
   }
 
-  /** The current estimates (bandwidth, RTT, P(cold) and init cost per point, cloud speed). */
+  /** The current estimates (bandwidth, RTT, P(cold) and init cost per point, cloud speed, availability). */
   conditions(batch = 1): PlanConditions {
     return this.estimators.conditions(this.clock.now(), batch);
+  }
+
+  /**
+   * What the client believes now: bandwidth and RTT (and whether the bandwidth is identified from
+   * requests of different sizes), per point P(cold), init cost, cloud speed and circuit state, and
+   * what it sent: requests, failures, fallbacks, exploration probes and warm-ups with their bytes.
+   *
+   * @example
+   * const { uplinkMbps, rttMs, points } = client.stats()
+   * points.filter((p) => p.circuit.state !== 'closed') // functions kept out of the plans
+   */
+  stats(): ClientStats {
+    const c = this.counters;
+    return {
+      ...this.estimators.stats(this.clock.now()),
+      requests: { sent: c.sent, failed: c.failed, fallbacks: c.fallbacks },
+      exploration: { probes: c.probes, bytes: c.probeBytes },
+      warmUps: { sent: c.warmUps, bytes: c.warmUpBytes },
+    };
   }
 
   /**
@@ -299,6 +297,25 @@ export class JmdcClient {
   }
 
   /**
+   * The deadline the client gives a call with this plan when none is set: max(floor, factor x the
+   * predicted latency with a full cold start of the function when it may be cold), see
+   * {@link ClientTimeouts}.
+   *
+   * @example
+   * client.deadlineFor(client.plan()) // e.g. 1000
+   */
+  deadlineFor(plan: Pick<PlanResult, 'decision' | 'predicted'>): number {
+    const d = this.o.deadline;
+    if (d.fixedMs !== undefined) return d.fixedMs;
+    const p: Prediction = plan.predicted;
+    let worst = p.totalMs;
+    if (plan.decision.kind !== 'edge-only' && p.coldMs > 0) {
+      worst = p.totalMs - p.coldMs + this.estimators.initMs(plan.decision.point);
+    }
+    return Math.max(d.floorMs, d.factor * worst);
+  }
+
+  /**
    * Classifies one image (a Uint8Array of C x H x W pixels) or a batch. Bad input is rejected before
    * anything runs or is sent (`JMDC_ERR_INVALID_ARGUMENT`, `_NON_FINITE`, `_SHAPE_MISMATCH`,
    * `_BATCH_OUT_OF_RANGE`); a failing or slow cloud makes the device finish the inference
@@ -310,15 +327,14 @@ export class JmdcClient {
    */
   async classify(images: ImageInput, opts: ClassifyOptions = {}): Promise<ClassifyResult> {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'client is closed');
-    const input = toImageBatch(images, this.model.manifest, this.maxBatch);
-    const budget = opts.deadlineMs ?? this.deadlineMs;
-    if (!(Number.isFinite(budget) && budget > 0)) {
-      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `deadlineMs must be a positive number, got ${budget}`);
+    const input = toImageBatch(images, this.model.manifest, DEFAULT_LIMITS.maxBatch);
+    if (opts.deadlineMs !== undefined && !(Number.isFinite(opts.deadlineMs) && opts.deadlineMs > 0)) {
+      throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `deadlineMs must be a positive number, got ${opts.deadlineMs}`);
     }
     if (opts.signal?.aborted) throw new JmdcError(ErrorCodes.ABORTED, 'aborted before start');
     this.inFlight++;
     try {
-      return await this.run(input, budget, opts);
+      return await this.run(input, opts);
     } catch (e) {
       if (isJmdcError(e)) throw e;
       throw new JmdcError(
@@ -333,16 +349,28 @@ export class JmdcClient {
     }
   }
 
-  private async run(input: ImageBatch, budget: number, opts: ClassifyOptions): Promise<ClassifyResult> {
+  /** Plans with the circuit breakers: a half-open function takes one trial request at a time. */
+  private planAndAcquire(N: number, objective: Objective): PlanResult {
+    const now = this.clock.now();
+    const cond = this.estimators.conditions(now, N);
+    const available = cond.available as boolean[];
+    let plan = this.planner.plan(cond, objective);
+    for (let guard = 0; guard <= available.length; guard++) {
+      if (plan.decision.kind === 'edge-only' || this.estimators.breaker(plan.decision.point).tryAcquire(now)) break;
+      available[plan.decision.point] = false;
+      plan = this.planner.plan(cond, objective);
+    }
+    return plan;
+  }
+
+  private async run(input: ImageBatch, opts: ClassifyOptions): Promise<ClassifyResult> {
     const t0 = performance.now();
-    const deadline = Date.now() + budget;
     const { manifest } = this.model;
     const N = input.batch;
-    const plan = this.planner.plan(
-      this.estimators.conditions(this.clock.now(), N),
-      opts.objective ?? this.planner.getObjective(),
-    );
+    const plan = this.planAndAcquire(N, opts.objective ?? this.planner.getObjective());
     const { decision, predicted } = plan;
+    const budget = opts.deadlineMs ?? this.deadlineFor(plan);
+    const deadline = Date.now() + budget;
     const classes = manifest.classes.length;
     let edgeMs = 0;
     let encodeMs = 0;
@@ -350,6 +378,7 @@ export class JmdcClient {
     let sent: SendResult | undefined;
     let fallback: ClassifyResult['fallback'] = false;
     let bytesSent = 0;
+    let attempts = 0;
     const onDevice = async <T>(fn: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       try {
@@ -358,22 +387,28 @@ export class JmdcClient {
         edgeMs += performance.now() - t;
       }
     };
-    const normalized = () => preprocess(manifest, input.pixels, N);
+    let x: Float32Array | undefined;
+    const normalized = () => {
+      x ??= preprocess(manifest, input.pixels, N);
+      return x;
+    };
 
     if (decision.kind === 'edge-only') {
       logits = await onDevice(() => this.runner.full(decision.variant, normalized(), N));
     } else {
+      const point = decision.point;
+      const breaker = this.estimators.breaker(point);
       let head: HeadOutput | undefined;
       let payload: Uint8Array;
       const te = performance.now();
       if (decision.kind === 'split') {
-        head = await onDevice(() => this.runner.head(decision.variant, decision.point, normalized(), N));
+        head = await onDevice(() => this.runner.head(decision.variant, point, normalized(), N));
         const t = performance.now();
         payload = encodeFeatures(
           { dims: head.dims, batch: N, features: head.features, attention: head.attention },
           {
             model: { id: manifest.id, hash: manifest.hash },
-            point: decision.point,
+            point,
             variant: decision.variant,
             keep: decision.keep,
             bits: decision.bits,
@@ -391,54 +426,51 @@ export class JmdcClient {
       }
       const finishLocally = async (code: ErrorCode, message: string): Promise<Float32Array> => {
         fallback = { reason: reasonFor(code), code, message };
+        this.counters.fallbacks++;
         if (head) {
           const h = head;
-          return onDevice(() => this.runner.tail(decision.variant, decision.point, h.features, N));
+          return onDevice(() => this.runner.tail(decision.variant, point, h.features, N));
         }
         return onDevice(() => this.runner.full(decision.variant, normalized(), N));
       };
       const cloudPart = predicted.uploadMs + predicted.rttMs + predicted.cloudMs + predicted.coldMs;
       const remaining = deadline - Date.now();
       if (cloudPart > remaining) {
+        breaker.release();
         logits = await finishLocally(
           ErrorCodes.DEADLINE,
           `the cloud part (${cloudPart.toFixed(1)} ms predicted) would miss the deadline (${remaining.toFixed(1)} ms left)`,
         );
       } else {
-        const point = decision.point;
         const idleMs = this.estimators.noteSend(point, this.clock.now());
         this.lastCloudAt = Date.now();
+        this.counters.sent++;
         try {
           sent = await (this.transport as Transport).send(point, payload, {
             deadline,
+            expect: { batch: N, classes, modelHash: manifest.hash },
             ...(opts.signal ? { signal: opts.signal } : {}),
           });
+          attempts = sent.attempts;
           bytesSent = payload.byteLength;
           logits = this.checkResponse(sent, N, classes);
+          breaker.success();
           const row = this.planner.indexOf(decision);
-          this.estimators.observe(
-            {
-              point,
-              bytes: payload.byteLength,
-              uploadMs: sent.uploadMs,
-              uploadMeasured: sent.uploadMeasured,
-              totalMs: sent.totalMs,
-              serverMs: sent.serverMs,
-              coldStart: sent.response.coldStart,
-              initMs: sent.response.initMs,
-              idleMs,
-              referenceCloudMs: row >= 0 ? N * this.planner.referenceCloudMs(row) : 0,
-            },
-            this.clock.now(),
-          );
+          this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0);
         } catch (e) {
-          if (isJmdcError(e, ErrorCodes.ABORTED)) throw e;
+          if (isJmdcError(e, ErrorCodes.ABORTED)) {
+            breaker.release();
+            throw e;
+          }
+          const code = isJmdcError(e) ? e.code : ErrorCodes.CLOUD_ERROR;
+          breaker.failure(this.clock.now(), code);
+          this.counters.failed++;
           // the function answered (an HTTP status): it is warm now
           if (e instanceof TransportError && e.status !== undefined)
             this.estimators.noteActivity(point, this.clock.now());
-          bytesSent = payload.byteLength;
+          attempts = sent ? sent.attempts : attemptsOf(e);
+          bytesSent = attempts > 0 ? payload.byteLength : 0;
           sent = undefined;
-          const code = isJmdcError(e) ? e.code : ErrorCodes.CLOUD_ERROR;
           logits = await finishLocally(code, (e as Error)?.message ?? String(e));
         }
       }
@@ -458,21 +490,51 @@ export class JmdcClient {
       bytesSent,
       coldStart: sent?.response.coldStart ?? false,
       fallback,
-      attempts: sent?.attempts ?? (bytesSent > 0 ? 1 : 0),
+      attempts,
+      deadlineMs: budget,
     };
-    if (this.warmUpEnabled && !this.closed) this.maybeWarm(this.plan({ batch: N }));
-    this.maybeSave();
+    if (!this.closed) {
+      const next = this.plan({ batch: N });
+      if (this.o.warmUp) this.maybeWarm(next);
+      const explored = this.explore(next);
+      if (explored) result.explored = explored;
+    }
+    this.store.maybeSave(() => this.snapshot());
     return result;
+  }
+
+  /** Feeds one successful exchange to the estimators; warns about timings it did not believe. */
+  private learn(sent: SendResult, point: number, idleMs: number, referenceCloudMs: number): void {
+    const bad = this.estimators.observe(
+      {
+        point,
+        bytes: sent.bytesSent ?? sent.bytes,
+        ...(sent.ttfbMs !== undefined ? { ttfbMs: sent.ttfbMs } : {}),
+        totalMs: sent.totalMs,
+        serverMs: sent.serverMs,
+        coldStart: sent.response.coldStart,
+        initMs: sent.response.initMs,
+        idleMs,
+        referenceCloudMs,
+        ...(sent.timingsPlausible === false ? { timingsPlausible: false } : {}),
+      },
+      this.clock.now(),
+    );
+    if (bad.length > 0) {
+      this.o.warn(
+        `point ${point}: not learning implausible ${bad.join(', ')} (serverMs ${sent.serverMs}, initMs ${sent.response.initMs})`,
+      );
+    }
   }
 
   /** Checks a cloud answer against the request and the model; returns the logits. */
   private checkResponse(sent: SendResult, N: number, classes: number): Float32Array {
     const { response } = sent;
     const { hash } = this.model.manifest;
-    if (response.modelHash && response.modelHash !== hash) {
+    if (response.modelHash !== hash) {
       throw new TransportError(
         ErrorCodes.MODEL_MISMATCH,
-        `the function runs model ${response.modelHash}, this device ${hash}`,
+        `the function runs model ${response.modelHash || '(none reported)'}, this device ${hash}`,
         { retryable: false },
       );
     }
@@ -483,27 +545,105 @@ export class JmdcClient {
         { retryable: false },
       );
     }
-    return Float32Array.from(response.logits.flat());
+    const flat = response.logits.flat();
+    if (!flat.every((v) => Number.isFinite(v) && Math.abs(v) <= FLOAT32_MAX)) {
+      throw new TransportError(
+        ErrorCodes.CLOUD_ERROR,
+        'the function returned logits that are not finite float32 values',
+        {
+          retryable: false,
+        },
+      );
+    }
+    return Float32Array.from(flat);
+  }
+
+  /** A cloud point to probe: the planned one, else the best cloud alternative, else any usable one. */
+  private probePoint(plan: PlanResult): number | undefined {
+    const t = this.transport;
+    if (!t) return undefined;
+    const now = this.clock.now();
+    const usable = (p: number) => t.points.includes(p) && this.estimators.breaker(p).available(now);
+    for (const o of [plan, ...plan.alternatives]) {
+      if (o.decision.kind !== 'edge-only' && usable(o.decision.point)) return o.decision.point;
+    }
+    return t.points.find(usable);
+  }
+
+  /**
+   * Bounded exploration (see {@link ExploreOptions}): after a change of the link, or when the link has
+   * not been measured (or not with two sizes) for `intervalMs`, one probe in the background.
+   */
+  private explore(plan: PlanResult): ExploreInfo | undefined {
+    const ex = this.o.explore;
+    const t = this.transport;
+    if (!ex || !t || this.exploring || this.closed) return undefined;
+    const now = this.clock.now();
+    const link = this.estimators.link;
+    const changed = link.takeChange();
+    const newest = link.newestAt();
+    const due =
+      now - this.lastExploreAt >= ex.intervalMs &&
+      (newest === undefined || now - newest >= ex.intervalMs || link.needsSpread(now));
+    if (!changed && !due) return undefined;
+    const point = this.probePoint(plan);
+    if (point === undefined) return undefined;
+    this.lastExploreAt = now;
+    this.exploring = true;
+    let info: ExploreInfo;
+    let job: Promise<unknown>;
+    if (t.probeUpload) {
+      const bytes = ex.uploadProbeBytes;
+      info = { kind: 'upload-probe', point, bytes };
+      job = t.probeUpload(point, bytes, { deadline: Date.now() + this.o.deadline.floorMs * 5 }).then((r) => {
+        this.counters.probeBytes += r.bytesSent - bytes;
+        this.estimators.observeProbe(r.ttfbMs - (r.serverMs ?? 0), this.clock.now(), r.bytesSent);
+      });
+    } else if (t.probe) {
+      info = { kind: 'probe', point, bytes: 0 };
+      job = t
+        .probe(point, { deadline: Date.now() + this.o.deadline.floorMs * 5 })
+        .then((ms) => this.estimators.observeProbe(ms, this.clock.now(), 0));
+    } else {
+      info = { kind: 'warm-up', point, bytes: 0 };
+      job = this.sendWarmUp(point, 'probe');
+    }
+    this.counters.probes++;
+    this.counters.probeBytes += info.bytes;
+    this.track(
+      job
+        .catch((e: unknown) => this.o.warn(`exploration probe of point ${point} failed: ${(e as Error).message}`))
+        .finally(() => {
+          this.exploring = false;
+        }),
+    );
+    return info;
   }
 
   /** Fires a background warm-up when the plan suggests one (at most one per point at a time). */
   private maybeWarm(plan: PlanResult): void {
     const w = plan.warmUp;
     if (!w || !this.transport || this.warming.has(w.point) || this.closed) return;
+    if (!this.estimators.breaker(w.point).available(this.clock.now())) return;
     const p = this.warmUp(w.point)
-      .catch((e: unknown) => this.warn(`warm-up of point ${w.point} failed: ${(e as Error).message}`))
+      .catch((e: unknown) => this.o.warn(`warm-up of point ${w.point} failed: ${(e as Error).message}`))
       .finally(() => this.warming.delete(w.point));
     this.warming.set(w.point, p);
   }
 
   /**
    * Sends a tiny valid request (zeros, one kept position, 1 bit) to the function of `point` so that it
-   * is warm for the next requests, and learns from its cold-start flag. Resolves when it answered.
+   * is warm for the next requests, and learns from its answer (cold-start flag, init time, network
+   * time). A failure counts for the function's circuit breaker. Resolves when it answered.
    *
    * @example
    * await client.warmUp(2)
    */
   async warmUp(point: number): Promise<void> {
+    return this.sendWarmUp(point, 'warm-up');
+  }
+
+  private async sendWarmUp(point: number, purpose: 'warm-up' | 'probe'): Promise<void> {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'client is closed');
     if (!this.transport?.points.includes(point)) {
       throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `no endpoint for point ${point}`, { point });
@@ -528,29 +668,37 @@ export class JmdcClient {
         { model, point, variant: v.pruneRatio, keepCount: 1, bits: 1, coder: 'none' },
       );
     }
+    if (purpose === 'warm-up') {
+      this.counters.warmUps++;
+      this.counters.warmUpBytes += payload.byteLength;
+    } else this.counters.probeBytes += payload.byteLength;
     const idleMs = this.estimators.noteSend(point, this.clock.now());
-    const sent = await this.transport.send(point, payload, { deadline: Date.now() + this.deadlineMs });
-    this.estimators.observe(
-      {
-        point,
-        bytes: payload.byteLength,
-        uploadMs: sent.uploadMs,
-        uploadMeasured: false,
-        totalMs: sent.totalMs,
-        serverMs: sent.serverMs,
-        coldStart: sent.response.coldStart,
-        initMs: sent.response.initMs,
-        idleMs,
-        referenceCloudMs: 0,
-      },
-      this.clock.now(),
+    const breaker = this.estimators.breaker(point);
+    const floor = this.o.deadline.fixedMs ?? this.o.deadline.floorMs;
+    const budget = Math.max(
+      floor,
+      this.o.deadline.factor * (this.estimators.initMs(point) + this.estimators.rttMs(this.clock.now())),
     );
+    let sent: SendResult;
+    try {
+      sent = await this.transport.send(point, payload, {
+        deadline: Date.now() + budget,
+        expect: { batch: 1, classes: manifest.classes.length, modelHash: manifest.hash },
+      });
+    } catch (e) {
+      if (!isJmdcError(e, ErrorCodes.ABORTED)) breaker.failure(this.clock.now(), isJmdcError(e) ? e.code : undefined);
+      throw e;
+    }
+    breaker.success();
+    this.learn(sent, point, idleMs, 0);
   }
 
   /**
    * Measures the head of every variant up to every point, and every whole network, on this device
-   * (batch 1, median of `repetitions` after a warm-up run), uses the result for planning and stores
-   * it in the state file.
+   * (batch 1; warm-up rounds, then interleaved timed rounds until the medians are stable, spreads
+   * reported; measured again when the timings contradict each other, and rejected with
+   * `JMDC_ERR_CALIBRATION_INCONSISTENT` when they still do: see {@link measureHeads}), uses the
+   * result for planning and stores it in the state file.
    *
    * @example
    * const cal = await client.calibrate({ repetitions: 7, onProgress: (d, t) => console.error(`${d}/${t}`) })
@@ -558,7 +706,7 @@ export class JmdcClient {
    */
   async calibrate(opts: CalibrateOptions = {}): Promise<DeviceCalibration> {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'client is closed');
-    const cal = await this.edge.run(() => measureHeads(this.runner, { threads: this.threads, ...opts }));
+    const cal = await this.edge.run(() => measureHeads(this.runner, { threads: this.o.threads, ...opts }));
     this.calibration = cal;
     this.planner.setCalibration(cal);
     await this.saveState();
@@ -570,14 +718,11 @@ export class JmdcClient {
     return this.calibration;
   }
 
-  private maybeSave(): void {
-    if (!this.statePath || this.saving) return;
-    if (this.clock.now() - this.lastSave < this.persistIntervalMs) return;
-    this.saving = this.saveState()
-      .catch((e: unknown) => this.warn(`cannot save state to ${this.statePath}: ${(e as Error).message}`))
-      .finally(() => {
-        this.saving = undefined;
-      });
+  private snapshot() {
+    return {
+      ...(this.calibration ? { calibration: this.calibration } : {}),
+      estimators: this.estimators.toState(),
+    };
   }
 
   /**
@@ -587,22 +732,12 @@ export class JmdcClient {
    * await client.saveState()
    */
   async saveState(): Promise<void> {
-    if (!this.statePath) return;
-    this.lastSave = this.clock.now();
-    const { manifest } = this.model;
-    await writeState(this.statePath, {
-      version: STATE_VERSION,
-      model: manifest.id,
-      modelHash: manifest.hash,
-      savedAt: this.lastSave,
-      ...(this.calibration ? { calibration: this.calibration } : {}),
-      estimators: this.estimators.toState(),
-    });
+    await this.store.save(this.snapshot());
   }
 
   /**
-   * Waits for the calls in flight, saves the state, closes connections and inference sessions.
-   * Later calls throw `JMDC_ERR_CLOSED`.
+   * Waits for the calls in flight and the background probes and warm-ups, saves the state, closes
+   * connections and inference sessions. Later calls throw `JMDC_ERR_CLOSED`.
    *
    * @example
    * process.on('SIGTERM', () => client.close())
@@ -612,12 +747,12 @@ export class JmdcClient {
     this.closed = true;
     if (this.probeTimer) clearInterval(this.probeTimer);
     if (this.inFlight > 0) await new Promise<void>((r) => this.drained.push(r));
-    await Promise.allSettled([...this.warming.values()]);
-    await this.saving;
+    await Promise.allSettled([...this.warming.values(), ...this.background]);
+    await this.store.flush();
     try {
       await this.saveState();
     } catch (e) {
-      this.warn(`cannot save state to ${this.statePath}: ${(e as Error).message}`);
+      this.o.warn(`cannot save state to ${this.store.path}: ${(e as Error).message}`);
     }
     if (this.ownTransport) await this.transport?.close();
     await this.runner.close();

@@ -3,21 +3,37 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { ModelRunner } from '../model/runner.js';
 import type { DeviceCalibration } from '../profile/types.js';
+import { describeValue } from '../util/describeValue.js';
 import { median } from '../util/median.js';
 
 /**
- * Options of {@link JmdcClient.calibrate}.
+ * Options of {@link JmdcClient.calibrate} and {@link measureHeads}.
  *
  * @example
- * await client.calibrate({ repetitions: 7, warmup: 2, onProgress: (done, total) => console.error(`${done}/${total}`) })
+ * await client.calibrate({ repetitions: 9, warmup: 3, onProgress: (done, total) => console.error(`${done}/${total}`) })
  */
 export interface CalibrateOptions {
-  /** Timed runs per head (the median is kept). @default 5 */
+  /** Timed rounds at least (each round times every head and every whole network once). @default 7 */
   repetitions?: number;
-  /** Untimed runs first (session creation, caches). @default 1 */
+  /** Rounds at most, while some median is not yet stable. @default 41 */
+  maxRepetitions?: number;
+  /** Untimed rounds first (session creation, caches, CPU frequency). @default 3 */
   warmup?: number;
-  /** Called after each measured head: done and total counts, and what was measured (`r050 head 3`). */
+  /** A median is stable when its interquartile range / median is at most this. @default 0.15 */
+  targetSpread?: number;
+  /**
+   * Relative tolerance of the consistency checks: the head to point p may not take longer than the
+   * head to a later point, or than the whole network, by more than this (plus both spreads). @default 0.25
+   */
+  tolerance?: number;
+  /** Absolute tolerance of the consistency checks, ms (timer resolution). @default 0.05 */
+  absToleranceMs?: number;
+  /** Whole measurements made before an inconsistent result is rejected. @default 3 */
+  attempts?: number;
+  /** Called after each timed round: rounds done, the most rounds, and a label. */
   onProgress?: (done: number, total: number, label: string) => void;
+  /** Clock for the timings, ms (tests). @default performance.now */
+  now?: () => number;
 }
 
 /**
@@ -31,49 +47,169 @@ export function deviceName(): string {
   return `${c[0]?.model?.trim() || 'unknown CPU'} (${arch()}, ${c.length} cores)`;
 }
 
+/** The interquartile range of `xs` divided by their median (0 for fewer than 2 samples). */
+function relativeIqr(xs: readonly number[]): number {
+  if (xs.length < 2) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (f: number) => {
+    const pos = (s.length - 1) * f;
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
+  };
+  const m = median(s);
+  return m > 0 ? (q(0.75) - q(0.25)) / m : 0;
+}
+
+function int(v: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)) {
+    throw new JmdcError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `${name} must be an integer >= ${min} and <= ${max}, got ${describeValue(v)}`,
+    );
+  }
+  return v;
+}
+
+function positive(v: unknown, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+    throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `${name} must be a number >= 0, got ${describeValue(v)}`);
+  }
+  return v;
+}
+
+interface Task {
+  variant: string;
+  /** 1..P for a head, 0 for the whole network. */
+  point: number;
+  run: () => Promise<unknown>;
+  samples: number[];
+}
+
 /**
- * Times, on this device and batch 1, the head of every variant up to every partition point and
- * every whole network: `warmup` untimed runs, then the median of `repetitions`.
+ * Contradictions in a calibration: a head slower than the head to a later point, or than the whole
+ * network, beyond `tolerance` (+ both spreads) and `absToleranceMs`. Empty when consistent.
  *
  * @example
- * const cal = await measureHeads(runner, { repetitions: 5, threads: 4 })
+ * calibrationIssues({ ...cal, headMs: { r000: [30.3, 2, 3] }, fullMs: { r000: 9.2 } }) // ['r000: head to point 1 (30.300 ms) > whole network (9.200 ms)', ...]
+ */
+export function calibrationIssues(
+  cal: Pick<DeviceCalibration, 'headMs' | 'fullMs' | 'spread'>,
+  opts: { tolerance?: number; absToleranceMs?: number } = {},
+): string[] {
+  const tol = opts.tolerance ?? 0.25;
+  const abs = opts.absToleranceMs ?? 0.05;
+  const issues: string[] = [];
+  const slower = (a: number, sa: number, b: number, sb: number) => a > b * (1 + tol + sa + sb) + abs;
+  for (const [id, heads] of Object.entries(cal.headMs)) {
+    const hs = cal.spread?.headMs[id] ?? [];
+    const full = cal.fullMs[id];
+    const fs = cal.spread?.fullMs[id] ?? 0;
+    heads.forEach((ms, i) => {
+      if (full !== undefined && slower(ms, hs[i] ?? 0, full, fs)) {
+        issues.push(`${id}: head to point ${i + 1} (${ms.toFixed(3)} ms) > whole network (${full.toFixed(3)} ms)`);
+      }
+      for (let j = i + 1; j < heads.length; j++) {
+        const later = heads[j] as number;
+        if (slower(ms, hs[i] ?? 0, later, hs[j] ?? 0)) {
+          issues.push(
+            `${id}: head to point ${i + 1} (${ms.toFixed(3)} ms) > head to point ${j + 1} (${later.toFixed(3)} ms)`,
+          );
+        }
+      }
+    });
+  }
+  return issues;
+}
+
+/**
+ * Times, on this device and batch 1, the head of every variant up to every partition point and
+ * every whole network, all the same way: `warmup` untimed rounds, then timed rounds in which every
+ * entry runs once, in an order that rotates from round to round (so drift and interference hit all
+ * alike), until each median is stable (interquartile range / median <= `targetSpread`, at least
+ * `repetitions` rounds, at most `maxRepetitions`). The spread of each median is reported. A result
+ * whose timings contradict each other (see {@link calibrationIssues}) is measured again, and after
+ * `attempts` measurements rejected with `JMDC_ERR_CALIBRATION_INCONSISTENT` (`details.issues`).
+ *
+ * @example
+ * const cal = await measureHeads(runner, { threads: 4 })
+ * cal.spread?.fullMs.r000 // e.g. 0.04
  */
 export async function measureHeads(
-  runner: ModelRunner,
+  runner: Pick<ModelRunner, 'model' | 'head' | 'full'>,
   opts: CalibrateOptions & { threads?: number } = {},
 ): Promise<DeviceCalibration> {
-  const reps = opts.repetitions ?? 5;
-  const warmup = opts.warmup ?? 1;
-  if (!Number.isInteger(reps) || reps < 1 || reps > 1000 || !Number.isInteger(warmup) || warmup < 0) {
-    throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, 'repetitions must be an integer 1..1000 and warmup >= 0');
-  }
+  const reps = int(opts.repetitions, 'repetitions', 7, 1, 1000);
+  const maxReps = Math.max(reps, int(opts.maxRepetitions, 'maxRepetitions', Math.max(41, reps), 1, 10_000));
+  const warmup = int(opts.warmup, 'warmup', 3, 0, 100);
+  const attempts = int(opts.attempts, 'attempts', 3, 1, 10);
+  const target = positive(opts.targetSpread, 'targetSpread', 0.15);
+  const check = {
+    tolerance: positive(opts.tolerance, 'tolerance', 0.25),
+    absToleranceMs: positive(opts.absToleranceMs, 'absToleranceMs', 0.05),
+  };
+  const now = opts.now ?? (() => performance.now());
   const { manifest } = runner.model;
   const [c, h, w] = manifest.input.shape;
   // a mid-grey image: timing does not depend on the values
   const input = new Float32Array(c * h * w).fill(0.1);
   const P = manifest.points.length;
-  const total = manifest.variants.length * (P + 1);
-  let done = 0;
-  const headMs: Record<string, number[]> = {};
-  const fullMs: Record<string, number> = {};
-  const time = async (fn: () => Promise<unknown>): Promise<number> => {
-    for (let i = 0; i < warmup; i++) await fn();
-    const t: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      const t0 = performance.now();
-      await fn();
-      t.push(performance.now() - t0);
+  let issues: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const tasks: Task[] = [];
+    for (const v of manifest.variants) {
+      for (let p = 1; p <= P; p++)
+        tasks.push({ variant: v.id, point: p, run: () => runner.head(v.id, p, input, 1), samples: [] });
+      tasks.push({ variant: v.id, point: 0, run: () => runner.full(v.id, input, 1), samples: [] });
     }
-    return median(t);
-  };
-  for (const v of manifest.variants) {
-    headMs[v.id] = [];
-    for (let p = 1; p <= P; p++) {
-      (headMs[v.id] as number[]).push(await time(() => runner.head(v.id, p, input, 1)));
-      opts.onProgress?.(++done, total, `${v.id} head ${p}`);
+    for (let i = 0; i < warmup; i++) for (const t of tasks) await t.run();
+    for (let round = 0; round < maxReps; round++) {
+      for (let k = 0; k < tasks.length; k++) {
+        const t = tasks[(k + round) % tasks.length] as Task;
+        const t0 = now();
+        await t.run();
+        t.samples.push(now() - t0);
+      }
+      const worst = Math.max(...tasks.map((t) => relativeIqr(t.samples)));
+      opts.onProgress?.(
+        round + 1,
+        maxReps,
+        `attempt ${attempt}, round ${round + 1}, largest spread ${worst.toFixed(3)}`,
+      );
+      if (round + 1 >= reps && worst <= target) break;
     }
-    fullMs[v.id] = await time(() => runner.full(v.id, input, 1));
-    opts.onProgress?.(++done, total, `${v.id} whole network`);
+    const cal: DeviceCalibration = {
+      device: deviceName(),
+      threads: opts.threads ?? 0,
+      headMs: {},
+      fullMs: {},
+      measuredAt: Date.now(),
+      spread: { headMs: {}, fullMs: {} },
+      repetitions: tasks[0]?.samples.length ?? 0,
+      attempts: attempt,
+    };
+    for (const t of tasks) {
+      const spread = cal.spread as NonNullable<DeviceCalibration['spread']>;
+      if (t.point === 0) {
+        cal.fullMs[t.variant] = median(t.samples);
+        spread.fullMs[t.variant] = relativeIqr(t.samples);
+      } else {
+        const heads = cal.headMs[t.variant] ?? [];
+        const spreads = spread.headMs[t.variant] ?? [];
+        heads.push(median(t.samples));
+        spreads.push(relativeIqr(t.samples));
+        cal.headMs[t.variant] = heads;
+        spread.headMs[t.variant] = spreads;
+      }
+    }
+    issues = calibrationIssues(cal, check);
+    if (issues.length === 0) return cal;
   }
-  return { device: deviceName(), threads: opts.threads ?? 0, headMs, fullMs, measuredAt: Date.now() };
+  throw new JmdcError(
+    ErrorCodes.CALIBRATION_INCONSISTENT,
+    `timings still inconsistent after ${attempts} measurements (is something else using the CPU?): ${issues.slice(0, 3).join('; ')}`,
+    { issues },
+  );
 }

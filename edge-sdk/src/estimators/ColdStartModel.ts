@@ -40,6 +40,8 @@ export interface ColdStartState {
   bins: Array<[number, number]>;
   /** Recent init durations (ms) of cold responses. */
   initMs: number[];
+  /** Epoch ms of the last decay of the bins. */
+  decayedAt?: number;
 }
 
 /**
@@ -55,6 +57,11 @@ export interface ColdStartOptions {
   priorInitMs?: number;
   /** Cold responses whose init durations are kept (median). @default 9 */
   initWindow?: number;
+  /**
+   * Age at which the evidence of a bin weighs half, ms: the provider's behaviour may change, and old
+   * flags should not outvote new ones forever. @default 21600000 (6 h)
+   */
+  evidenceHalfLifeMs?: number;
 }
 
 function binOf(idleMs: number): number {
@@ -83,6 +90,8 @@ export class ColdStartModel {
   private readonly init: WindowMedian;
   private readonly priorStrength: number;
   private readonly priorInitMs: number;
+  private readonly halfLifeMs: number;
+  private decayedAt: number | undefined;
   private cache: Float64Array | undefined;
 
   constructor(opts: ColdStartOptions = {}, state?: ColdStartState) {
@@ -94,10 +103,28 @@ export class ColdStartModel {
       return c ? [c[0], c[1]] : [0, 0];
     });
     this.lastActivityAt = state?.lastActivityAt;
+    this.halfLifeMs = opts.evidenceHalfLifeMs ?? 6 * 3_600_000;
+    this.decayedAt = state?.decayedAt;
   }
 
-  /** Records one response: the idle time before its request (Infinity if never called) and its flag. */
-  observe(idleMs: number, coldStart: boolean, initMs?: number): void {
+  /** Lets the evidence of every bin lose weight with the time since the last decay. */
+  private decay(nowMs: number): void {
+    if (this.decayedAt !== undefined && nowMs > this.decayedAt) {
+      const f = 2 ** (-(nowMs - this.decayedAt) / this.halfLifeMs);
+      for (const c of this.counts) {
+        c[0] *= f;
+        c[1] *= f;
+      }
+    }
+    if (this.decayedAt === undefined || nowMs > this.decayedAt) this.decayedAt = nowMs;
+  }
+
+  /**
+   * Records one response: the idle time before its request (Infinity if never called), its flag, the
+   * init duration of a cold start, and when (epoch ms; older evidence then loses weight).
+   */
+  observe(idleMs: number, coldStart: boolean, initMs?: number, nowMs?: number): void {
+    if (nowMs !== undefined) this.decay(nowMs);
     const c = this.counts[binOf(Number.isFinite(idleMs) ? Math.max(0, idleMs) : Number.MAX_VALUE)] as [number, number];
     c[coldStart ? 0 : 1]++;
     // forget slowly, so that a change in the provider's behaviour is learned again
@@ -105,7 +132,7 @@ export class ColdStartModel {
       c[0] /= 2;
       c[1] /= 2;
     }
-    if (coldStart && initMs !== undefined && initMs > 0) this.init.push(initMs);
+    if (coldStart && initMs !== undefined && Number.isFinite(initMs) && initMs > 0) this.init.push(initMs);
     this.cache = undefined;
   }
 
@@ -161,6 +188,7 @@ export class ColdStartModel {
       ...(this.lastActivityAt !== undefined ? { lastActivityAt: this.lastActivityAt } : {}),
       bins: this.counts.map(([a, b]) => [a, b]),
       initMs: this.init.samples(),
+      ...(this.decayedAt !== undefined ? { decayedAt: this.decayedAt } : {}),
     };
   }
 }

@@ -1,6 +1,9 @@
 import type { PlanConditions } from '../types/plan.js';
+import { type AgedSample, AgedSamples } from './AgedSamples.js';
+import { DEFAULT_SAMPLE_BOUNDS, isPlausible, type SampleBounds } from './bounds.js';
+import { CircuitBreaker, type CircuitOptions, type CircuitSnapshot } from './CircuitBreaker.js';
 import { ColdStartModel, type ColdStartOptions, type ColdStartState } from './ColdStartModel.js';
-import { WindowMedian } from './WindowMedian.js';
+import { LinkEstimator, type LinkEstimatorOptions, type LinkEstimatorState } from './LinkEstimator.js';
 
 /**
  * Values used before any measurement.
@@ -21,39 +24,36 @@ export interface EstimatorPriors {
  * Options of {@link LiveEstimators}.
  *
  * @example
- * new LiveEstimators({ pointCount: 5, window: 7, minBandwidthSampleBytes: 32_768 })
+ * new LiveEstimators({ pointCount: 5, link: { halfLifeMs: 30_000 }, circuit: { baseMs: 2000 } })
  */
 export interface EstimatorOptions {
   /** Number of partition points P (functions 0..P). */
   pointCount: number;
   priors?: Partial<EstimatorPriors>;
-  /** Samples in each median window. @default 5 */
-  window?: number;
-  /**
-   * Payloads smaller than this give no bandwidth sample: the socket's send buffer swallows them and
-   * their measured upload time says nothing about the link. @default 16384
-   */
-  minBandwidthSampleBytes?: number;
-  /** Upload times below this (ms) give no bandwidth sample (timer resolution). @default 1 */
-  minUploadMs?: number;
+  /** The bandwidth/RTT fit. @default see {@link LinkEstimatorOptions} */
+  link?: Omit<LinkEstimatorOptions, 'priors'>;
+  /** The per-point cloud speed window. @default { size: 9, halfLifeMs: 120000, maxAgeMs: 900000 } */
+  cloudScale?: { size?: number; halfLifeMs?: number; maxAgeMs?: number };
   coldStart?: ColdStartOptions;
+  /** Per-point circuit breakers. @default { baseMs: 1000, maxMs: 60000 } */
+  circuit?: CircuitOptions;
+  /** Plausible ranges; samples outside are discarded. @default DEFAULT_SAMPLE_BOUNDS */
+  bounds?: Partial<SampleBounds>;
 }
 
 /**
  * What one cloud response teaches the estimators.
  *
  * @example
- * est.observe({ point: 1, bytes: 65_536, uploadMs: 52, uploadMeasured: true, totalMs: 120, serverMs: 30, coldStart: false, idleMs: 4000, referenceCloudMs: 25 })
+ * est.observe({ point: 1, bytes: 900, ttfbMs: 42, totalMs: 43, serverMs: 12, coldStart: false, idleMs: 4000, referenceCloudMs: 10 }, Date.now())
  */
 export interface CloudObservation {
   /** Function (partition point) that answered. */
   point: number;
-  /** Payload bytes sent. */
+  /** Bytes of the request on the wire (or the payload's when unknown). */
   bytes: number;
-  /** Time to write the request body, ms. */
-  uploadMs: number;
-  /** Whether `uploadMs` was measured (false for the Invoke API). */
-  uploadMeasured: boolean;
+  /** Start of writing the request to the response headers, ms; `totalMs` when absent. */
+  ttfbMs?: number;
   /** Request start to the end of the response, ms. */
   totalMs: number;
   /** Time the function reported, ms. */
@@ -65,62 +65,99 @@ export interface CloudObservation {
   idleMs: number;
   /** What the profile predicts for this request's cloud time (batch x (tail + decode)), ms; 0 = unknown. */
   referenceCloudMs: number;
+  /** False when the transport flagged the answer's timings as implausible. @default true */
+  timingsPlausible?: boolean;
 }
 
 /**
- * Persisted form of the estimators.
+ * Persisted form of the estimators (samples carry their time, so that they keep ageing).
  *
  * @example
  * const restored = new LiveEstimators({ pointCount: 5 }, est.toState())
  */
 export interface EstimatorState {
-  uplinkMbps: number[];
-  rttMs: number[];
-  /** Per point: recent serverMs / profile prediction. */
-  cloudScale: Record<string, number[]>;
+  link: LinkEstimatorState;
+  /** Per point: recent serverMs / profile prediction, with their times. */
+  cloudScale: Record<string, AgedSample[]>;
   /** Per point. */
   coldStart: Record<string, ColdStartState>;
 }
 
 /**
- * The live measurements the planner decides with: uplink bandwidth (payload bytes / upload time,
- * median of the last few samples), RTT (total - upload - serverMs - initMs, median; idle probes too),
- * the cloud's speed per point relative to the profile (warm responses' serverMs / the profile's
- * tail+decode time) and, per function, a {@link ColdStartModel}.
+ * What the estimators believe now, for `client.stats()`.
+ *
+ * @example
+ * const s: EstimatorStats = est.stats(Date.now())
+ * console.log(s.uplinkMbps, s.rttMs, s.points[2]?.coldProb, s.points[2]?.circuit.state)
+ */
+export interface EstimatorStats {
+  uplinkMbps: number;
+  rttMs: number;
+  /** True when the bandwidth comes from live samples of different sizes. */
+  bandwidthIdentified: boolean;
+  /** Live samples of the bandwidth/RTT fit. */
+  linkSamples: number;
+  /** Samples discarded as implausible since start. */
+  discarded: number;
+  points: Array<{
+    point: number;
+    coldProb: number;
+    initMs: number;
+    cloudScale: number;
+    /** ms since the function's last activity, or null when never called. */
+    idleMs: number | null;
+    circuit: CircuitSnapshot;
+  }>;
+}
+
+/**
+ * The live measurements the planner decides with: uplink bandwidth and RTT from a robust line fit of
+ * network time on request size ({@link LinkEstimator}), the cloud's speed per point relative to the
+ * profile (warm responses' serverMs / the profile's tail+decode time, an ageing median), per function
+ * a {@link ColdStartModel} and a {@link CircuitBreaker}. Samples outside {@link SampleBounds} are
+ * discarded, never learned.
+ *
+ * @internal Used by `JmdcClient`; apps read its view through `client.stats()` and `client.conditions()`.
  *
  * @example
  * const est = new LiveEstimators({ pointCount: 5 })
  * const idleMs = est.noteSend(2, Date.now())
- * est.observe({ point: 2, bytes: 40_000, uploadMs: 32, uploadMeasured: true, totalMs: 90, serverMs: 30,
- *   coldStart: false, idleMs, referenceCloudMs: 25 })
+ * est.observe({ point: 2, bytes: 700, ttfbMs: 40, totalMs: 41, serverMs: 12, coldStart: false, idleMs, referenceCloudMs: 10 }, Date.now())
  * planner.plan(est.conditions(Date.now(), 1))
  */
 export class LiveEstimators {
   readonly pointCount: number;
   readonly priors: EstimatorPriors;
-  private readonly window: number;
-  private readonly minBytes: number;
-  private readonly minUploadMs: number;
-  private readonly coldOpts: ColdStartOptions;
-  private bandwidth: WindowMedian;
-  private rtt: WindowMedian;
-  private scale: WindowMedian[];
-  private cold: ColdStartModel[];
+  readonly bounds: SampleBounds;
+  readonly link: LinkEstimator;
+  private readonly scale: AgedSamples[];
+  private readonly cold: ColdStartModel[];
+  private readonly breakers: CircuitBreaker[];
+  private discardedCount = 0;
 
   constructor(opts: EstimatorOptions, state?: EstimatorState) {
     this.pointCount = opts.pointCount;
     this.priors = { uplinkMbps: 10, rttMs: 50, initMs: 1500, ...opts.priors };
-    this.window = opts.window ?? 5;
-    this.minBytes = opts.minBandwidthSampleBytes ?? 16384;
-    this.minUploadMs = opts.minUploadMs ?? 1;
-    this.coldOpts = { priorInitMs: this.priors.initMs, ...opts.coldStart };
-    this.bandwidth = new WindowMedian(this.window, state?.uplinkMbps);
-    this.rtt = new WindowMedian(this.window, state?.rttMs);
+    this.bounds = { ...DEFAULT_SAMPLE_BOUNDS, ...opts.bounds };
+    const b = this.bounds;
+    this.link = new LinkEstimator(
+      {
+        minUplinkMbps: b.minUplinkMbps,
+        maxUplinkMbps: b.maxUplinkMbps,
+        maxRttMs: b.maxRttMs,
+        ...opts.link,
+        priors: { uplinkMbps: this.priors.uplinkMbps, rttMs: this.priors.rttMs },
+      },
+      state?.link,
+    );
+    const coldOpts = { priorInitMs: this.priors.initMs, ...opts.coldStart };
     this.scale = [];
     this.cold = [];
+    this.breakers = [];
     for (let p = 0; p <= this.pointCount; p++) {
-      this.scale.push(new WindowMedian(this.window, state?.cloudScale[p] ?? []));
-      this.cold.push(new ColdStartModel(this.coldOpts, state?.coldStart[p]));
+      this.scale.push(new AgedSamples(opts.cloudScale, state?.cloudScale[p] ?? []));
+      this.cold.push(new ColdStartModel(coldOpts, state?.coldStart[p]));
+      this.breakers.push(new CircuitBreaker(opts.circuit));
     }
   }
 
@@ -128,6 +165,13 @@ export class LiveEstimators {
     const m = this.cold[point];
     if (!m) throw new RangeError(`no function for point ${point}`);
     return m;
+  }
+
+  /** The circuit breaker of a point. */
+  breaker(point: number): CircuitBreaker {
+    const b = this.breakers[point];
+    if (!b) throw new RangeError(`no function for point ${point}`);
+    return b;
   }
 
   /** Marks a request to `point` starting at `nowMs`; returns that function's idle time before it. */
@@ -143,44 +187,72 @@ export class LiveEstimators {
     this.fn(point).lastActivityAt = nowMs;
   }
 
-  /** Learns from one successful response received at `nowMs`. */
-  observe(o: CloudObservation, nowMs?: number): void {
+  /**
+   * Learns from one successful response received at `nowMs`. Returns the names of the timings that
+   * were implausible and therefore not learned (empty when all was learned).
+   */
+  observe(o: CloudObservation, nowMs: number): string[] {
     const m = this.fn(o.point);
-    if (nowMs !== undefined) m.lastActivityAt = nowMs;
-    m.observe(o.idleMs, o.coldStart, o.initMs);
-    if (o.uploadMeasured && o.bytes >= this.minBytes && o.uploadMs >= this.minUploadMs) {
-      this.bandwidth.push((o.bytes * 8) / (o.uploadMs * 1000));
+    m.lastActivityAt = nowMs;
+    const b = this.bounds;
+    const bad: string[] = [];
+    if (o.timingsPlausible === false) bad.push('timings');
+    if (!isPlausible(o.serverMs, 0, b.maxServerMs) || o.serverMs > o.totalMs + 1) bad.push('serverMs');
+    if (o.coldStart && o.initMs !== undefined && !isPlausible(o.initMs, 0, b.maxInitMs)) bad.push('initMs');
+    if (!isPlausible(o.totalMs, 0, b.maxServerMs + b.maxInitMs + b.maxRttMs)) bad.push('totalMs');
+    if (o.ttfbMs !== undefined && !isPlausible(o.ttfbMs, 0, o.totalMs + 1)) bad.push('ttfbMs');
+    if (bad.length > 0) {
+      // the flag alone is a fact about the function's state; the timings are not believed
+      m.observe(o.idleMs, o.coldStart, undefined, nowMs);
+      this.discardedCount++;
+      return bad;
     }
+    m.observe(o.idleMs, o.coldStart, o.initMs, nowMs);
     const init = o.coldStart ? (o.initMs ?? 0) : 0;
-    const rtt = o.totalMs - (o.uploadMeasured ? o.uploadMs : 0) - o.serverMs - init;
-    if (Number.isFinite(rtt)) this.rtt.push(Math.max(0, rtt));
-    if (!o.coldStart && o.referenceCloudMs > 0 && o.serverMs > 0) {
-      (this.scale[o.point] as WindowMedian).push(o.serverMs / o.referenceCloudMs);
+    const net = (o.ttfbMs ?? o.totalMs) - o.serverMs - init;
+    if (!this.link.push(o.bytes, net, nowMs)) {
+      this.discardedCount++;
+      return ['network time'];
     }
+    if (!o.coldStart && o.referenceCloudMs > 0 && o.serverMs > 0) {
+      const ratio = o.serverMs / o.referenceCloudMs;
+      if (isPlausible(ratio, 1 / b.maxCloudScale, b.maxCloudScale))
+        (this.scale[o.point] as AgedSamples).push(ratio, nowMs);
+      else {
+        this.discardedCount++;
+        return ['cloudScale'];
+      }
+    }
+    return [];
   }
 
-  /** A round-trip time measured by a light probe (no function run). */
-  observeProbe(rttMs: number): void {
-    if (Number.isFinite(rttMs) && rttMs >= 0) this.rtt.push(rttMs);
+  /**
+   * A network time measured without running a function: a light probe (`bytes` 0) or an upload probe
+   * the function rejects at once (its `ttfbMs`, `bytes` on the wire). Returns false when discarded.
+   */
+  observeProbe(rttMs: number, nowMs: number, bytes = 0): boolean {
+    const ok = this.link.push(bytes, rttMs, nowMs);
+    if (!ok) this.discardedCount++;
+    return ok;
   }
 
-  /** Current uplink estimate, Mbit/s. */
-  uplinkMbps(): number {
-    return this.bandwidth.value(this.priors.uplinkMbps);
+  /** Current uplink estimate at `nowMs`, Mbit/s. */
+  uplinkMbps(nowMs: number): number {
+    return this.link.fit(nowMs).uplinkMbps;
   }
 
-  /** Current RTT estimate, ms. */
-  rttMs(): number {
-    return this.rtt.value(this.priors.rttMs);
+  /** Current RTT estimate at `nowMs`, ms. */
+  rttMs(nowMs: number): number {
+    return this.link.fit(nowMs).rttMs;
   }
 
   /** Cloud time / profile time at a point; the median over all points when this one has no data; else 1. */
-  cloudScale(point: number): number {
+  cloudScale(point: number, nowMs: number): number {
     const own = this.scale[point];
-    if (own && own.count > 0) return own.value();
-    const all = this.scale.flatMap((s) => s.samples());
+    if (own && own.count(nowMs) > 0) return own.value(nowMs);
+    const all = this.scale.flatMap((s) => s.live(nowMs));
     if (all.length === 0) return 1;
-    return new WindowMedian(all.length, all).value();
+    return new AgedSamples({ size: all.length }, all).value(nowMs);
   }
 
   /** P(cold) of the function of `point` at `nowMs`. */
@@ -193,31 +265,62 @@ export class LiveEstimators {
     const own = this.fn(point);
     if (own.initSamples > 0) return own.initMs();
     const seen = this.cold.filter((c) => c.initSamples > 0).map((c) => c.initMs());
-    return seen.length ? new WindowMedian(seen.length, seen).value() : this.priors.initMs;
+    if (seen.length === 0) return this.priors.initMs;
+    seen.sort((a, b) => a - b);
+    const m = seen.length >> 1;
+    return seen.length % 2 ? (seen[m] as number) : ((seen[m - 1] as number) + (seen[m] as number)) / 2;
   }
 
-  /** The planner's conditions now. */
+  /** The planner's conditions now (functions whose breaker is open are unavailable). */
   conditions(nowMs: number, batch = 1): PlanConditions {
     const coldProb: number[] = [];
     const initMs: number[] = [];
     const cloudScale: number[] = [];
+    const available: boolean[] = [];
     for (let p = 0; p <= this.pointCount; p++) {
       coldProb.push(this.coldProbability(p, nowMs));
       initMs.push(this.initMs(p));
-      cloudScale.push(this.cloudScale(p));
+      cloudScale.push(this.cloudScale(p, nowMs));
+      available.push(this.breaker(p).available(nowMs));
     }
-    return { uplinkMbps: this.uplinkMbps(), rttMs: this.rttMs(), batch, coldProb, initMs, cloudScale };
+    const fit = this.link.fit(nowMs);
+    return { uplinkMbps: fit.uplinkMbps, rttMs: fit.rttMs, batch, coldProb, initMs, cloudScale, available };
+  }
+
+  /** What the estimators believe at `nowMs`. */
+  stats(nowMs: number): EstimatorStats {
+    const fit = this.link.fit(nowMs);
+    const points: EstimatorStats['points'] = [];
+    for (let p = 0; p <= this.pointCount; p++) {
+      const last = this.fn(p).lastActivityAt;
+      points.push({
+        point: p,
+        coldProb: this.coldProbability(p, nowMs),
+        initMs: this.initMs(p),
+        cloudScale: this.cloudScale(p, nowMs),
+        idleMs: last === undefined ? null : Math.max(0, nowMs - last),
+        circuit: this.breaker(p).snapshot(nowMs),
+      });
+    }
+    return {
+      uplinkMbps: fit.uplinkMbps,
+      rttMs: fit.rttMs,
+      bandwidthIdentified: fit.identified,
+      linkSamples: fit.samples,
+      discarded: this.discardedCount,
+      points,
+    };
   }
 
   /** Persisted form. */
   toState(): EstimatorState {
-    const cloudScale: Record<string, number[]> = {};
+    const cloudScale: Record<string, AgedSample[]> = {};
     const coldStart: Record<string, ColdStartState> = {};
     for (let p = 0; p <= this.pointCount; p++) {
-      const s = (this.scale[p] as WindowMedian).samples();
+      const s = (this.scale[p] as AgedSamples).samples();
       if (s.length) cloudScale[p] = s;
       coldStart[p] = (this.cold[p] as ColdStartModel).toState();
     }
-    return { uplinkMbps: this.bandwidth.samples(), rttMs: this.rtt.samples(), cloudScale, coldStart };
+    return { link: this.link.toState(), cloudScale, coldStart };
   }
 }

@@ -4,6 +4,8 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { DeviceCalibration } from '../profile/types.js';
+import type { AgedSample } from './AgedSamples.js';
+import { DEFAULT_SAMPLE_BOUNDS, isPlausible } from './bounds.js';
 import type { ColdStartState } from './ColdStartModel.js';
 import type { EstimatorState } from './LiveEstimators.js';
 
@@ -13,7 +15,7 @@ import type { EstimatorState } from './LiveEstimators.js';
  * @example
  * readState(path, expect).state?.version === STATE_VERSION // true
  */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 /**
  * What a restarted app remembers: this device's calibration and the live estimates.
@@ -57,32 +59,100 @@ function checkCalibration(c: unknown): c is DeviceCalibration {
   if (typeof o.headMs !== 'object' || o.headMs === null || typeof o.fullMs !== 'object' || o.fullMs === null) {
     return false;
   }
-  if (!Object.values(o.headMs).every((a) => samples(a) && a.every((x) => x >= 0))) return false;
-  if (!Object.values(o.fullMs).every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) return false;
+  if (!Object.values(o.headMs).every((a) => samples(a) && a.every((x) => x >= 0 && x <= 600_000))) return false;
+  if (!Object.values(o.fullMs).every((x) => isPlausible(x, 0, 600_000))) return false;
   return o.encodeMs === undefined || (typeof o.encodeMs === 'number' && o.encodeMs >= 0);
 }
 
-function checkCold(c: unknown): c is ColdStartState {
-  if (typeof c !== 'object' || c === null) return false;
-  const o = c as Record<string, unknown>;
-  if (o.lastActivityAt !== undefined && !(typeof o.lastActivityAt === 'number' && Number.isFinite(o.lastActivityAt))) {
-    return false;
-  }
-  if (!Array.isArray(o.bins) || o.bins.length > 16) return false;
-  if (!o.bins.every((b) => Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number' && x >= 0))) {
-    return false;
-  }
-  return samples(o.initMs);
+function num(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
 }
 
-function checkEstimators(e: unknown): e is EstimatorState {
-  if (typeof e !== 'object' || e === null) return false;
-  const o = e as Record<string, unknown>;
-  if (!samples(o.uplinkMbps) || !o.uplinkMbps.every((x) => x > 0) || !samples(o.rttMs)) return false;
-  if (typeof o.cloudScale !== 'object' || o.cloudScale === null || typeof o.coldStart !== 'object' || !o.coldStart) {
-    return false;
+/** Keeps the plausible parts of a cold-start state; says what was dropped. */
+function sanitizeCold(c: unknown, dropped: string[], where: string): ColdStartState | undefined {
+  if (typeof c !== 'object' || c === null) {
+    dropped.push(`${where}: not an object`);
+    return undefined;
   }
-  return Object.values(o.cloudScale).every(samples) && Object.values(o.coldStart).every(checkCold);
+  const o = c as Record<string, unknown>;
+  if (!Array.isArray(o.bins) || o.bins.length > 16) {
+    dropped.push(`${where}.bins malformed`);
+    return undefined;
+  }
+  const bins: Array<[number, number]> = [];
+  for (const b of o.bins) {
+    if (Array.isArray(b) && b.length === 2 && b.every((x) => num(x) && x >= 0 && x <= 1e6)) {
+      bins.push([b[0] as number, b[1] as number]);
+    } else {
+      dropped.push(`${where}.bins: implausible counts`);
+      bins.push([0, 0]);
+    }
+  }
+  const initMs: number[] = [];
+  for (const x of Array.isArray(o.initMs) ? o.initMs.slice(-MAX_SAMPLES) : []) {
+    if (isPlausible(x, 0, DEFAULT_SAMPLE_BOUNDS.maxInitMs)) initMs.push(x);
+    else dropped.push(`${where}.initMs ${String(x)}`);
+  }
+  return {
+    bins,
+    initMs,
+    ...(num(o.lastActivityAt) ? { lastActivityAt: o.lastActivityAt } : {}),
+    ...(num(o.decayedAt) ? { decayedAt: o.decayedAt } : {}),
+  };
+}
+
+/** Keeps the plausible parts of the estimators' state; says what was dropped. Undefined when unusable. */
+function sanitizeEstimators(e: unknown, dropped: string[]): EstimatorState | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const o = e as Record<string, unknown>;
+  const link = o.link as Record<string, unknown> | undefined;
+  if (typeof link !== 'object' || link === null || !Array.isArray(link.samples)) return undefined;
+  if (typeof o.cloudScale !== 'object' || o.cloudScale === null || typeof o.coldStart !== 'object' || !o.coldStart) {
+    return undefined;
+  }
+  const b = DEFAULT_SAMPLE_BOUNDS;
+  const maxSlope = 8 / (b.minUplinkMbps * 1000);
+  const samples: Array<[number, number, number]> = [];
+  for (const x of link.samples.slice(-MAX_SAMPLES)) {
+    if (
+      Array.isArray(x) &&
+      x.length === 3 &&
+      isPlausible(x[0], 0, 64 * 1024 * 1024) &&
+      isPlausible(x[1], 0, b.maxRttMs + (x[0] as number) * maxSlope) &&
+      num(x[2])
+    ) {
+      samples.push([x[0], x[1], x[2]] as [number, number, number]);
+    } else dropped.push(`link sample ${JSON.stringify(x)}`);
+  }
+  let slope: [number, number] | undefined;
+  if (link.slope !== undefined) {
+    const sl = link.slope as unknown[];
+    if (
+      Array.isArray(sl) &&
+      sl.length === 2 &&
+      isPlausible(sl[0], 8 / (b.maxUplinkMbps * 1000), maxSlope) &&
+      num(sl[1])
+    ) {
+      slope = [sl[0], sl[1]] as [number, number];
+    } else dropped.push(`link slope ${JSON.stringify(link.slope)}`);
+  }
+  const cloudScale: Record<string, AgedSample[]> = {};
+  for (const [p, arr] of Object.entries(o.cloudScale as Record<string, unknown>)) {
+    const kept: AgedSample[] = [];
+    for (const x of Array.isArray(arr) ? arr.slice(-MAX_SAMPLES) : []) {
+      const s = x as Partial<AgedSample>;
+      if (typeof s === 'object' && s !== null && isPlausible(s.v, 1 / b.maxCloudScale, b.maxCloudScale) && num(s.at)) {
+        kept.push({ v: s.v, at: s.at });
+      } else dropped.push(`cloudScale[${p}] ${JSON.stringify(x)}`);
+    }
+    if (kept.length) cloudScale[p] = kept;
+  }
+  const coldStart: Record<string, ColdStartState> = {};
+  for (const [p, c] of Object.entries(o.coldStart as Record<string, unknown>)) {
+    const kept = sanitizeCold(c, dropped, `coldStart[${p}]`);
+    if (kept) coldStart[p] = kept;
+  }
+  return { link: { samples, ...(slope ? { slope } : {}) }, cloudScale, coldStart };
 }
 
 /**
@@ -139,16 +209,22 @@ export function readState(path: string, expect: { model: string; modelHash: stri
     else state.calibration = o.calibration;
   }
   if (o.estimators !== undefined) {
-    if (!checkEstimators(o.estimators)) warnings.push(`ignoring the estimates in ${path}: malformed`);
-    else if (!sameBuild) {
-      warnings.push(`keeping only the network estimates of ${path}: made for model hash ${String(o.modelHash)}`);
-      state.estimators = {
-        uplinkMbps: o.estimators.uplinkMbps,
-        rttMs: o.estimators.rttMs,
-        cloudScale: {},
-        coldStart: {},
-      };
-    } else state.estimators = o.estimators;
+    const dropped: string[] = [];
+    const est = sanitizeEstimators(o.estimators, dropped);
+    if (!est) warnings.push(`ignoring the estimates in ${path}: malformed`);
+    else {
+      if (dropped.length > 0) {
+        warnings.push(
+          `dropped ${dropped.length} implausible value${dropped.length > 1 ? 's' : ''} from the estimates in ${path}: ${dropped
+            .slice(0, 5)
+            .join('; ')}${dropped.length > 5 ? '; ...' : ''}`,
+        );
+      }
+      if (!sameBuild) {
+        warnings.push(`keeping only the network estimates of ${path}: made for model hash ${String(o.modelHash)}`);
+        state.estimators = { link: est.link, cloudScale: {}, coldStart: {} };
+      } else state.estimators = est;
+    }
   }
   return { state, warnings };
 }

@@ -1,2 +1,8 @@
-export { Planner, type PlannerOptions, validateObjective } from './planner.js';
+export {
+  DEFAULT_ACCURACY_MARGIN,
+  defaultMinAccuracy,
+  Planner,
+  type PlannerOptions,
+  validateObjective,
+} from './planner.js';
 export { DEFAULT_PRICING, type LambdaPricing, lambdaCostUsd } from './pricing.js';

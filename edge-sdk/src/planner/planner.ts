@@ -7,8 +7,9 @@
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { DeviceCalibration, NormalizedProfile, PlanRow } from '../profile/types.js';
 import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
+import { describeValue } from '../util/describeValue.js';
 import { median } from '../util/median.js';
-import { DEFAULT_PRICING, type LambdaPricing } from './pricing.js';
+import { DEFAULT_PRICING, type LambdaPricing, lambdaCostUsd } from './pricing.js';
 
 /**
  * Options of {@link Planner}.
@@ -17,7 +18,7 @@ import { DEFAULT_PRICING, type LambdaPricing } from './pricing.js';
  * new Planner(profile, { objective: { maximize: 'accuracy', maxLatencyMs: 100 }, costWeight: 1e6, cloudPoints: [0, 2] })
  */
 export interface PlannerOptions {
-  /** @default { minimize: 'latency' } */
+  /** @default { minimize: 'latency' } (floor: the full model's validation accuracy - 1 point) */
   objective?: Objective;
   /** Head times measured on this device; without it the profile's reference timings are used. */
   calibration?: DeviceCalibration;
@@ -44,23 +45,69 @@ function invalid(message: string, details: Record<string, unknown> = {}): never 
 }
 
 /**
- * Validates an objective once, at the boundary.
+ * The default accuracy margin of `minimize: 'latency'`: the floor is the full model's validation
+ * accuracy minus this (1 point), capped at the best accuracy a usable row reaches.
+ *
+ * @example
+ * defaultMinAccuracy(profile) // profile.fullModel.val - 0.01
+ */
+export const DEFAULT_ACCURACY_MARGIN = 0.01;
+
+/**
+ * The accuracy floor used when a `minimize: 'latency'` objective gives none: the full model's
+ * validation accuracy minus {@link DEFAULT_ACCURACY_MARGIN}.
+ *
+ * @example
+ * new Planner(profile).plan(c).predicted.accuracy >= defaultMinAccuracy(profile) // true
+ */
+export function defaultMinAccuracy(profile: Pick<NormalizedProfile, 'fullModel'>): number {
+  return Math.max(0, profile.fullModel.val - DEFAULT_ACCURACY_MARGIN);
+}
+
+const OBJECTIVE_KEYS: Record<string, readonly string[]> = {
+  minimize: ['minimize', 'minAccuracy'],
+  maximize: ['maximize', 'maxLatencyMs', 'minAccuracy'],
+};
+
+/**
+ * Validates an objective once, at the boundary: the right fields for its kind and nothing else.
  *
  * @example
  * validateObjective({ minimize: 'latency', minAccuracy: 0.9 })
  */
-export function validateObjective(o: Objective): Objective {
-  if (typeof o !== 'object' || o === null) invalid('objective must be an object');
-  if (o.minAccuracy !== undefined && !(o.minAccuracy >= 0 && o.minAccuracy <= 1)) {
-    invalid(`objective.minAccuracy must be in [0, 1], got ${o.minAccuracy}`);
+export function validateObjective(o: Objective, where = 'objective'): Objective {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    invalid(
+      `${where} must be { minimize: 'latency', minAccuracy? } or { maximize: 'accuracy', maxLatencyMs, minAccuracy? }`,
+    );
   }
-  if ('maximize' in o) {
-    if (o.maximize !== 'accuracy') invalid(`objective.maximize must be 'accuracy'`);
-    if (!(Number.isFinite(o.maxLatencyMs) && o.maxLatencyMs > 0)) {
-      invalid(`objective.maxLatencyMs must be a positive number, got ${o.maxLatencyMs}`);
+  const rec = o as unknown as Record<string, unknown>;
+  const kind = 'maximize' in rec ? 'maximize' : 'minimize';
+  const known = OBJECTIVE_KEYS[kind] as readonly string[];
+  const unknown = Object.keys(rec).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    invalid(
+      `${where}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} for a ${
+        kind === 'maximize' ? "{ maximize: 'accuracy' }" : "{ minimize: 'latency' }"
+      } objective (known: ${known.join(', ')})`,
+    );
+  }
+  if (
+    rec.minAccuracy !== undefined &&
+    !(typeof rec.minAccuracy === 'number' && rec.minAccuracy >= 0 && rec.minAccuracy <= 1)
+  ) {
+    invalid(`${where}.minAccuracy must be a number in [0, 1], got ${describeValue(rec.minAccuracy)}`);
+  }
+  if (kind === 'maximize') {
+    if (rec.maximize !== 'accuracy')
+      invalid(`${where}.maximize must be 'accuracy', got ${describeValue(rec.maximize)}`);
+    if (!(typeof rec.maxLatencyMs === 'number' && Number.isFinite(rec.maxLatencyMs) && rec.maxLatencyMs > 0)) {
+      invalid(`${where}.maxLatencyMs must be a positive number, got ${describeValue(rec.maxLatencyMs)}`);
     }
-  } else if ((o as { minimize?: unknown }).minimize !== 'latency') {
-    invalid(`objective must be { minimize: 'latency' } or { maximize: 'accuracy', maxLatencyMs }`);
+  } else if (rec.minimize !== 'latency') {
+    invalid(
+      `${where} must be { minimize: 'latency', minAccuracy? } or { maximize: 'accuracy', maxLatencyMs, minAccuracy? }`,
+    );
   }
   return o;
 }
@@ -74,9 +121,10 @@ function perPoint(v: number | readonly number[] | undefined, p: number, dflt: nu
 /**
  * Picks the partition point, pruning level, kept ratio, bits and coder for each request.
  *
- * Expected latency of a row for a batch of N images:
+ * Expected latency of a row for a batch of N images (one formula, {@link Planner.predict}):
  * N x (edge head + encode) + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
- * edge-only rows cost N x the whole network on the device, nothing else.
+ * edge-only rows cost N x the whole network on the device, nothing else. Rows at a point whose
+ * function is unavailable (`conditions.available`) are skipped.
  *
  * @example
  * const planner = new Planner(loadProfile(dir, { manifest }), { objective: { minimize: 'latency', minAccuracy: 0.92 } })
@@ -86,7 +134,7 @@ function perPoint(v: number | readonly number[] | undefined, p: number, dflt: nu
 export class Planner {
   readonly profile: NormalizedProfile;
   readonly rows: readonly PlanRow[];
-  private objective: Objective;
+  private readonly objective: Objective;
   private readonly pricing: LambdaPricing;
   private readonly costWeight: number;
   private readonly alternatives: number;
@@ -104,6 +152,7 @@ export class Planner {
   // scratch, reused by every plan() call
   private readonly coldMs: Float64Array;
   private readonly scale: Float64Array;
+  private readonly up: Uint8Array;
   private readonly score: Float64Array;
   private readonly total: Float64Array;
   private readonly order: Int32Array;
@@ -135,6 +184,7 @@ export class Planner {
     this.enabled = new Uint8Array(n);
     this.coldMs = new Float64Array(this.P + 1);
     this.scale = new Float64Array(this.P + 1);
+    this.up = new Uint8Array(this.P + 1);
     this.score = new Float64Array(n);
     this.total = new Float64Array(n);
     this.order = new Int32Array(this.alternatives + 1);
@@ -197,11 +247,7 @@ export class Planner {
     }
   }
 
-  /** Replaces the default objective. */
-  setObjective(objective: Objective): void {
-    this.objective = validateObjective(objective);
-  }
-
+  /** The default objective (validated at construction). */
   getObjective(): Objective {
     return this.objective;
   }
@@ -215,11 +261,24 @@ export class Planner {
   }
 
   /**
+   * The accuracy floor an objective applies: its `minAccuracy`; else, for `minimize: 'latency'`,
+   * {@link defaultMinAccuracy} capped at {@link Planner.bestAccuracy}; else 0.
+   *
+   * @example
+   * planner.floor({ minimize: 'latency' }) // fullModel.val - 0.01
+   */
+  floor(objective: Objective = this.objective): number {
+    if (objective.minAccuracy !== undefined) return objective.minAccuracy;
+    if ('maximize' in objective && objective.maximize === 'accuracy') return 0;
+    return Math.min(defaultMinAccuracy(this.profile), this.bestAccuracy());
+  }
+
+  /**
    * Throws `JMDC_ERR_NO_PLAN` when no usable row reaches the objective's accuracy floor (which does
    * not depend on conditions, so a client checks it once at creation).
    */
   assertFeasible(objective: Objective = this.objective): void {
-    const floor = objective.minAccuracy ?? 0;
+    const floor = this.floor(objective);
     const best = this.bestAccuracy();
     if (best < floor) {
       throw new JmdcError(
@@ -245,8 +304,49 @@ export class Planner {
       if (!(s > 0 && Number.isFinite(s))) invalid(`cloudScale must be > 0, got ${s}`);
       this.coldMs[p] = pc * init;
       this.scale[p] = s;
+      const a = c.available;
+      this.up[p] = a === undefined || (typeof a === 'boolean' ? a : a[p] !== false) ? 1 : 0;
     }
     return batch;
+  }
+
+  /**
+   * The one latency formula: the predicted cost of row `i` for a batch of `N` (after `prepare`).
+   * Writes nothing; `plan`, `predict` and the alternatives all read it from here.
+   */
+  private cost(i: number, N: number, msPerByte: number, rtt: number): Prediction {
+    const r = this.rows[i] as PlanRow;
+    if (this.kind[i] === EDGE) {
+      const edgeMs = N * (this.edge1[i] as number);
+      return {
+        totalMs: edgeMs,
+        edgeMs,
+        encodeMs: 0,
+        uploadMs: 0,
+        rttMs: 0,
+        cloudMs: 0,
+        coldMs: 0,
+        accuracy: r.valAccuracy,
+        costUsd: 0,
+      };
+    }
+    const p = this.point[i] as number;
+    const edgeMs = N * (this.edge1[i] as number);
+    const encodeMs = N * (this.enc1[i] as number);
+    const uploadMs = N * (this.bytes[i] as number) * msPerByte;
+    const cloudMs = N * (this.cloud1[i] as number) * (this.scale[p] as number);
+    const coldMs = this.coldMs[p] as number;
+    return {
+      totalMs: edgeMs + encodeMs + uploadMs + rtt + cloudMs + coldMs,
+      edgeMs,
+      encodeMs,
+      uploadMs,
+      rttMs: rtt,
+      cloudMs,
+      coldMs,
+      accuracy: r.valAccuracy,
+      costUsd: lambdaCostUsd(cloudMs + coldMs, this.pricing),
+    };
   }
 
   /**
@@ -262,40 +362,42 @@ export class Planner {
     const N = this.prepare(conditions);
     const msPerByte = 8000 / (conditions.uplinkMbps * 1e6);
     const rtt = conditions.rttMs;
-    const floor = objective.minAccuracy ?? 0;
-    const budget = 'maximize' in objective ? objective.maxLatencyMs : Infinity;
-    const usdPerMs = ((this.pricing.memoryMb / 1024) * this.pricing.gbSecondUsd) / 1000;
-    const reqUsd = this.pricing.requestUsd;
+    const floor = this.floor(objective);
+    const budget = 'maximize' in objective && objective.maximize === 'accuracy' ? objective.maxLatencyMs : Infinity;
     const w = this.costWeight;
-    const { kind, point, acc, bytes, cloud1, edge1, enc1, enabled, coldMs, scale, score, total } = this;
+    const usdPerMs = ((this.pricing.memoryMb / 1024) * this.pricing.gbSecondUsd) / 1000;
+    const { kind, point, acc, enabled, up, score, total } = this;
     let candidates = 0;
     let withinBudget = 0;
     let bestWarm = -1;
     let bestWarmScore = Infinity;
+    let downOnly = false;
     for (let i = 0; i < this.n; i++) {
-      if (!enabled[i] || (acc[i] as number) < floor) {
+      if (enabled[i] && kind[i] === CLOUD && !up[point[i] as number] && (acc[i] as number) >= floor) downOnly = true;
+    }
+    // every row that reaches the floor needs a function that is down now: the device does what it can
+    let edgeFloor = floor;
+    if (downOnly) {
+      let usable = false;
+      for (let i = 0; i < this.n && !usable; i++) {
+        usable = !!enabled[i] && (acc[i] as number) >= floor && (kind[i] === EDGE || !!up[point[i] as number]);
+      }
+      if (!usable) edgeFloor = 0;
+    }
+    for (let i = 0; i < this.n; i++) {
+      const need = kind[i] === EDGE ? edgeFloor : floor;
+      if (!enabled[i] || (acc[i] as number) < need || (kind[i] === CLOUD && !up[point[i] as number])) {
         score[i] = Number.NaN;
         continue;
       }
-      let t: number;
-      let s: number;
-      let warm: number;
-      if (kind[i] === EDGE) {
-        t = N * (edge1[i] as number);
-        s = t;
-        warm = s;
-      } else {
-        const p = point[i] as number;
-        const cloud = N * (cloud1[i] as number) * (scale[p] as number);
-        const cold = coldMs[p] as number;
-        t = N * ((edge1[i] as number) + (enc1[i] as number) + (bytes[i] as number) * msPerByte) + rtt + cloud + cold;
-        s = t + w * ((cloud + cold) * usdPerMs + reqUsd);
-        warm = s - cold * (1 + w * usdPerMs);
-      }
-      total[i] = t;
+      const c = this.cost(i, N, msPerByte, rtt);
+      const s = c.totalMs + w * c.costUsd;
+      // the same row if its function were warm: no cold-start time, no billed init
+      const warm = s - c.coldMs * (1 + w * usdPerMs);
+      total[i] = c.totalMs;
       score[i] = s;
       candidates++;
-      if (t <= budget) withinBudget++;
+      if (c.totalMs <= budget) withinBudget++;
       if (warm < bestWarmScore) {
         bestWarmScore = warm;
         bestWarm = i;
@@ -303,22 +405,54 @@ export class Planner {
     }
     if (candidates === 0) this.assertFeasible(objective);
     if (candidates === 0) throw new JmdcError(ErrorCodes.NO_PLAN, 'no usable setting', {});
-    const maximize = 'maximize' in objective && withinBudget > 0;
+    const maximize = budget !== Infinity && withinBudget > 0;
     const k = this.select(maximize ? budget : Infinity, maximize);
     const best = this.order[0] as number;
     const result: PlanResult = {
       ...this.option(best, N, msPerByte, rtt),
       alternatives: [],
-      feasible: !('maximize' in objective) || withinBudget > 0,
+      feasible: (budget === Infinity || withinBudget > 0) && edgeFloor === floor,
     };
     for (let j = 1; j < k; j++) result.alternatives.push(this.option(this.order[j] as number, N, msPerByte, rtt));
-    if (!maximize && bestWarm >= 0 && kind[bestWarm] === CLOUD) {
-      const p = point[bestWarm] as number;
-      const pc = perPoint(conditions.coldProb, p, 0);
-      const gain = (score[best] as number) - bestWarmScore;
-      if (pc >= this.warmThreshold && gain > 1e-9) result.warmUp = { point: p, coldProb: pc, gainMs: gain };
-    }
+    const warmUp = this.warmHint(conditions, bestWarm, bestWarmScore, best, maximize ? budget : Infinity);
+    if (warmUp) result.warmUp = warmUp;
     return result;
+  }
+
+  /**
+   * A probably-cold point worth warming: for `minimize`, the row that would win if warm beats the
+   * chosen one; for `maximize`, the most accurate row that would fit the budget if warm is more
+   * accurate than the chosen one.
+   */
+  private warmHint(
+    c: PlanConditions,
+    bestWarm: number,
+    bestWarmScore: number,
+    best: number,
+    budget: number,
+  ): PlanResult['warmUp'] {
+    const { kind, point, acc, score, total, coldMs } = this;
+    let target = -1;
+    let gain = 0;
+    if (budget === Infinity) {
+      if (bestWarm < 0 || kind[bestWarm] !== CLOUD) return undefined;
+      target = bestWarm;
+      gain = (score[best] as number) - bestWarmScore;
+    } else {
+      // most accurate cloud row within the budget once warm
+      for (let i = 0; i < this.n; i++) {
+        if (Number.isNaN(score[i] as number) || kind[i] !== CLOUD) continue;
+        const warmTotal = (total[i] as number) - (coldMs[point[i] as number] as number);
+        if (warmTotal > budget) continue;
+        if (target < 0 || (acc[i] as number) > (acc[target] as number)) target = i;
+      }
+      if (target < 0 || (acc[target] as number) <= (acc[best] as number) + 1e-12) return undefined;
+      gain = (total[target] as number) - ((total[target] as number) - (coldMs[point[target] as number] as number));
+    }
+    const p = point[target] as number;
+    const pc = perPoint(c.coldProb, p, 0);
+    if (pc < this.warmThreshold || !(gain > 1e-9)) return undefined;
+    return { point: p, coldProb: pc, gainMs: gain };
   }
 
   /** Fills `order` with the best rows (insertion into a K+1 list); returns how many. */
@@ -364,45 +498,12 @@ export class Planner {
       coder: r.coder,
       ...(r.kind === 'split' ? { quantScope: r.quantScope } : {}),
     };
-    let predicted: Prediction;
-    if (r.kind === 'edge-only') {
-      const edgeMs = N * (this.edge1[i] as number);
-      predicted = {
-        totalMs: edgeMs,
-        edgeMs,
-        encodeMs: 0,
-        uploadMs: 0,
-        rttMs: 0,
-        cloudMs: 0,
-        coldMs: 0,
-        accuracy: r.valAccuracy,
-        costUsd: 0,
-      };
-    } else {
-      const cloudMs = N * (this.cloud1[i] as number) * (this.scale[r.point] as number);
-      const coldMs = this.coldMs[r.point] as number;
-      const edgeMs = N * (this.edge1[i] as number);
-      const encodeMs = N * (this.enc1[i] as number);
-      const uploadMs = N * (this.bytes[i] as number) * msPerByte;
-      predicted = {
-        totalMs: this.total[i] as number,
-        edgeMs,
-        encodeMs,
-        uploadMs,
-        rttMs: rtt,
-        cloudMs,
-        coldMs,
-        accuracy: r.valAccuracy,
-        costUsd:
-          ((cloudMs + coldMs) / 1000) * (this.pricing.memoryMb / 1024) * this.pricing.gbSecondUsd +
-          this.pricing.requestUsd,
-      };
-    }
-    return { decision, predicted };
+    return { decision, predicted: this.cost(i, N, msPerByte, rtt) };
   }
 
   /**
-   * The predicted cost of one row (by index into `rows`) under `conditions`, whatever the objective.
+   * The predicted cost of one row (by index into `rows`) under `conditions`, whatever the objective
+   * and the availability of its function.
    *
    * @example
    * const p = planner.predict(planner.rows.findIndex((r) => r.kind === 'edge-only'), { uplinkMbps: 1, rttMs: 50 })
@@ -410,18 +511,7 @@ export class Planner {
   predict(rowIndex: number, conditions: PlanConditions): Prediction {
     if (!Number.isInteger(rowIndex) || rowIndex < 0 || rowIndex >= this.n) invalid(`no row ${rowIndex}`);
     const N = this.prepare(conditions);
-    const msPerByte = 8000 / (conditions.uplinkMbps * 1e6);
-    const i = rowIndex;
-    if (this.kind[i] === EDGE) this.total[i] = N * (this.edge1[i] as number);
-    else {
-      const p = this.point[i] as number;
-      this.total[i] =
-        N * ((this.edge1[i] as number) + (this.enc1[i] as number) + (this.bytes[i] as number) * msPerByte) +
-        conditions.rttMs +
-        N * (this.cloud1[i] as number) * (this.scale[p] as number) +
-        (this.coldMs[p] as number);
-    }
-    return this.option(i, N, msPerByte, conditions.rttMs).predicted;
+    return this.cost(rowIndex, N, 8000 / (conditions.uplinkMbps * 1e6), conditions.rttMs);
   }
 
   /** Index of the row of a decision, or -1. */

@@ -2,10 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { Manifest } from '../model/types.js';
-import type { NormalizedProfile, PlanRow, Profile, ProfileRow, ProfileTimings, RowKind } from './types.js';
+import type { NormalizedProfile, PlanRow, Profile, ProfileRow, ProfileTimings, RowCoder, RowKind } from './types.js';
 
 /** Bytes the codec's header adds to a raw upload, used only for a synthesized cloud-only row. */
 const RAW_HEADER_ESTIMATE = 96;
+
+const FEATURE_CODERS: ReadonlySet<string> = new Set(['none', 'deflate', 'brotli', 'rans']);
+const RAW_FORMATS: ReadonlySet<string> = new Set(['raw', 'png', 'deflate']);
 
 /**
  * Options of {@link normalizeProfile} and {@link loadProfile}.
@@ -138,7 +141,10 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
     if (kind !== 'edge-only') {
       if (!finite(r.keep, Number.MIN_VALUE, 1)) bad(source, `${at}.keep invalid`);
       if (!Number.isInteger(r.bits) || r.bits < 1 || r.bits > 8) bad(source, `${at}.bits invalid`);
-      if (typeof r.coder !== 'string') bad(source, `${at}.coder invalid`);
+      const allowed = kind === 'split' ? FEATURE_CODERS : RAW_FORMATS;
+      if (typeof r.coder !== 'string' || !allowed.has(r.coder)) {
+        bad(source, `${at}.coder must be one of ${[...allowed].join(', ')}, got ${JSON.stringify(r.coder)}`);
+      }
       if (r.quantScope !== undefined && r.quantScope !== 'channel' && r.quantScope !== 'tensor') {
         bad(source, `${at}.quantScope invalid`);
       }
@@ -159,7 +165,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       variantId,
       keep: kind === 'edge-only' ? 1 : r.keep,
       bits: kind === 'edge-only' ? 8 : r.bits,
-      coder: kind === 'edge-only' ? 'none' : r.coder,
+      coder: kind === 'edge-only' ? 'none' : (r.coder as RowCoder),
       quantScope: kind === 'split' ? (r.quantScope ?? 'channel') : 'channel',
       valAccuracy: r.valAccuracy,
       testAccuracy: r.testAccuracy,

@@ -12,6 +12,15 @@
 export type RowKind = 'edge-only' | 'cloud-only' | 'split';
 
 /**
+ * The coder of a row: an entropy coder of features for splits (`none`, `deflate`, `brotli`, `rans`),
+ * a raw image format for cloud-only rows (`raw`, `png`, `deflate`), `none` for edge-only rows.
+ *
+ * @example
+ * const c: RowCoder = 'rans'
+ */
+export type RowCoder = 'none' | 'deflate' | 'brotli' | 'rans' | 'raw' | 'png';
+
+/**
  * One setting of the compression grid as `jmdc profile` wrote it.
  *
  * @example
@@ -91,7 +100,7 @@ export interface PlanRow {
   variantId: string;
   keep: number;
   bits: number;
-  coder: string;
+  coder: RowCoder;
   quantScope: 'channel' | 'tensor';
   valAccuracy: number;
   testAccuracy: number;
@@ -135,4 +144,10 @@ export interface DeviceCalibration {
   encodeMs?: number;
   /** Epoch ms of the measurement. */
   measuredAt: number;
+  /** Spread of each median: interquartile range / median (same layout as `headMs`, `fullMs`). */
+  spread?: { headMs: Record<string, number[]>; fullMs: Record<string, number> };
+  /** Timed rounds per entry (every head and whole network once per round, interleaved). */
+  repetitions?: number;
+  /** Measurements made until the timings were consistent (1 = the first one was). */
+  attempts?: number;
 }

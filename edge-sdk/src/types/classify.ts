@@ -60,8 +60,25 @@ export interface ClassifyResult {
   coldStart: boolean;
   /** `false`, or why the inference was finished on the device. */
   fallback: false | { reason: FallbackReason; code: ErrorCode; message: string };
-  /** Attempts made to the cloud (0 when nothing was sent). */
+  /** Requests actually sent to the cloud for this call, retries included (0 when nothing was sent). */
   attempts: number;
+  /** The time budget this call had, ms: `deadlineMs` when given, else derived from the prediction. */
+  deadlineMs: number;
+  /** An exploration probe this call started in the background (its cost is in `client.stats().exploration`). */
+  explored?: ExploreInfo;
+}
+
+/**
+ * An exploration probe: an upload the function rejects at once (`upload-probe`, `bytes` of body), a
+ * HEAD that runs nothing (`probe`), or a tiny valid request when the transport has neither (`warm-up`).
+ *
+ * @example
+ * if (r.explored) console.log(`probed point ${r.explored.point} with ${r.explored.bytes} B`)
+ */
+export interface ExploreInfo {
+  kind: 'upload-probe' | 'probe' | 'warm-up';
+  point: number;
+  bytes: number;
 }
 
 /**

@@ -1,36 +1,59 @@
-import type { RowKind } from '../profile/types.js';
+import type { PlanRow } from '../profile/types.js';
 
 /**
  * What to optimize. `minimize: 'latency'` finds the fastest row whose profile validation accuracy is at
  * least `minAccuracy`; `maximize: 'accuracy'` finds the most accurate row whose predicted latency is
- * within `maxLatencyMs` (ties: the faster one).
+ * within `maxLatencyMs` (ties: the faster one). A discriminated union: `{ minimize: 'latency',
+ * maxLatencyMs }` does not type-check.
+ *
+ * The accuracy floor of `minimize: 'latency'` defaults to the full model's validation accuracy minus
+ * 1 point ({@link DEFAULT_ACCURACY_MARGIN}), capped at the best accuracy a usable row reaches; give
+ * `minAccuracy: 0` for no floor. `maximize: 'accuracy'` has no floor unless `minAccuracy` is given.
  *
  * @example
  * const fast: Objective = { minimize: 'latency', minAccuracy: 0.925 }
  * const good: Objective = { maximize: 'accuracy', maxLatencyMs: 150 }
  */
-export type Objective =
-  | { minimize: 'latency'; minAccuracy?: number }
-  | { maximize: 'accuracy'; maxLatencyMs: number; minAccuracy?: number };
+export type Objective = LatencyObjective | AccuracyObjective;
 
 /**
- * One choice of the planner: where to cut and how to compress.
+ * Fastest row above an accuracy floor.
+ *
+ * @example
+ * const o: LatencyObjective = { minimize: 'latency' } // floor: full model - 1 point
+ */
+export interface LatencyObjective {
+  minimize: 'latency';
+  /** Validation accuracy floor in [0, 1]. @default the full model's validation accuracy - 0.01 */
+  minAccuracy?: number;
+  maximize?: never;
+  maxLatencyMs?: never;
+}
+
+/**
+ * Most accurate row within a latency budget.
+ *
+ * @example
+ * const o: AccuracyObjective = { maximize: 'accuracy', maxLatencyMs: 120 }
+ */
+export interface AccuracyObjective {
+  maximize: 'accuracy';
+  /** Predicted latency budget, ms (> 0). */
+  maxLatencyMs: number;
+  /** Validation accuracy floor in [0, 1]. @default 0 */
+  minAccuracy?: number;
+  minimize?: never;
+}
+
+/**
+ * One choice of the planner: where to cut and how to compress. The fields of a profile row
+ * ({@link PlanRow}); `quantScope` only for splits.
  *
  * @example
  * const d: Decision = { kind: 'split', point: 2, variant: 0.5, keep: 0.25, bits: 4, coder: 'rans' }
  */
-export interface Decision {
-  kind: RowKind;
-  /** 1..P for a split, 0 for cloud-only, -1 for edge-only. */
-  point: number;
-  /** Prune ratio of the model variant. */
-  variant: number;
-  keep: number;
-  bits: number;
-  coder: string;
-  /** Quantization parameters per channel or per item (splits only). @default 'channel' */
-  quantScope?: 'channel' | 'tensor';
-}
+export type Decision = Pick<PlanRow, 'kind' | 'point' | 'variant' | 'keep' | 'bits' | 'coder'> &
+  Partial<Pick<PlanRow, 'quantScope'>>;
 
 /**
  * The predicted cost of a decision (milliseconds for a whole batch; `accuracy` from the profile).
@@ -77,6 +100,11 @@ export interface PlanConditions {
   initMs?: number | readonly number[];
   /** Cloud time / the profile's tail+decode time, learned from serverMs. @default 1 */
   cloudScale?: number | readonly number[];
+  /**
+   * Per point: whether its function may be planned now (false while its circuit breaker is open after
+   * failures). @default true for every point
+   */
+  available?: boolean | readonly boolean[];
 }
 
 /**
@@ -100,7 +128,11 @@ export interface PlanOption {
 export interface PlanResult extends PlanOption {
   /** The next best options, best first, same shape. */
   alternatives: PlanOption[];
-  /** False when no row meets a latency budget (the fastest row is returned instead). */
+  /**
+   * False when no row meets a latency budget (the fastest row is returned instead), or when every row
+   * that reaches the accuracy floor needs a function that is unavailable now (the best edge-only row
+   * below the floor is returned instead).
+   */
   feasible: boolean;
   /**
    * A point whose function is probably cold and whose row would win if it were warm: warming it
