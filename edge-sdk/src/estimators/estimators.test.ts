@@ -3,33 +3,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { AgedSamples, weightedMedian } from './AgedSamples.js';
+import { CircuitBreaker } from './CircuitBreaker.js';
 import { ColdStartModel, IDLE_BIN_EDGES_MS, priorColdProbability } from './ColdStartModel.js';
+import { LinkEstimator } from './LinkEstimator.js';
 import { type CloudObservation, LiveEstimators } from './LiveEstimators.js';
 import { type EdgeState, readState, STATE_VERSION, writeState } from './stateFile.js';
 import { WindowMedian } from './WindowMedian.js';
 
 const MIN = 60_000;
 
-/** A deterministic +-20% multiplicative noise sequence. */
-function noise(i: number): number {
-  return 1 + 0.2 * Math.sin(i * 12.9898);
+/** Network time of `bytes` over a link of `mbps` with `rtt` ms of round trip. */
+function net(bytes: number, mbps: number, rtt: number): number {
+  return rtt + (bytes * 8) / (mbps * 1000);
 }
 
-/** A response to `bytes` bytes over a link of `mbps` with `rtt` ms RTT and `server` ms in the function. */
+/** A warm response to `bytes` bytes (ttfb = network time + server time). */
 function obs(
   bytes: number,
-  mbps: number,
   rtt: number,
   server: number,
   extra: Partial<CloudObservation> = {},
+  mbps = 10,
 ): CloudObservation {
-  const uploadMs = (bytes * 8) / (mbps * 1000);
+  const ttfbMs = net(bytes, mbps, rtt) + server;
   return {
     point: 1,
     bytes,
-    uploadMs,
-    uploadMeasured: true,
-    totalMs: uploadMs + rtt + server,
+    ttfbMs,
+    totalMs: ttfbMs + 0.2,
     serverMs: server,
     coldStart: false,
     idleMs: 1000,
@@ -38,71 +40,198 @@ function obs(
   };
 }
 
-describe('bandwidth estimate', () => {
-  it('tracks a step from 10 to 1 Mbit/s within 3 requests, under +-20% noise', () => {
-    const est = new LiveEstimators({ pointCount: 3 });
-    for (let i = 0; i < 10; i++) est.observe(obs(100_000, 10 * noise(i), 20, 5));
-    expect(est.uplinkMbps()).toBeGreaterThan(8);
-    expect(est.uplinkMbps()).toBeLessThan(12);
-    const trace: number[] = [];
-    for (let i = 10; i < 16; i++) {
-      est.observe(obs(100_000, 1 * noise(i), 20, 5));
-      trace.push(est.uplinkMbps());
-    }
-    // the third sample after the step makes the new rate the median of the window of 5
-    expect(trace[0]).toBeGreaterThan(5);
-    expect(trace[2]).toBeGreaterThan(0.75);
-    expect(trace[2]).toBeLessThan(1.25);
-    for (const v of trace.slice(2)) expect(Math.abs(v - 1)).toBeLessThan(0.25);
+describe('LinkEstimator: bandwidth and RTT from requests of different sizes', () => {
+  const priors = { uplinkMbps: 10, rttMs: 50 };
+
+  it('recovers RTT (intercept) and bandwidth (slope) exactly from two sizes', () => {
+    const link = new LinkEstimator({ priors });
+    link.push(300, net(300, 2, 25), 0);
+    link.push(4396, net(4396, 2, 25), 10);
+    const f = link.fit(20);
+    expect(f.identified).toBe(true);
+    expect(f.uplinkMbps).toBeCloseTo(2, 9);
+    expect(f.rttMs).toBeCloseTo(25, 9);
   });
 
-  it('is not swung by single x10 or /10 outliers by more than the noise', () => {
-    const est = new LiveEstimators({ pointCount: 3 });
-    const seen: number[] = [];
+  it('keeps the prior bandwidth while every request has the same size, and fits the RTT under it', () => {
+    const link = new LinkEstimator({ priors: { uplinkMbps: 8, rttMs: 50 } });
+    for (let i = 0; i < 5; i++) link.push(600, 30 + 0.6, i);
+    const f = link.fit(5);
+    expect(f.identified).toBe(false);
+    expect(f.uplinkMbps).toBe(8);
+    expect(f.rttMs).toBeCloseTo(30, 9); // 30.6 - 600 B at 8 Mbit/s (0.6 ms)
+    expect(link.needsSpread(5)).toBe(true);
+  });
+
+  it('is not moved by single outliers (x10 network time) under +-10% noise', () => {
+    const link = new LinkEstimator({ priors });
+    const noise = (i: number) => 1 + 0.1 * Math.sin(i * 12.9898);
     for (let i = 0; i < 40; i++) {
-      const outlier = i % 7 === 3 ? 10 : i % 7 === 6 ? 0.1 : 1;
-      est.observe(obs(200_000, 5 * noise(i) * outlier, 20, 5));
-      if (i >= 5) seen.push(est.uplinkMbps());
-    }
-    for (const v of seen) {
-      expect(v).toBeGreaterThan(5 / 1.25);
-      expect(v).toBeLessThan(5 * 1.25);
+      const bytes = i % 2 ? 200 : 8192;
+      const outlier = i % 7 === 3 ? 10 : 1;
+      link.push(bytes, net(bytes, 4, 20) * noise(i) * outlier, i);
+      if (i >= 6) {
+        const f = link.fit(i);
+        expect(f.uplinkMbps).toBeGreaterThan(4 / 1.3);
+        expect(f.uplinkMbps).toBeLessThan(4 * 1.3);
+        expect(f.rttMs).toBeGreaterThan(20 / 1.3);
+        expect(f.rttMs).toBeLessThan(20 * 1.3);
+      }
     }
   });
 
-  it('ignores payloads too small to measure the link and keeps the prior', () => {
-    const est = new LiveEstimators({ pointCount: 3, priors: { uplinkMbps: 7 } });
-    est.observe(obs(2_000, 100, 20, 5));
-    est.observe({ ...obs(100_000, 1, 20, 5), uploadMeasured: false });
-    expect(est.uplinkMbps()).toBe(7);
+  it('tracks a rate step from 10 to 0.5 Mbit/s within 3 requests once a probe of another size comes', () => {
+    const link = new LinkEstimator({ priors });
+    let t = 0;
+    // steady state: ~600 B payloads and an occasional 4 KiB probe
+    for (let i = 0; i < 8; i++) link.push(600, net(600, 10, 20), t++);
+    link.push(4096, net(4096, 10, 20), t++);
+    expect(link.fit(t).uplinkMbps).toBeCloseTo(10, 6);
+    expect(link.takeChange()).toBe(false);
+    // the step: payload requests now take 9.6 ms more
+    link.push(600, net(600, 0.5, 20), t++);
+    expect(link.takeChange()).toBe(false);
+    link.push(600, net(600, 0.5, 20), t++);
+    expect(link.takeChange()).toBe(true); // two off-fit samples on the same side: the link changed
+    // the client answers with a probe of another size
+    link.push(4096, net(4096, 0.5, 20), t++);
+    const f = link.fit(t);
+    expect(f.identified).toBe(true);
+    expect(f.uplinkMbps).toBeCloseTo(0.5, 6);
+    expect(f.rttMs).toBeCloseTo(20, 6);
+  });
+
+  it('forgets: a single early sample no longer counts after maxAgeMs (the prior is back)', () => {
+    const link = new LinkEstimator({ priors, maxAgeMs: 10 * MIN });
+    link.push(0, 2000, 0); // one early, very slow probe
+    expect(link.fit(1000).rttMs).toBe(2000);
+    expect(link.fit(10 * MIN + 1).rttMs).toBe(50);
+    expect(link.fit(10 * MIN + 1).samples).toBe(0);
+  });
+
+  it('lets newer samples outweigh older ones (half-life)', () => {
+    const link = new LinkEstimator({ priors, halfLifeMs: 1000, changeRun: 100 });
+    for (let i = 0; i < 3; i++) link.push(0, 100, i);
+    for (let i = 0; i < 2; i++) link.push(0, 10, 5000 + i);
+    // 3 old (weight ~1/32 each) vs 2 new samples: the new value wins the weighted median
+    expect(link.fit(5001).rttMs).toBe(10);
+  });
+
+  it('discards samples outside plausible bounds', () => {
+    const link = new LinkEstimator({ priors });
+    expect(link.push(100, Number.NaN, 0)).toBe(false);
+    expect(link.push(100, -50, 0)).toBe(false);
+    expect(link.push(100, 1e9, 0)).toBe(false);
+    expect(link.fit(1).samples).toBe(0);
+    const back = new LinkEstimator({ priors }, link.toState());
+    expect(back.fit(1)).toEqual(link.fit(1));
   });
 });
 
-describe('RTT and cloud estimates', () => {
-  it('derives RTT as total - upload - serverMs - initMs of cold starts', () => {
+describe('LiveEstimators: what responses teach, and what they must not', () => {
+  it('learns RTT from ttfb - serverMs - initMs, and bandwidth once sizes differ', () => {
     const est = new LiveEstimators({ pointCount: 3, priors: { rttMs: 99 } });
-    expect(est.rttMs()).toBe(99);
-    est.observe(obs(50_000, 8, 30, 10));
-    est.observe(obs(50_000, 8, 32, 10));
-    est.observe({ ...obs(50_000, 8, 31, 10), totalMs: 50 + 31 + 10 + 900, coldStart: true, initMs: 900 });
-    expect(est.rttMs()).toBeCloseTo(31, 6);
-    est.observeProbe(29);
-    est.observeProbe(29);
-    expect(est.rttMs()).toBeCloseTo(30, 6);
+    expect(est.rttMs(0)).toBe(99);
+    est.observe(obs(600, 30, 10), 1);
+    est.observe({ ...obs(600, 30, 10), ttfbMs: net(600, 10, 30) + 10 + 900, coldStart: true, initMs: 900 }, 2);
+    expect(est.rttMs(3)).toBeCloseTo(30, 6);
+    est.observeProbe(net(8192, 10, 30), 4, 8192);
+    expect(est.uplinkMbps(5)).toBeCloseTo(10, 6);
+    expect(est.stats(5).bandwidthIdentified).toBe(true);
+  });
+
+  it('discards an answer with serverMs 1e6 or initMs 1e308: later conditions are unchanged', () => {
+    const est = new LiveEstimators({ pointCount: 2 });
+    est.noteSend(1, 0);
+    est.observe(obs(600, 20, 5, { referenceCloudMs: 5 }), 10);
+    const before = est.conditions(20);
+    const bad1 = est.observe({ ...obs(600, 20, 5, { referenceCloudMs: 5 }), serverMs: 1e6, totalMs: 1e6 + 30 }, 15);
+    expect(bad1).toContain('serverMs');
+    const bad2 = est.observe({ ...obs(600, 20, 5), coldStart: true, initMs: 1e308 }, 16);
+    expect(bad2).toEqual(['initMs']);
+    const bad3 = est.observe({ ...obs(600, 20, 5), timingsPlausible: false }, 17);
+    expect(bad3).toEqual(['timings']);
+    const after = est.conditions(20);
+    expect(after.rttMs).toBe(before.rttMs);
+    expect(after.cloudScale).toEqual(before.cloudScale);
+    expect(after.initMs).toEqual(before.initMs); // the prior, not 1e308
+    expect(est.stats(20).discarded).toBe(3);
   });
 
   it('learns the cloud speed per point from warm responses only, falling back to other points', () => {
     const est = new LiveEstimators({ pointCount: 3 });
-    expect(est.cloudScale(2)).toBe(1);
-    est.observe(obs(100, 8, 30, 20, { point: 1, referenceCloudMs: 10 }));
-    est.observe(obs(100, 8, 30, 30, { point: 1, referenceCloudMs: 10 }));
-    est.observe(obs(100, 8, 30, 25, { point: 1, referenceCloudMs: 10 }));
-    est.observe(obs(100, 8, 30, 500, { point: 1, referenceCloudMs: 10, coldStart: true }));
-    expect(est.cloudScale(1)).toBe(2.5);
-    expect(est.cloudScale(2)).toBe(2.5); // no own data: the median over all points
-    const c = est.conditions(0, 4);
+    expect(est.cloudScale(2, 0)).toBe(1);
+    est.observe(obs(100, 30, 20, { point: 1, referenceCloudMs: 10 }), 1);
+    est.observe(obs(100, 30, 30, { point: 1, referenceCloudMs: 10 }), 2);
+    est.observe(obs(100, 30, 25, { point: 1, referenceCloudMs: 10 }), 3);
+    est.observe(obs(100, 30, 500, { point: 1, referenceCloudMs: 10, coldStart: true }), 4);
+    expect(est.cloudScale(1, 5)).toBe(2.5);
+    expect(est.cloudScale(2, 5)).toBe(2.5); // no own data: the median over all points
+    const c = est.conditions(5, 4);
     expect(c.batch).toBe(4);
     expect(c.cloudScale).toEqual([2.5, 2.5, 2.5, 2.5]);
+    expect(c.available).toEqual([true, true, true, true]);
+  });
+
+  it('reports open circuits as unavailable in the conditions', () => {
+    const est = new LiveEstimators({ pointCount: 2, circuit: { baseMs: 1000 } });
+    est.breaker(2).failure(0, 'JMDC_ERR_NETWORK');
+    expect(est.conditions(500).available).toEqual([true, true, false]);
+    expect(est.conditions(1000).available).toEqual([true, true, true]);
+    expect(est.stats(500).points[2]?.circuit).toEqual({
+      state: 'open',
+      failures: 1,
+      until: 1000,
+      lastError: 'JMDC_ERR_NETWORK',
+    });
+  });
+});
+
+describe('CircuitBreaker', () => {
+  it('opens for base x 2^(k-1) up to the cap, lets one trial through when half-open, closes on success', () => {
+    const b = new CircuitBreaker({ baseMs: 1000, maxMs: 5000 });
+    expect(b.state(0)).toBe('closed');
+    b.failure(0);
+    expect(b.state(999)).toBe('open');
+    expect(b.available(999)).toBe(false);
+    expect(b.tryAcquire(999)).toBe(false);
+    expect(b.state(1000)).toBe('half-open');
+    expect(b.tryAcquire(1000)).toBe(true);
+    expect(b.tryAcquire(1000)).toBe(false); // one trial at a time
+    expect(b.available(1000)).toBe(false);
+    b.failure(1000);
+    expect(b.snapshot(1000).until).toBe(3000); // 2 s
+    b.failure(3000);
+    expect(b.snapshot(3000).until).toBe(7000); // 4 s
+    b.failure(7000);
+    expect(b.snapshot(7000).until).toBe(12000); // capped at 5 s
+    expect(b.tryAcquire(12000)).toBe(true);
+    b.success();
+    expect(b.snapshot(12000)).toEqual({ state: 'closed', failures: 0 });
+    expect(b.tryAcquire(12000)).toBe(true);
+    expect(b.tryAcquire(12000)).toBe(true); // closed: no limit
+  });
+
+  it('frees the trial slot when a trial ends without an outcome', () => {
+    const b = new CircuitBreaker({ baseMs: 10 });
+    b.failure(0);
+    expect(b.tryAcquire(10)).toBe(true);
+    b.release();
+    expect(b.tryAcquire(10)).toBe(true);
+  });
+});
+
+describe('AgedSamples and weightedMedian', () => {
+  it('is a weighted median that forgets old samples', () => {
+    expect(weightedMedian([1, 2, 100], [1, 1, 0.1])).toBe(2);
+    expect(weightedMedian([1, 3], [1, 1])).toBe(2);
+    expect(Number.isNaN(weightedMedian([], []))).toBe(true);
+    const m = new AgedSamples({ size: 5, halfLifeMs: 1000, maxAgeMs: 10_000 });
+    for (const x of [10, 10, 100, 10]) m.push(x, 0);
+    expect(m.value(0)).toBe(10);
+    expect(m.value(10_001, -1)).toBe(-1);
+    m.push(Number.NaN, 0);
+    expect(m.count(0)).toBe(4);
   });
 });
 
@@ -139,6 +268,15 @@ describe('cold-start model', () => {
     expect(m.initMs()).toBeLessThan(2100);
   });
 
+  it('lets old evidence lose weight with time (half-life)', () => {
+    const m = new ColdStartModel({ evidenceHalfLifeMs: 60 * MIN });
+    for (let i = 0; i < 50; i++) m.observe(30_000, true, undefined, i);
+    expect(m.probability(30_000)).toBeGreaterThan(0.85);
+    // ten half-lives later, a few warm answers outweigh 50 old cold ones
+    for (let i = 0; i < 4; i++) m.observe(30_000, false, undefined, 600 * MIN + i);
+    expect(m.probability(30_000)).toBeLessThan(0.3);
+  });
+
   it('always gives a probability that does not decrease with idle time', () => {
     fc.assert(
       fc.property(
@@ -166,7 +304,7 @@ describe('cold-start model', () => {
     expect(est.conditions(t0).coldProb).toEqual([1, 1, 1]); // never called
     const idle = est.noteSend(2, t0);
     expect(idle).toBe(Number.POSITIVE_INFINITY);
-    est.observe({ ...obs(100, 8, 30, 20, { point: 2 }), coldStart: true, initMs: 1700, idleMs: idle }, t0 + 1800);
+    est.observe({ ...obs(100, 30, 20, { point: 2 }), coldStart: true, initMs: 1700, idleMs: idle }, t0 + 1800);
     const c = est.conditions(t0 + 1800 + 20_000);
     expect((c.coldProb as number[])[2]).toBeLessThan(0.05);
     expect((c.coldProb as number[])[1]).toBe(1);
@@ -181,9 +319,9 @@ describe('state file', () => {
 
   it('round-trips calibration and estimates, writing atomically', async () => {
     const est = new LiveEstimators({ pointCount: 2 });
-    for (let i = 0; i < 4; i++) est.observe(obs(100_000, 3 + i, 20 + i, 5, { referenceCloudMs: 2 }));
+    for (let i = 0; i < 4; i++) est.observe(obs(i % 2 ? 300 : 5000, 20, 5, { referenceCloudMs: 2 }), 1000 + i);
     est.noteSend(1, 5000);
-    est.observe({ ...obs(100, 8, 30, 20), coldStart: true, initMs: 1234, idleMs: 9 * MIN });
+    est.observe({ ...obs(100, 30, 20), coldStart: true, initMs: 1234, idleMs: 9 * MIN }, 6000);
     const state: EdgeState = {
       version: STATE_VERSION,
       ...expectId,
@@ -201,10 +339,52 @@ describe('state file', () => {
     expect(restored.conditions(10_000)).toEqual(est.conditions(10_000));
   });
 
+  it('drops implausible values on load with a warning, keeping the rest', () => {
+    const path = join(dir, 'poisoned.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        version: STATE_VERSION,
+        ...expectId,
+        savedAt: 1,
+        estimators: {
+          link: {
+            samples: [
+              [600, 21, 5],
+              [600, 1e9, 6],
+              [4096, 24, 7],
+            ],
+            slope: [1e300, 7],
+          },
+          cloudScale: {
+            1: [
+              { v: 2, at: 5 },
+              { v: 1e12, at: 6 },
+            ],
+          },
+          coldStart: { 1: { bins: [[1, 2]], initMs: [800, 1e308] } },
+        },
+      }),
+    );
+    const r = readState(path, expectId);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/dropped 4 implausible values/);
+    expect(r.state?.estimators?.link.samples).toEqual([
+      [600, 21, 5],
+      [4096, 24, 7],
+    ]);
+    expect(r.state?.estimators?.link.slope).toBeUndefined();
+    expect(r.state?.estimators?.cloudScale).toEqual({ 1: [{ v: 2, at: 5 }] });
+    expect(r.state?.estimators?.coldStart[1]?.initMs).toEqual([800]);
+    const est = new LiveEstimators({ pointCount: 2 }, r.state?.estimators);
+    expect(est.initMs(1)).toBe(800);
+    expect(est.rttMs(10)).toBeLessThan(25);
+  });
+
   it('ignores a corrupt, old or foreign file with a warning', () => {
     const cases: Array<[string, string]> = [
       ['garbage', '{not json'],
-      ['old', JSON.stringify({ version: 0, model: 'tiny', modelHash: 'sha256:aa' })],
+      ['old', JSON.stringify({ version: 1, model: 'tiny', modelHash: 'sha256:aa', estimators: { uplinkMbps: [5] } })],
       ['other model', JSON.stringify({ version: STATE_VERSION, model: 'big', modelHash: 'sha256:aa' })],
       ['null', 'null'],
     ];
@@ -220,6 +400,7 @@ describe('state file', () => {
 
   it('drops malformed parts, and keeps only network estimates for another model build', () => {
     const path = join(dir, 'parts.json');
+    const link = { samples: [[600, 20, 1]] };
     writeFileSync(
       path,
       JSON.stringify({
@@ -227,15 +408,15 @@ describe('state file', () => {
         ...expectId,
         savedAt: 1,
         calibration: { device: 'pi', threads: 'four' },
-        estimators: { uplinkMbps: [5], rttMs: [20], cloudScale: { 1: [2] }, coldStart: {} },
+        estimators: { link, cloudScale: { 1: [{ v: 2, at: 1 }] }, coldStart: {} },
       }),
     );
     const r = readState(path, expectId);
     expect(r.state?.calibration).toBeUndefined();
-    expect(r.state?.estimators?.uplinkMbps).toEqual([5]);
+    expect(r.state?.estimators?.link).toEqual(link);
     expect(r.warnings).toHaveLength(1);
     const other = readState(path, { model: 'tiny', modelHash: 'sha256:bb' });
-    expect(other.state?.estimators).toEqual({ uplinkMbps: [5], rttMs: [20], cloudScale: {}, coldStart: {} });
+    expect(other.state?.estimators).toEqual({ link, cloudScale: {}, coldStart: {} });
     expect(other.warnings).toHaveLength(2);
     expect(JSON.parse(readFileSync(path, 'utf8')).savedAt).toBe(1);
   });
