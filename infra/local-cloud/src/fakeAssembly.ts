@@ -78,7 +78,7 @@ export function writeFakeAssembly(dir: string, fns: FakeFunction[], model = 'fak
 
 /**
  * A handler module for tests, driven by the event (or the JSON body of a Function URL event):
- * `{ sleepMs, throw, exit, echo }`. It answers with its cold/warm state, its init time, its pid, the
+ * `{ sleepMs, throw, exit, spin, echo }` (`spin` blocks the event loop for good). It answers with its cold/warm state, its init time, its pid, the
  * context and, for a URL event, the event itself.
  */
 export const PROBE_HANDLER = `
@@ -98,6 +98,7 @@ export const handler = async (event, context) => {
   if (cmd.sleepMs) await new Promise((r) => setTimeout(r, cmd.sleepMs));
   if (cmd.throw) throw new TypeError(cmd.throw);
   if (cmd.exit !== undefined) process.exit(cmd.exit);
+  if (cmd.spin) for (;;) {}
   const out = {
     coldStart, initMs, pid: process.pid, requestId: context.awsRequestId, functionName: context.functionName,
     remainingMs: context.getRemainingTimeInMillis(), memory: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
