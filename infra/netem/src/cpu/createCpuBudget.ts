@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statfsSync
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetemError, NetemErrorCodes } from '../errors.js';
-import type { CpuBudget, CpuBudgetMethod, CpuBudgetOptions } from '../types/index.js';
+import type { CpuBudget, CpuBudgetMethod, CpuBudgetOptions, CpuPacing } from '../types/index.js';
+import { type Pacer, startPacer } from './pacer.js';
 
 /** The kernel's smallest CFS quota and period, microseconds. */
 const MIN_QUOTA_US = 1000;
@@ -128,6 +129,7 @@ function tryCreate(
   name: string,
   periodUs: number,
   quotaUs: number,
+  setQuota: boolean,
 ): { dir: string } | { reason: string } {
   const dir = join(plan.parent, `jmdc-${name}-${process.pid}-${counter++}`);
   let made = false;
@@ -149,7 +151,9 @@ function tryCreate(
     made = true;
     const control = plan.method === 'cgroup-v1' ? 'cpu.cfs_quota_us' : 'cpu.max';
     if (!existsSync(join(dir, control))) throw new Error(`the new cgroup has no ${control}`);
-    if (plan.method === 'cgroup-v1') {
+    if (!setQuota) {
+      // membership only: the pacer reads cgroup.procs, and children forked inside stay inside
+    } else if (plan.method === 'cgroup-v1') {
       writeFileSync(join(dir, 'cpu.cfs_period_us'), String(periodUs));
       writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
       const back = Number(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim());
@@ -173,10 +177,10 @@ function tryCreate(
 }
 
 /**
- * Creates a CPU budget of `cpuFraction` of one core. With a writable cgroup CPU controller (v1
- * `cpu.cfs_quota_us`, else v2 `cpu.max`) processes added with `addProcess(pid)` are throttled by the kernel; the CFS
- * period is the shortest whose quota is the kernel's 1 ms minimum, so a job of a few ms runs evenly slower instead of
- * at full speed then stalled. When no cgroup can be written (not root, read-only cgroupfs, no CPU controller) it
+ * Creates a CPU budget of `cpuFraction` of one core. With a writable cgroup CPU controller (v1 `cpu.cfs_quota_us`,
+ * else v2 `cpu.max`), processes added with `addProcess(pid)` join a cgroup (children they fork later too) and are
+ * slowed: by default by a duty-cycle pacer (they run `cpuFraction` of every `cycleMs`), with `pacing: 'quota'` by the
+ * kernel's CFS quota (the period is then the shortest whose quota is the kernel's 1 ms minimum). When no cgroup can be written (not root, read-only cgroupfs, no CPU controller) it
  * returns method `single-thread` with the reasons in `detail` and never throws for that: the caller then runs ORT with
  * one thread. A fraction of 1 or more returns `none`.
  *
@@ -208,15 +212,40 @@ export async function createCpuBudget(opts: CpuBudgetOptions): Promise<CpuBudget
   if (fraction >= 1) {
     return fallback('none', fraction, `cpuFraction ${fraction}: no limit (the host itself)`, pids);
   }
+  const pacing: CpuPacing = opts.pacing ?? 'duty-cycle';
+  if (pacing !== 'duty-cycle' && pacing !== 'quota') {
+    throw new NetemError(NetemErrorCodes.INVALID_ARGUMENT, `pacing must be 'duty-cycle' or 'quota', got '${pacing}'`, {
+      field: 'pacing',
+      value: pacing,
+    });
+  }
+  const cycleMs = opts.cycleMs ?? 2;
+  if (typeof cycleMs !== 'number' || !(cycleMs >= 0.5 && cycleMs <= 50)) {
+    throw new NetemError(NetemErrorCodes.INVALID_ARGUMENT, `cycleMs must be 0.5..50, got ${cycleMs}`, {
+      field: 'cycleMs',
+      value: cycleMs,
+    });
+  }
   const { periodUs, quotaUs } = choosePeriod(fraction, opts.periodUs);
   const reasons: string[] = [];
   for (const plan of findHierarchies(root, reasons)) {
-    const r = tryCreate(plan, name, periodUs, quotaUs);
+    const r = tryCreate(plan, name, periodUs, quotaUs, pacing === 'quota');
     if ('reason' in r) {
       reasons.push(r.reason);
       continue;
     }
-    return cgroupBudget(plan, r.dir, fraction, periodUs, quotaUs, pids);
+    if (pacing === 'quota') return cgroupBudget(plan, r.dir, fraction, { pacing, periodUs, quotaUs }, pids);
+    try {
+      const pacer = await startPacer(join(r.dir, 'cgroup.procs'), fraction, cycleMs);
+      return cgroupBudget(plan, r.dir, fraction, { pacing, cycleMs, pacer }, pids);
+    } catch (err) {
+      try {
+        rmdirSync(r.dir);
+      } catch {
+        // removeStale takes it next time
+      }
+      reasons.push(`the duty-cycle pacer did not start: ${errText(err)}`);
+    }
   }
   const uid = process.getuid?.();
   const who = uid === undefined ? '' : uid === 0 ? ' (running as root)' : ` (not root: uid ${uid})`;
@@ -243,27 +272,29 @@ function fallback(method: CpuBudgetMethod, cpuFraction: number, detail: string, 
   };
 }
 
-function cgroupBudget(
-  plan: CgroupPlan,
-  dir: string,
-  cpuFraction: number,
-  periodUs: number,
-  quotaUs: number,
-  pids: Set<number>,
-): CpuBudget {
+type Pacing =
+  | { pacing: 'quota'; periodUs: number; quotaUs: number }
+  | { pacing: 'duty-cycle'; cycleMs: number; pacer: Pacer };
+
+function cgroupBudget(plan: CgroupPlan, dir: string, cpuFraction: number, p: Pacing, pids: Set<number>): CpuBudget {
   let closed = false;
-  const limit =
-    plan.method === 'cgroup-v1'
-      ? `cpu.cfs_quota_us ${quotaUs} / cpu.cfs_period_us ${periodUs}`
-      : `cpu.max "${quotaUs} ${periodUs}"`;
+  let limit: string;
+  if (p.pacing === 'quota') {
+    limit =
+      plan.method === 'cgroup-v1'
+        ? `cpu.cfs_quota_us ${p.quotaUs} / cpu.cfs_period_us ${p.periodUs}`
+        : `cpu.max "${p.quotaUs} ${p.periodUs}"`;
+  } else {
+    limit = `a duty cycle of ${(cpuFraction * p.cycleMs).toFixed(3)} ms run / ${p.cycleMs} ms (SIGCONT/SIGSTOP by pacer pid ${p.pacer.pid})`;
+  }
   return {
     method: plan.method,
     cpuFraction,
     detail: `${plan.method}: ${dir} with ${limit} (${cpuFraction} of one core)`,
     recommendedThreads: 1,
     cgroupPath: dir,
-    periodUs,
-    quotaUs,
+    pacing: p.pacing,
+    ...(p.pacing === 'quota' ? { periodUs: p.periodUs, quotaUs: p.quotaUs } : { cycleMs: p.cycleMs }),
     addProcess(pid: number): void {
       if (closed) throw new NetemError(NetemErrorCodes.CLOSED, 'addProcess on a closed CPU budget');
       if (!Number.isInteger(pid) || pid <= 0) {
@@ -287,6 +318,17 @@ function cgroupBudget(
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      if (p.pacing === 'duty-cycle') {
+        await p.pacer.stop();
+        // the pacer continues every process on its way out; a pacer that had to be killed did not
+        for (const pid of readPids(join(dir, 'cgroup.procs'))) {
+          try {
+            process.kill(pid, 'SIGCONT');
+          } catch {
+            // exited meanwhile
+          }
+        }
+      }
       // move every process (children forked inside included) back, then remove the cgroup; a process that is exiting
       // can linger in cgroup.procs for a moment, so retry briefly
       for (let attempt = 0; attempt < 40; attempt++) {

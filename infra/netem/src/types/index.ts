@@ -137,6 +137,9 @@ export interface DevicePreset {
 /** How a CPU budget is enforced. */
 export type CpuBudgetMethod = 'cgroup-v1' | 'cgroup-v2' | 'single-thread' | 'none';
 
+/** How a cgroup budget slows its processes (see {@link CpuBudget.pacing}). */
+export type CpuPacing = 'duty-cycle' | 'quota';
+
 /** A CPU budget that processes join. */
 export interface CpuBudget {
   /** `cgroup-v1` (cpu.cfs_quota_us), `cgroup-v2` (cpu.max), `single-thread` (no cgroup could be written: the caller runs ORT with one thread), `none` (no limit asked). */
@@ -149,7 +152,15 @@ export interface CpuBudget {
   recommendedThreads: number;
   /** The cgroup directory, for the cgroup methods. */
   cgroupPath?: string;
-  /** CFS period and quota in microseconds, for the cgroup methods. */
+  /**
+   * How the cgroup methods slow their processes: `duty-cycle` (run `cpuFraction` of every `cycleMs`, stopped for the
+   * rest; every ms of work is slowed evenly) or `quota` (the kernel's CFS quota: exact on average, but enforced at
+   * scheduler ticks, so work of a few ms between idle waits runs at full speed). Undefined for the other methods.
+   */
+  pacing?: CpuPacing;
+  /** Duty cycle length in ms, for `duty-cycle` pacing. */
+  cycleMs?: number;
+  /** CFS period and quota in microseconds, for `quota` pacing. */
   periodUs?: number;
   quotaUs?: number;
   /** Moves a process (all its threads) into the budget; children it forks afterwards inherit it. */
@@ -167,7 +178,15 @@ export interface CpuBudgetOptions {
   /** Where cgroupfs is mounted (tests point it at a fake tree). @default '/sys/fs/cgroup' */
   cgroupRoot?: string;
   /**
-   * CFS period in microseconds. @default the shortest period whose quota is at least the kernel's 1 ms minimum
+   * `duty-cycle`: a pacer process outside the budget stops and continues the cgroup's processes so that they run
+   * `cpuFraction` of every `cycleMs` (slows short jobs evenly, like a slower core); `quota`: the kernel's CFS quota
+   * only. @default 'duty-cycle'
+   */
+  pacing?: CpuPacing;
+  /** Duty cycle length, ms, for `duty-cycle` pacing (0.5..50). @default 2 */
+  cycleMs?: number;
+  /**
+   * CFS period in microseconds, for `quota` pacing. @default the shortest period whose quota is at least the kernel's 1 ms minimum
    * (1000 / cpuFraction us), so that a job of a few ms is slowed evenly instead of running at full speed and then
    * stalling for most of a 100 ms period
    */

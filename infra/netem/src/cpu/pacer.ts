@@ -1,0 +1,119 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+
+/** SCHED_FIFO priority of the pacer when it can have one. */
+const RT_PRIORITY = 20;
+
+/**
+ * The pacer: a small Node process, outside the budget, that runs the processes of a cgroup in a duty cycle with
+ * SIGCONT / SIGSTOP: each `cycleMs` they may run `fraction x cycleMs`, then are stopped for the rest. Its timing runs
+ * in a worker thread on `Atomics.wait`, whose timeouts have sub-millisecond precision (setTimeout has 1 ms), on an
+ * absolute schedule so that late wake-ups do not add up. Every process is continued when the pacer stops (stdin
+ * closed, SIGTERM, or its parent gone).
+ *
+ * Why not the CFS quota alone: the kernel enforces `cpu.cfs_quota_us` at scheduler ticks (4 ms at HZ=250), so a
+ * process runs a few ms at full speed and is then throttled; a 1.5 ms inference between network waits is not slowed
+ * at all. A duty cycle slows every millisecond of work evenly, which is what a slower core does.
+ */
+const PACER = String.raw`
+const { Worker } = require('node:worker_threads');
+const [procsFile, fraction, cycleMs, parentPid] = process.argv.slice(1);
+const shared = new Int32Array(new SharedArrayBuffer(8));
+const worker = new Worker(${JSON.stringify(`
+const { workerData } = require('node:worker_threads');
+const { readFileSync } = require('node:fs');
+const { performance } = require('node:perf_hooks');
+const { shared, procsFile, fraction, cycleMs } = workerData;
+const runMs = fraction * cycleMs;
+let pids = [];
+const refresh = () => {
+  try { pids = readFileSync(procsFile, 'utf8').split('\\n').filter(Boolean).map(Number); } catch { pids = []; }
+};
+const signal = (sig) => { for (const p of pids) { try { process.kill(p, sig); } catch {} } };
+const sleepUntil = (t) => {
+  for (;;) {
+    const left = t - performance.now();
+    if (left <= 0 || Atomics.load(shared, 0) !== 0) return;
+    Atomics.wait(shared, 0, 0, left);
+  }
+};
+refresh();
+const t0 = performance.now();
+for (let k = 0; Atomics.load(shared, 0) === 0; k++) {
+  if (k % 5 === 0) refresh();
+  signal('SIGCONT');
+  sleepUntil(t0 + k * cycleMs + runMs);
+  if (Atomics.load(shared, 0) !== 0) break;
+  signal('SIGSTOP');
+  sleepUntil(t0 + (k + 1) * cycleMs);
+}
+refresh();
+signal('SIGCONT');
+`)}, { eval: true, workerData: { shared, procsFile, fraction: Number(fraction), cycleMs: Number(cycleMs) } });
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  Atomics.store(shared, 0, 1);
+  Atomics.notify(shared, 0);
+};
+worker.on('exit', () => process.exit(0));
+worker.on('error', (e) => { console.error(String(e)); process.exit(1); });
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.stdin.on('data', () => {});
+process.stdin.on('end', stop);
+process.stdin.on('error', stop);
+setInterval(() => { try { process.kill(Number(parentPid), 0); } catch { stop(); } }, 250).unref();
+process.stdout.write('ready\n');
+`;
+
+/** A running pacer. */
+export interface Pacer {
+  pid: number;
+  /** Stops the duty cycle and continues every process of the cgroup. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a pacer over the processes listed in `procsFile` (a cgroup's `cgroup.procs`).
+ *
+ * @example
+ * const pacer = await startPacer('/sys/fs/cgroup/cpu/jmdc-pi4-1-0/cgroup.procs', 0.15, 2)
+ * await pacer.stop()
+ */
+export async function startPacer(procsFile: string, fraction: number, cycleMs: number): Promise<Pacer> {
+  const args = ['-e', PACER, procsFile, String(fraction), String(cycleMs), String(process.pid)];
+  // real-time priority (root) so that the pacer's stop and continue land on time on a busy machine; it sleeps almost
+  // all the time, so it cannot starve anything
+  const rt = process.getuid?.() === 0 && existsSync('/usr/bin/chrt');
+  const child: ChildProcess = rt
+    ? spawn('/usr/bin/chrt', ['-f', String(RT_PRIORITY), process.execPath, ...args], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      })
+    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await Promise.race([
+    once(child.stdout!, 'data'),
+    once(child, 'exit').then(() => {
+      throw new Error('the pacer exited before it started');
+    }),
+  ])) as [Buffer];
+  if (String(line).trim() !== 'ready') throw new Error(`the pacer said '${String(line).trim()}'`);
+  const exited = once(child, 'exit');
+  let stopped: Promise<void> | undefined;
+  return {
+    pid: child.pid!,
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.stdin!.end();
+          const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+          await exited;
+          clearTimeout(t);
+        }
+      })();
+      return stopped;
+    },
+  };
+}
