@@ -206,6 +206,100 @@ describe('Planner on a hand-computed profile', () => {
   });
 });
 
+describe('Planner: default floor, availability, one formula', () => {
+  it('defaults the accuracy floor to the full model - 1 point; minAccuracy: 0 removes it', () => {
+    // a fast, inaccurate split at point 3 (0.80) beside the hand rows
+    const planner = new Planner(
+      handProfile([row({ point: 3, meanPayloadBytes: 10, valAccuracy: 0.8, bits: 2, keep: 0.25, coder: 'rans' })]),
+    );
+    expect(planner.floor()).toBeCloseTo(0.92, 12);
+    const slow = { uplinkMbps: 0.1, rttMs: 5 };
+    const def = planner.plan(slow);
+    expect(def.predicted.accuracy).toBeGreaterThanOrEqual(0.92);
+    expect(def.decision).toMatchObject({ kind: 'split', point: 3, bits: 4 });
+    const none = planner.plan(slow, { minimize: 'latency', minAccuracy: 0 });
+    expect(none.decision).toMatchObject({ kind: 'split', point: 3, bits: 2 });
+    expect(none.predicted.accuracy).toBe(0.8);
+    // maximize: no default floor
+    expect(planner.floor({ maximize: 'accuracy', maxLatencyMs: 10 })).toBe(0);
+  });
+
+  it('caps the default floor at the best usable accuracy', () => {
+    const p = handProfile();
+    const planner = new Planner({ ...p, fullModel: { val: 0.99, test: 0.99 } });
+    expect(planner.floor()).toBe(0.93);
+    expect(() => planner.assertFeasible()).not.toThrow();
+  });
+
+  it('skips rows of unavailable functions, and runs the best edge row when the floor needs the cloud', () => {
+    const planner = new Planner(handProfile());
+    expect(planner.plan(FAST).decision.kind).toBe('cloud-only');
+    const down0 = planner.plan({ ...FAST, available: [false, true, true, true] });
+    expect(down0.decision.point).not.toBe(0);
+    expect(down0.feasible).toBe(true);
+    const allDown = planner.plan({ ...FAST, available: false }, { minimize: 'latency', minAccuracy: 0.93 });
+    expect(allDown.decision.kind).toBe('edge-only');
+    expect(allDown.feasible).toBe(true); // edge-only r000 reaches 0.93
+    // a floor only cloud rows reach, with the cloud down: the device does what it can
+    const cloudOnlyAcc = new Planner(
+      handProfile([row({ point: 0, kind: 'cloud-only', coder: 'raw', meanPayloadBytes: 900, valAccuracy: 0.95 })]),
+    );
+    const r = cloudOnlyAcc.plan({ ...FAST, available: false }, { minimize: 'latency', minAccuracy: 0.95 });
+    expect(r.decision.kind).toBe('edge-only');
+    expect(r.feasible).toBe(false);
+    expect(r.alternatives.every((a) => a.decision.kind === 'edge-only')).toBe(true);
+  });
+
+  it('predicts with the same formula as it plans (decision and every alternative)', () => {
+    const planner = new Planner(handProfile());
+    const c = { uplinkMbps: 3, rttMs: 40, batch: 3, coldProb: [0.2, 0.5, 0, 1], initMs: 800, cloudScale: 1.5 };
+    const r = planner.plan(c);
+    for (const o of [r, ...r.alternatives]) {
+      const p = planner.predict(planner.indexOf(o.decision), c);
+      expect(p).toEqual(o.predicted);
+      const sum = p.edgeMs + p.encodeMs + p.uploadMs + p.rttMs + p.cloudMs + p.coldMs;
+      expect(p.totalMs).toBeCloseTo(sum, 9);
+    }
+  });
+
+  it('suggests warming a function for maximize: accuracy when a more accurate row would fit once warm', () => {
+    const planner = new Planner(
+      handProfile([row({ point: 0, kind: 'cloud-only', coder: 'raw', meanPayloadBytes: 900, valAccuracy: 0.95 })]),
+    );
+    // cold: cloud rows cost + 1000 ms; the budget of 100 ms leaves only the device (0.93)
+    const r = planner.plan({ ...FAST, coldProb: 1, initMs: 1000 }, { maximize: 'accuracy', maxLatencyMs: 100 });
+    expect(r.decision.kind).toBe('edge-only');
+    expect(r.warmUp).toEqual({ point: 0, coldProb: 1, gainMs: 1000 });
+    const warm = planner.plan({ ...FAST, coldProb: 0, initMs: 1000 }, { maximize: 'accuracy', maxLatencyMs: 100 });
+    expect(warm.predicted.accuracy).toBe(0.95);
+    expect(warm.warmUp).toBeUndefined();
+  });
+
+  it('rejects objectives with keys of the other kind or unknown keys', () => {
+    const bad: unknown[] = [
+      { minimize: 'latency', maxLatencyMs: 10 },
+      { maximize: 'accuracy', maxLatencyMs: 10, minimise: 'latency' },
+      { minimize: 'latency', minAcc: 0.9 },
+      { minimize: 'latency', minAccuracy: '0.9' },
+    ];
+    for (const o of bad) {
+      let err: unknown;
+      try {
+        new Planner(handProfile(), { objective: o as Objective });
+      } catch (e) {
+        err = e;
+      }
+      expect(isJmdcError(err, ErrorCodes.INVALID_ARGUMENT), JSON.stringify(o)).toBe(true);
+    }
+    expect(
+      () => new Planner(handProfile(), { objective: { minimize: 'latency', minAcc: 0.9 } as unknown as Objective }),
+    ).toThrow(/unknown key 'minAcc'.*known: minimize, minAccuracy/);
+    // @ts-expect-error the objective is a discriminated union: no latency budget when minimizing latency
+    const wrong: Objective = { minimize: 'latency', maxLatencyMs: 5 };
+    expect(wrong.minimize).toBe('latency');
+  });
+});
+
 // ---- property: the planner's choice is never worse than any feasible row (independent brute force) ----
 
 const rowArb = (P: number) =>
@@ -253,6 +347,7 @@ describe('Planner property', () => {
             row({
               ...r,
               kind: r.point === -1 ? 'edge-only' : r.point === 0 ? 'cloud-only' : 'split',
+              coder: r.point === 0 ? 'raw' : 'none',
             }),
           ),
           timings: {
