@@ -266,7 +266,12 @@ export class UrlTransport implements Transport {
       opts.onRequest?.(t);
     };
     try {
-      const { value } = await this.retry.run(() => this.once(point, url, payload, opts, record), opts);
+      const { value } = await this.retry.run(async () => {
+        const a = await this.once(point, url, payload, opts, record);
+        // null only answers a probe (probe = false here)
+        if (!a) throw new JmdcError(ErrorCodes.INTERNAL, 'no answer');
+        return a;
+      }, opts);
       return { ...value, attempts: requests.length, requests };
     } catch (e) {
       throw withAttempts(e, requests.length);
@@ -280,7 +285,7 @@ export class UrlTransport implements Transport {
     opts: SendOptions,
     record: (t: RequestTiming) => void,
     probe = false,
-  ): Promise<Attempt> {
+  ): Promise<Attempt | null> {
     const scope = DeadlineScope.start(opts);
     let headers: Record<string, string> = {
       'content-type': 'application/octet-stream',
@@ -340,9 +345,8 @@ export class UrlTransport implements Transport {
       const text = Buffer.concat(chunks).toString('utf8');
       if (status < 200 || status >= 300) {
         serverMs = serverMsOf(text);
-        if (probe && status >= 400 && status < 500 && status !== 429) {
-          return { ttfbMs: headersAt - (writeAt ?? t0), totalMs } as Attempt;
-        }
+        // an upload probe expects the function's fast 4xx refusal
+        if (probe && status >= 400 && status < 500 && status !== 429) return null;
         throw errorForStatus(
           status,
           text,
@@ -462,13 +466,13 @@ export class UrlTransport implements Transport {
       timing = t;
       opts.onRequest?.(t);
     };
-    let out: Attempt;
+    let out: Attempt | null;
     try {
       out = await this.once(point, url, new Uint8Array(bytes), opts, record, true);
     } catch (e) {
       throw withAttempts(e, timing ? 1 : 0);
     }
-    if (out.response !== undefined || !timing) {
+    if (out !== null || !timing) {
       throw withAttempts(
         new TransportError(ErrorCodes.BAD_RESPONSE, 'the function accepted a probe of zero bytes', {
           retryable: false,
