@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ErrorCodes, isJmdcError } from '@jmdc/edge-sdk/errors';
+import { loadModel, ModelRunner, preprocess, verifyModel } from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isJmdcError } from '../edge-sdk/src/errors.js';
-import { loadModel, ModelRunner, preprocess, verifyModel } from '../edge-sdk/src/model/index.js';
-import { OrtBackend } from '../edge-sdk/src/runtime/index.js';
 
 interface Golden {
   sourceShape: [number, number, number];
@@ -38,11 +38,38 @@ describe.each(MODELS)('model artifacts: $name', ({ path }) => {
     expect(() => verifyModel(model)).not.toThrow();
   });
 
-  it('loads every file the manifest lists in onnxruntime-node', async () => {
+  it('loads every file the manifest lists and each block maps its declared input shape to its output shape', async () => {
+    const P = manifest.points.length;
     for (const v of manifest.variants) {
+      expect(v.blocks.map((b) => b.block)).toEqual(Array.from({ length: P + 1 }, (_, i) => i + 1));
       for (const b of v.blocks) {
         const s = await runner.session(v, b.block);
-        expect(s.outputNames.length).toBeGreaterThan(0);
+        // head blocks take `x`, the classifier takes the last block's `features`
+        const input = b.block <= P ? 'x' : 'features';
+        expect(s.inputNames).toEqual([input]);
+        const per = b.inShape.reduce((a, d) => a * d, 1);
+        const out = await s.run({ [input]: { data: new Float32Array(2 * per).fill(0.5), dims: [2, ...b.inShape] } });
+        if (b.block <= P) {
+          // a head block: features of outShape and a spatial attention map of its H x W
+          expect([...s.outputNames].sort()).toEqual(['attention', 'features']);
+          expect(out.features?.dims).toEqual([2, ...b.outShape]);
+          const [, oh, ow] = b.outShape as [number, number, number];
+          expect(out.attention?.data.length).toBe(2 * oh * ow);
+          for (const x of out.attention?.data ?? []) {
+            expect(x).toBeGreaterThanOrEqual(0);
+            expect(x).toBeLessThanOrEqual(1);
+          }
+        } else {
+          // the classifier: one row of logits per item
+          expect(s.outputNames).toEqual(['logits']);
+          expect(out.logits?.dims).toEqual([2, classes]);
+        }
+        for (const t of Object.values(out)) expect(t.data.every(Number.isFinite)).toBe(true);
+        // both items are equal, so are their outputs
+        for (const t of Object.values(out)) {
+          const half = t.data.length / 2;
+          expect(maxAbsDiff(t.data.subarray(0, half), t.data.subarray(half))).toBe(0);
+        }
       }
     }
   });
