@@ -5,8 +5,9 @@
  * `npm init -y` project: `.js` with `await import()` inside an async function, the way the README
  * documents) — each classifying a Fashion-MNIST image edge-only with the shipped model and against a
  * cloud on loopback. The cloud is a minimal HTTP front on `createTailHandler` of `@jmdc/functions`
- * for point 0 (the local cloud of `@jmdc/local-cloud` synthesizes the CDK app and bundles the
- * functions first, which does not fit this test's time). Then the README's onnxruntime trim command
+ * for point 0, the code every tail Lambda runs. (`startLocalCloud` of `@jmdc/local-cloud` first
+ * synthesizes the CDK app and bundles the functions: 41 s for the tiny model whenever the SDK or
+ * function sources changed, which would double this test's time.) Then the README's onnxruntime trim command
  * is run and the ESM app again. One pack and one install are shared by every case.
  */
 import { execFile } from 'node:child_process';
