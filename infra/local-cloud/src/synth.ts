@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCloudError, LocalCloudErrorCodes } from './errors.js';
@@ -30,6 +30,28 @@ export interface SynthOptions {
   cacheDir?: string;
   /** Progress lines. */
   onInfo?: (line: string) => void;
+  /**
+   * Cached assemblies of the same model and architecture not used for this long are deleted after a synth.
+   * @default 86_400_000 (one day: an assembly a running local cloud still uses is not pulled from under it)
+   */
+  pruneAfterMs?: number;
+}
+
+/** Deletes `<prefix>*` assemblies in `cacheDir` (other than `keep`) last used more than `ageMs` ago. */
+function pruneStale(cacheDir: string, prefix: string, keep: string, ageMs: number, onInfo?: (l: string) => void): void {
+  const now = Date.now();
+  for (const name of readdirSync(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (!name.startsWith(prefix) || path === keep) continue;
+    try {
+      if (now - statSync(path).mtimeMs > ageMs) {
+        rmSync(path, { recursive: true, force: true });
+        onInfo?.(`removed stale assembly ${path}`);
+      }
+    } catch {
+      // another process removed it first
+    }
+  }
 }
 
 function filesUnder(dir: string, keep: (path: string) => boolean): string[] {
@@ -97,9 +119,13 @@ export async function ensureAssembly(opts: SynthOptions): Promise<string> {
   const arch = opts.architecture ?? hostArchitecture();
   const cacheDir = opts.cacheDir ?? join(REPO_ROOT, '.jmdc', 'local-cloud');
   const key = assemblyKey({ ...opts, modelDir, architecture: arch });
-  const target = join(cacheDir, `cdk.out-${arch}-${modelIdOf(modelDir)}-${key}`);
+  const prefix = `cdk.out-${arch}-${modelIdOf(modelDir)}-`;
+  const target = join(cacheDir, `${prefix}${key}`);
   if (existsSync(join(target, 'manifest.json'))) {
     opts.onInfo?.(`assembly ${target} (cached)`);
+    // the folder's mtime is its last use (what pruning goes by)
+    const now = new Date();
+    utimesSync(target, now, now);
     return target;
   }
   mkdirSync(cacheDir, { recursive: true });
@@ -146,5 +172,6 @@ export async function ensureAssembly(opts: SynthOptions): Promise<string> {
     if (!existsSync(join(target, 'manifest.json'))) throw e;
   }
   opts.onInfo?.(`cdk synth done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  pruneStale(cacheDir, prefix, target, opts.pruneAfterMs ?? 86_400_000, opts.onInfo);
   return target;
 }

@@ -1,0 +1,29 @@
+/**
+ * The assembly cache key: stable for the same inputs, different when the model or the context changes.
+ * (A real synth runs in tinyModel.test.ts.)
+ */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { assemblyKey, hostArchitecture, REPO_ROOT } from './synth.js';
+
+const TINY = join(REPO_ROOT, 'test', 'fixtures', 'models', 'tiny-vgg11');
+const dir = mkdtempSync(join(tmpdir(), 'jmdc-lc-key-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('assemblyKey', () => {
+  it('is the same for the same inputs and changes with the model, the points and the architecture', () => {
+    const base = assemblyKey({ modelDir: TINY });
+    expect(base).toMatch(/^[0-9a-f]{16}$/);
+    expect(assemblyKey({ modelDir: TINY })).toBe(base);
+    expect(assemblyKey({ modelDir: TINY, points: [0, 2] })).not.toBe(base);
+    const other = hostArchitecture() === 'arm64' ? 'x86_64' : 'arm64';
+    expect(assemblyKey({ modelDir: TINY, architecture: other })).not.toBe(base);
+    const copy = join(dir, 'tiny');
+    cpSync(TINY, copy, { recursive: true });
+    const copyKey = assemblyKey({ modelDir: copy });
+    writeFileSync(join(copy, 'profile.json'), JSON.stringify({ rows: [{ point: 0, variant: 0 }] }));
+    expect(assemblyKey({ modelDir: copy })).not.toBe(copyKey);
+  });
+});
