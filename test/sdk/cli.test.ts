@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PlanOption } from '@jmdc/edge-sdk';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../edge-sdk/src/cli/main.js';
-import type { PlanOption } from '../../edge-sdk/src/types/plan.js';
 import { TINY_MODEL_DIR } from './fakeCloud.js';
 import { tinyProfile } from './tinyProfile.js';
 

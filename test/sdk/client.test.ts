@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ClassifyResult, JmdcClient, type JmdcClientOptions } from '@jmdc/edge-sdk';
+import { decodePayload, encodeFeatures, reconstructFeatures } from '@jmdc/edge-sdk/codec';
+import { ErrorCodes, isJmdcError, type JmdcError } from '@jmdc/edge-sdk/errors';
+import { argmaxRows, findVariant, preprocess } from '@jmdc/edge-sdk/model';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { JmdcClient, type JmdcClientOptions } from '../../edge-sdk/src/client/index.js';
-import { ErrorCodes, isJmdcError, type JmdcError } from '../../edge-sdk/src/errors.js';
-import { argmaxRows, preprocess } from '../../edge-sdk/src/model/index.js';
-import type { ClassifyResult } from '../../edge-sdk/src/types/classify.js';
 import { type FakeCloud, startFakeCloud } from './fakeCloud.js';
 import { tinyProfile } from './tinyProfile.js';
 
@@ -53,6 +53,7 @@ async function client(extra: Partial<JmdcClientOptions> = {}): Promise<JmdcClien
     objective: { minimize: 'latency', minAccuracy: 0.9 },
     priors: { initMs: 0 },
     warmUp: false,
+    explore: false,
     stateFile: false,
     threads: 1,
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
@@ -101,7 +102,7 @@ describe('JmdcClient with a local fake cloud (tiny model, real ORT)', () => {
   });
 
   it('runs a pruned variant with top-k regions, 4 bits and rANS when accuracy allows', async () => {
-    const c = await client({ objective: { minimize: 'latency' } });
+    const c = await client({ objective: { minimize: 'latency', minAccuracy: 0 } });
     const r = await c.classify(images);
     expect(r.decision).toEqual({
       kind: 'split',
@@ -113,8 +114,28 @@ describe('JmdcClient with a local fake cloud (tiny model, real ORT)', () => {
       quantScope: 'channel',
     });
     expect(r.fallback).toBe(false);
-    expect(r.classes).toHaveLength(4);
-    for (const k of r.classes) expect(k).toBeGreaterThanOrEqual(0);
+    // the same lossy path computed here: head of r050 -> codec -> decode -> tail of r050
+    const { manifest } = cloud.model;
+    const x = preprocess(manifest, Uint8Array.from(golden.images.flat()), 4);
+    const head = await cloud.runner.head('r050', 2, x, 4);
+    const payload = encodeFeatures(
+      { dims: head.dims, batch: 4, features: head.features, attention: head.attention },
+      { model: { id: manifest.id, hash: manifest.hash }, point: 2, variant: 0.5, keep: 0.5, bits: 4, coder: 'rans' },
+    );
+    const decoded = decodePayload(payload, { expectModelHash: manifest.hash, expectPoint: 2 });
+    const fill = Float32Array.from(findVariant(manifest, 0.5).fill[1] ?? []);
+    const logits = await cloud.runner.tail('r050', 2, reconstructFeatures(decoded, fill), 4);
+    expect(r.classes).toEqual(argmaxRows(logits, manifest.classes.length));
+    // and mostly the classes of the pruned whole network
+    expect(r.classes.filter((k, i) => k === whole.r050?.[i]).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('defaults to an accuracy floor of the full model - 1 point (0.91 here): never the 0.88 row', async () => {
+    const c = await client({ objective: undefined });
+    expect(c.objective).toEqual({ minimize: 'latency' });
+    const r = await c.classify(images);
+    expect(r.decision).toEqual(SPLIT_P2);
+    expect(r.predicted.accuracy).toBe(0.91);
   });
 
   it('uploads the raw image (png) when only the cloud-only function is reachable', async () => {
@@ -314,11 +335,11 @@ describe('estimators, warm-up, calibration and state', () => {
     const cond = c1.conditions();
     expect((cond.coldProb as number[])[2]).toBeLessThan(0.05);
     expect((cond.coldProb as number[])[1]).toBe(1);
-    expect((cond.initMs as number[])[2]).toBe(700); // the fake reports 700 ms init on a cold start
+    expect((cond.initMs as number[])[2]).toBe(40); // the fake takes and reports 40 ms of init on a cold start
     expect(cond.rttMs).toBeLessThan(50); // loopback, not the prior
     await c1.close();
     const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as { version: number; estimators: unknown };
-    expect(saved.version).toBe(1);
+    expect(saved.version).toBe(2);
     const c2 = await client({ stateFile });
     expect((c2.conditions().coldProb as number[])[2]).toBeLessThan(0.05);
     expect(c2.conditions().rttMs).toBeCloseTo(cond.rttMs, 9);
@@ -347,11 +368,20 @@ describe('estimators, warm-up, calibration and state', () => {
     const stateFile = join(stateDir, 'cal.json');
     const c = await client({ stateFile });
     const progress: string[] = [];
-    const cal = await c.calibrate({ repetitions: 2, onProgress: (_d, _t, label) => progress.push(label) });
+    const cal = await c.calibrate({
+      repetitions: 3,
+      maxRepetitions: 9,
+      warmup: 1,
+      onProgress: (_d, _t, label) => progress.push(label),
+    });
     expect(Object.keys(cal.headMs)).toEqual(['r000', 'r050']);
     expect(cal.headMs.r000).toHaveLength(5);
     for (const ms of [...(cal.headMs.r000 ?? []), ...(cal.headMs.r050 ?? [])]) expect(ms).toBeGreaterThan(0);
-    expect(progress).toHaveLength(12);
+    // one progress line per round, between the minimum and the maximum number of rounds
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(cal.repetitions).toBeGreaterThanOrEqual(3);
+    expect(cal.repetitions).toBeLessThanOrEqual(9);
+    expect(cal.spread?.headMs.r000).toHaveLength(5);
     // the tiny network runs in well under a millisecond here, not the profile's 500 ms: the device wins
     const p = c.plan();
     expect(p.decision.kind).toBe('edge-only');
@@ -360,5 +390,133 @@ describe('estimators, warm-up, calibration and state', () => {
     expect(split?.predicted.edgeMs).toBe(cal.headMs.r000?.[1]);
     const onDisk = JSON.parse(readFileSync(stateFile, 'utf8')) as { calibration: { headMs: unknown } };
     expect(onDisk.calibration.headMs).toEqual(cal.headMs);
+  });
+});
+
+describe('a failing cloud is avoided (circuit breaker per function)', () => {
+  it('stops planning a refused cloud after the first failures, until the back-off ends; then one trial', async () => {
+    let now = 1_000_000;
+    const c = await client({ endpoints: { localCloudUrl: 'http://127.0.0.1:1' }, clock: { now: () => now } });
+    const results: ClassifyResult[] = [];
+    for (let i = 0; i < 30; i++) results.push(await c.classify(images[i % 4] as Uint8Array));
+    // the three cloud rows that reach the floor (split at 2, cloud-only, split at 1) fail once each, then the device runs
+    const cloudPlanned = results.filter((r) => r.decision.kind !== 'edge-only');
+    expect(cloudPlanned.map((r) => r.decision.point)).toEqual([2, 0, 1]);
+    expect(cloudPlanned.every((r) => r.fallback !== false && r.fallback.reason === 'network')).toBe(true);
+    expect(results.slice(3).every((r) => r.decision.kind === 'edge-only' && r.fallback === false)).toBe(true);
+    results.forEach((r, i) => expect(r.classes).toEqual([whole.r000?.[i % 4]]));
+    const s = c.stats();
+    expect(s.points[2]?.circuit).toMatchObject({ state: 'open', failures: 1, lastError: ErrorCodes.NETWORK });
+    expect(s.requests).toEqual({ sent: 3, failed: 3, fallbacks: 3 });
+    // the back-off (1 s) ends: one trial request to point 2 only, which fails and doubles the back-off
+    now += 1000;
+    const trial = await c.classify(images[0] as Uint8Array);
+    expect(trial.decision.point).toBe(2);
+    expect(c.stats().points[2]?.circuit).toMatchObject({ state: 'open', failures: 2, until: now + 2000 });
+    // the other two back-offs ended too: one trial each, then the device again
+    expect((await c.classify(images[0] as Uint8Array)).decision.point).toBe(0);
+    expect((await c.classify(images[0] as Uint8Array)).decision.point).toBe(1);
+    expect((await c.classify(images[0] as Uint8Array)).decision.kind).toBe('edge-only');
+    expect(c.stats().requests.sent).toBe(6);
+  });
+
+  it('pays the derived deadline once against a server that never answers, then avoids that function', async () => {
+    cloud.pointFaults.set(2, { hang: true });
+    const c = await client();
+    const first = await c.classify(images);
+    // no deadline given: max(1000 ms floor, 3 x 59.5 ms predicted) = 1000 ms, not a fixed 10 s
+    expect(first.deadlineMs).toBe(1000);
+    expect(first.fallback).toMatchObject({ reason: 'deadline', code: ErrorCodes.DEADLINE });
+    expect(first.classes).toEqual(whole.r000);
+    const second = await c.classify(images);
+    expect(second.decision.kind).not.toBe('edge-only');
+    expect(second.decision.point).not.toBe(2);
+    expect(second.fallback).toBe(false);
+    expect(second.classes).toEqual(whole.r000);
+    expect(cloud.hits.filter((h) => h.point === 2)).toHaveLength(1);
+    expect(c.stats().points[2]?.circuit.state).toBe('open');
+  });
+
+  it('derives the deadline from the prediction, with a full cold start when the function may be cold', async () => {
+    const c = await client({ priors: { initMs: 300, rttMs: 100 } });
+    const p = c.plan({ coldProb: 0.6 });
+    expect(p.decision).toEqual(SPLIT_P2);
+    expect(p.predicted.coldMs).toBeCloseTo(180, 9);
+    // 3 x (predicted - 0.6 x 300 + 300)
+    expect(c.deadlineFor(p)).toBeCloseTo(3 * (p.predicted.totalMs + 120), 6);
+    const fixed = await client({ timeouts: { deadlineMs: 250 } });
+    expect(fixed.deadlineFor(p)).toBe(250);
+    const floor = await client({ timeouts: { deadlineFloorMs: 5000, deadlineFactor: 2 } });
+    expect(floor.deadlineFor(floor.plan())).toBe(5000);
+  });
+});
+
+describe('answers are believed only when plausible', () => {
+  it('does not learn serverMs 1e6 or initMs 1e308: later requests still go to the cloud', async () => {
+    cloud.faults.push({ serverMs: 1e6 }, { coldInitMs: 1e308 });
+    const warnings: string[] = [];
+    const c = await client({ onWarning: (m) => warnings.push(m) });
+    const r1 = await c.classify(images);
+    const r2 = await c.classify(images);
+    for (const r of [r1, r2]) expect(r.classes).toEqual(whole.r000);
+    for (let i = 0; i < 3; i++) {
+      const r = await c.classify(images);
+      // priced as before: no DEADLINE fallback for a cloud believed to take 1e6 ms or to start in 1e308 ms
+      expect(r.decision.kind).not.toBe('edge-only');
+      expect(r.predicted.totalMs).toBeLessThan(100);
+      expect(r.fallback).toBe(false);
+    }
+    const s = c.stats();
+    expect(s.discarded).toBe(2);
+    for (const p of s.points) expect(p.initMs).toBeLessThanOrEqual(40); // 40 ms learned from real cold starts, never 1e308
+    expect(s.points[2]?.cloudScale).toBeLessThan(1000);
+    expect(warnings.some((w) => /implausible/.test(w))).toBe(true);
+  });
+
+  it('finishes locally when the logits are beyond float32 or the model hash is missing', async () => {
+    const big = Array.from({ length: 4 }, () => [1e39, ...Array.from({ length: 9 }, () => 0)]);
+    cloud.faults.push({ logits: big }, { modelHash: '' });
+    const c = await client();
+    const r1 = await c.classify(images);
+    expect(r1.fallback).not.toBe(false);
+    expect(r1.classes).toEqual(whole.r000);
+    for (const row of r1.probabilities) for (const p of row) expect(Number.isFinite(p)).toBe(true);
+    const r2 = await c.classify(images);
+    expect(r2.fallback).not.toBe(false);
+    expect(r2.classes).toEqual(whole.r000);
+  });
+});
+
+describe('warm-up for both objectives, and stats', () => {
+  it('warms a function for maximize: accuracy too', async () => {
+    const c = await client({
+      objective: { maximize: 'accuracy', maxLatencyMs: 200 },
+      priors: { initMs: 1500 },
+      warmUp: true,
+    });
+    await vi.waitFor(() => expect(cloud.hits.length).toBeGreaterThan(0), { timeout: 5000 });
+    expect(cloud.hits[0]).toMatchObject({ status: 200, via: 'url' });
+    await vi.waitFor(() => expect(c.stats().warmUps.sent).toBe(1), { timeout: 5000 });
+    await vi.waitFor(() => expect(Math.min(...(c.conditions().coldProb as number[]))).toBeLessThan(0.05), {
+      timeout: 5000,
+    });
+    const r = await c.classify(images);
+    expect(r.decision.kind).not.toBe('edge-only');
+    expect(r.predicted.totalMs).toBeLessThanOrEqual(200);
+    expect(r.classes).toEqual(r.decision.variant === 0 ? whole.r000 : r.classes);
+  });
+
+  it('reports estimates, circuit states and what was sent', async () => {
+    const c = await client();
+    await c.classify(images);
+    const s = c.stats();
+    expect(s.requests).toEqual({ sent: 1, failed: 0, fallbacks: 0 });
+    expect(s.linkSamples).toBe(1);
+    expect(s.rttMs).toBeLessThan(50);
+    expect(s.points).toHaveLength(6);
+    expect(s.points[2]).toMatchObject({ point: 2, initMs: 40, circuit: { state: 'closed', failures: 0 } });
+    expect(s.points[2]?.coldProb).toBeLessThan(0.05);
+    expect(s.points[1]?.idleMs).toBeNull();
+    expect(s.exploration).toEqual({ probes: 0, bytes: 0 });
   });
 });

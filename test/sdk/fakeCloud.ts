@@ -11,11 +11,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { decodePayload, reconstructFeatures } from '../../edge-sdk/src/codec/index.js';
-import { ErrorCodes, isJmdcError, JmdcError, statusForCode } from '../../edge-sdk/src/errors.js';
-import { argmaxRows, findVariant, loadModel, ModelRunner, preprocess } from '../../edge-sdk/src/model/index.js';
-import type { LoadedModel } from '../../edge-sdk/src/model/types.js';
-import { OrtBackend } from '../../edge-sdk/src/runtime/index.js';
+import { decodePayload, reconstructFeatures } from '@jmdc/edge-sdk/codec';
+import { ErrorCodes, isJmdcError, JmdcError, statusForCode } from '@jmdc/edge-sdk/errors';
+import type { LoadedModel } from '@jmdc/edge-sdk/model';
+import { argmaxRows, findVariant, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
 
 /** What to do with one request (consumed in order; `undefined` = answer normally). */
 export interface Fault {
@@ -25,8 +25,16 @@ export interface Fault {
   delayMs?: number;
   /** Drop the connection after reading the request. */
   destroy?: boolean;
-  /** Report this model hash. */
+  /** Report this model hash (`''` for none). */
   modelHash?: string;
+  /** Report this `serverMs` (a hostile or broken answer). */
+  serverMs?: number;
+  /** Report a cold start with this `initMs`. */
+  coldInitMs?: number;
+  /** Replace the logits by this (e.g. values beyond float32). */
+  logits?: number[][];
+  /** Never answer (the connection stays open until the server closes). */
+  hang?: boolean;
 }
 
 export interface FakeCloudHit {
@@ -88,18 +96,20 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
       logits = await runner.full(variant.id, preprocess(manifest, decoded.images, header.batch), header.batch);
     }
     const inferMs = performance.now() - t1;
-    const cold = !cloud.warm.has(point);
+    const cold = fault?.coldInitMs !== undefined || !cloud.warm.has(point);
     cloud.warm.add(point);
+    // a cold start takes its init time before the handler runs, as in Lambda
+    if (cold && fault?.coldInitMs === undefined) await new Promise((r) => setTimeout(r, cloud.initMs));
     const rows: number[][] = [];
     for (let i = 0; i < header.batch; i++) rows.push(Array.from(logits.subarray(i * classes, (i + 1) * classes)));
     return {
       classes: argmaxRows(logits, classes),
-      logits: rows,
-      serverMs: decodeMs + inferMs,
+      logits: fault?.logits ?? rows,
+      serverMs: fault?.serverMs ?? decodeMs + inferMs,
       decodeMs,
       inferMs,
       coldStart: cold,
-      initMs: cold ? cloud.initMs : 0,
+      initMs: fault?.coldInitMs ?? (cold ? cloud.initMs : 0),
       modelHash: fault?.modelHash ?? manifest.hash,
       requestId: `fake-${cloud.hits.length}`,
     };
@@ -107,6 +117,7 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
 
   /** Runs one request; returns [status, body]. */
   async function handle(point: number, payload: Uint8Array, fault: Fault | undefined): Promise<[number, unknown]> {
+    if (fault?.hang) await new Promise<never>(() => {});
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.status) {
       return [fault.status, { error: { code: 'FAKE_FAULT', message: `scripted ${fault.status}` } }];
@@ -139,6 +150,7 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
       if (m && req.method === 'POST') {
         const point = Number(m[1]);
         const fault = nextFault(point);
+        if (fault?.hang) cloud.hits.push({ point, bytes: body.length, via: 'url', status: 0 });
         if (fault?.destroy) {
           cloud.hits.push({ point, bytes: body.length, via: 'url', status: 0 });
           req.socket.destroy();
@@ -191,7 +203,7 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
     hits: [],
     faults: [],
     pointFaults: new Map(),
-    initMs: 700,
+    initMs: 40,
     warm: new Set(),
     async close() {
       server.closeAllConnections();

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ErrorCodes, isJmdcError } from '@jmdc/edge-sdk/errors';
+import { loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, isJmdcError } from '../../edge-sdk/src/errors.js';
-import { loadModel, ModelRunner, preprocess } from '../../edge-sdk/src/model/index.js';
-import { OrtBackend } from '../../edge-sdk/src/runtime/index.js';
 import { TINY_MODEL_DIR } from './fakeCloud.js';
 
 interface Golden {

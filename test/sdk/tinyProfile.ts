@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Profile, ProfileRow } from '../../edge-sdk/src/profile/types.js';
+import type { Profile, ProfileRow } from '@jmdc/edge-sdk';
 import { TINY_MODEL_DIR } from './fakeCloud.js';
 
 const manifest = JSON.parse(readFileSync(join(TINY_MODEL_DIR, 'manifest.json'), 'utf8')) as {
