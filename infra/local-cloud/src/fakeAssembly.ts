@@ -83,6 +83,7 @@ export function writeFakeAssembly(dir: string, fns: FakeFunction[], model = 'fak
  */
 export const PROBE_HANDLER = `
 import { performance } from 'node:perf_hooks';
+if (process.env.PROBE_EXIT_INIT) process.exit(Number(process.env.PROBE_EXIT_INIT));
 if (process.env.PROBE_FAIL_INIT) throw new RangeError(process.env.PROBE_FAIL_INIT);
 await new Promise((r) => setTimeout(r, Number(process.env.PROBE_INIT_MS ?? 0)));
 const initMs = Math.round(performance.now() * 1000) / 1000;

@@ -130,6 +130,11 @@ export class Instance {
   /** Starts the Runtime API server and spawns the process. */
   async start(): Promise<void> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    if (this.killed) {
+      // killed while its Runtime API server was starting (the cloud is stopping): spawn nothing
+      this.onExit(null, 'SIGKILL');
+      return;
+    }
     const port = (this.server.address() as AddressInfo).port;
     const { spec } = this;
     const taskRoot = spec.assetDir;
@@ -211,13 +216,12 @@ export class Instance {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.state === 'dead') return;
-    const was = this.state;
-    this.state = 'dead';
     const status = signal ? `signal: ${signal.toLowerCase().replace(/^sig/, '')}` : `exit status ${code}`;
-    if (was === 'starting') {
+    if (this.state === 'starting') {
       const tail = this.stderrTail.slice(-3).join(' | ');
       this.failInit('Runtime.ExitError', `Error: Runtime exited with error: ${status}${tail ? ` (${tail})` : ''}`);
     }
+    this.state = 'dead';
     const p = this.pending;
     if (p) {
       this.pending = undefined;
@@ -353,7 +357,7 @@ export class Instance {
   kill(): Promise<void> {
     this.killed = true;
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    else if (!this.child) this.onExit(null, 'SIGKILL');
+    else if (!this.child && this.server.listening) this.onExit(null, 'SIGKILL');
     return this.exited;
   }
 

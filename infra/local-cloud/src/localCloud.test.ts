@@ -124,6 +124,8 @@ beforeAll(async () => {
     { logicalId: 'Broken', point: 2, code: PROBE_HANDLER, environment: { PROBE_FAIL_INIT: 'no model here' } },
     { logicalId: 'Faulty', point: 3, code: PROBE_HANDLER, authType: 'NONE' },
     { logicalId: 'Reaped', point: 4, code: PROBE_HANDLER, authType: 'NONE' },
+    { logicalId: 'Quitter', point: 5, code: PROBE_HANDLER, environment: { PROBE_EXIT_INIT: '2' } },
+    { logicalId: 'Nameless', point: 6, code: PROBE_HANDLER, handler: 'index.missing' },
   ]);
   cloud = await startLocalCloud({
     assemblyDir: dir,
@@ -150,6 +152,8 @@ describe('the assembly', () => {
       'Fake-Broken',
       'Fake-Faulty',
       'Fake-Reaped',
+      'Fake-Quitter',
+      'Fake-Nameless',
     ]);
     expect(cloud.functions[1]).toMatchObject({ point: 1, memoryMb: 256, timeoutS: 3, reserved: 1 });
     const file = JSON.parse(readFileSync(join(dir, 'out', 'endpoints.json'), 'utf8'));
@@ -289,6 +293,19 @@ describe('Invoke API with the unmodified @aws-sdk/client-lambda', () => {
     expect((await invoke(nameOf(0), { echo: 'still' })).body.echo).toBe('still');
   });
 
+  it('reports an exit during init as Runtime.ExitError and a missing export as Runtime.HandlerNotFound', async () => {
+    const quit = await invoke(nameOf(5), {});
+    expect(quit.out.FunctionError).toBe('Unhandled');
+    expect(quit.body).toMatchObject({ errorType: 'Runtime.ExitError' });
+    expect(quit.body.errorMessage).toMatch(/^Error: Runtime exited with error: exit status 2/);
+    const missing = await invoke(nameOf(6), {});
+    expect(missing.body).toEqual({
+      errorType: 'Runtime.HandlerNotFound',
+      errorMessage: 'index.missing is undefined or not exported',
+      trace: expect.any(Array),
+    });
+  });
+
   it('kills an instance that passes the function timeout and returns Lambda’s timeout error', async () => {
     const warm = await invoke(nameOf(0), {});
     const { out, body } = await invoke(nameOf(0), { sleepMs: 5000 });
@@ -404,7 +421,9 @@ describe('fault injection', () => {
     const t0 = performance.now();
     const slow = await invoke(f, { echo: 's' });
     expect(slow.body.echo).toBe('s');
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(300);
+    // the answer was held for the injected delay (timers may fire a millisecond early)
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(logs.at(-1)).toMatchObject({ fault: 'slow', status: 200 });
     cloud.injectFault(f, { kind: 'status500', probability: 0 });
     expect((await send('/points/3', '{"echo":1}')).status).toBe(200);
     cloud.injectFault(f, { kind: 'status500' });

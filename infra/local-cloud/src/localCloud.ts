@@ -587,7 +587,9 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     }
     if (route === 'invoke' && invocationType === 'Event') {
       respond(res, { status: 202, headers: {}, body: '' }, requestId);
-      void run(fnPool, event, requestId, fault);
+      run(fnPool, event, requestId, fault).catch((e) =>
+        opts.onInfo?.(`async invocation failed: ${(e as Error).message}`),
+      );
       return;
     }
     const { outcome, inst, cold } = await run(fnPool, event, requestId, fault);
