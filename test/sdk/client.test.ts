@@ -123,6 +123,7 @@ describe('JmdcClient with a local fake cloud (tiny model, real ORT)', () => {
       { model: { id: manifest.id, hash: manifest.hash }, point: 2, variant: 0.5, keep: 0.5, bits: 4, coder: 'rans' },
     );
     const decoded = decodePayload(payload, { expectModelHash: manifest.hash, expectPoint: 2 });
+    if (decoded.kind !== 'features') throw new Error('expected a features payload');
     const fill = Float32Array.from(findVariant(manifest, 0.5).fill[1] ?? []);
     const logits = await cloud.runner.tail('r050', 2, reconstructFeatures(decoded, fill), 4);
     expect(r.classes).toEqual(argmaxRows(logits, manifest.classes.length));
@@ -404,7 +405,7 @@ describe('a failing cloud is avoided (circuit breaker per function)', () => {
     expect(cloudPlanned.map((r) => r.decision.point)).toEqual([2, 0, 1]);
     expect(cloudPlanned.every((r) => r.fallback !== false && r.fallback.reason === 'network')).toBe(true);
     expect(results.slice(3).every((r) => r.decision.kind === 'edge-only' && r.fallback === false)).toBe(true);
-    results.forEach((r, i) => expect(r.classes).toEqual([whole.r000?.[i % 4]]));
+    for (const [i, r] of results.entries()) expect(r.classes).toEqual([whole.r000?.[i % 4]]);
     const s = c.stats();
     expect(s.points[2]?.circuit).toMatchObject({ state: 'open', failures: 1, lastError: ErrorCodes.NETWORK });
     expect(s.requests).toEqual({ sent: 3, failed: 3, fallbacks: 3 });
