@@ -77,6 +77,12 @@ async function post(
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/**
+ * Upper bound of a timing band: +25% plus a fixed allowance for event-loop delays when the test shares two cores with
+ * other work. The lower bounds carry no allowance: they are what fails when the proxy does not shape.
+ */
+const upper = (expectedMs: number): number => expectedMs * 1.25 + 15;
+
 describe('startShapingProxy: rate and delay', () => {
   it('a 20 KB upload at 1 Mbit/s and 40 ms RTT takes about 160 ms + 40 ms on a warm connection', async () => {
     const proxy = await proxyTo(httpPort, { conditions: { uplinkMbps: 1, downlinkMbps: 100, rttMs: 40 } });
@@ -88,7 +94,7 @@ describe('startShapingProxy: rate and delay', () => {
     expect(r.bytes).toBe(20_000);
     expect(r.sha256).toBe(sha(body));
     expect(r.ms).toBeGreaterThan(expected * 0.75);
-    expect(r.ms).toBeLessThan(expected * 1.25);
+    expect(r.ms).toBeLessThan(upper(expected));
     expect(proxy.stats().connections).toBe(1);
   });
 
@@ -103,7 +109,7 @@ describe('startShapingProxy: rate and delay', () => {
     times.sort((x, y) => x - y);
     const med = times[2]!;
     expect(med).toBeGreaterThan(40 * 0.9);
-    expect(med).toBeLessThan(40 * 1.25);
+    expect(med).toBeLessThan(upper(40));
   });
 
   it('a new connection pays one extra RTT for the emulated handshake', async () => {
@@ -112,7 +118,7 @@ describe('startShapingProxy: rate and delay', () => {
     const first = await post(proxy, a, Buffer.alloc(100));
     const second = await post(proxy, a, Buffer.alloc(100));
     expect(first.ms).toBeGreaterThan(2 * 60 * 0.9);
-    expect(second.ms).toBeLessThan(60 * 1.3);
+    expect(second.ms).toBeLessThan(upper(60));
     expect(second.ms).toBeGreaterThan(60 * 0.9);
   });
 
@@ -228,7 +234,7 @@ describe('startShapingProxy: TCP behaviour', () => {
       const ms = performance.now() - t0;
       // stalled once each way
       expect(ms).toBeGreaterThan(190);
-      expect(ms).toBeLessThan(320);
+      expect(ms).toBeLessThan(upper(200));
       expect(proxy.stats().stalls).toBe(2);
       s.destroy();
     } finally {

@@ -33,14 +33,22 @@ export interface PipeOptions {
   notBefore?: number;
 }
 
-interface Queued {
+/** A chunk on the link: its transmission and delivery times are computed when it arrives, and re-timed if the
+ * conditions change before it has left. */
+interface Chunk {
   buf: Buffer;
   arrivedAt: number;
-}
-
-interface InFlight {
-  buf: Buffer;
+  /** Serialization time at the rate it was timed with, ms. */
+  txMs: number;
+  /** When its last bit leaves the sender. */
+  departAt: number;
+  /** When it is handed to the receiver. */
   deliverAt: number;
+  /** Its jitter sample and stall, kept across re-timing. */
+  jitterMs: number;
+  stallMs: number;
+  /** Lost in `reset` mode: the connection is reset when it would have been delivered. */
+  reset: boolean;
 }
 
 /**
@@ -51,15 +59,17 @@ const EARLY_MS = 0.5;
 
 /**
  * One direction of an emulated link, from `src` to `dst`, modelled as a serializing link followed by a propagation
- * delay: a chunk that arrives at t starts when the link is free, leaves at max(t, link free) + size / rate (the rate
- * read when it starts, so rate changes apply to queued bytes), and is delivered one-way delay (+ jitter) later, never
- * before the chunk ahead of it. All times are virtual (computed from the previous chunk's times, not from when a timer
- * fired), so timer lateness does not accumulate; chunks due together are written in one batch.
+ * delay: a chunk that arrives at t leaves at max(t, when the link is free) + size / rate and is delivered one-way
+ * delay (+ its jitter sample, + a stall if lost in `stall` mode) later, never before the chunk ahead of it. Times are
+ * computed when a chunk arrives, from the previous chunk's times (timer lateness does not accumulate), so one timer per
+ * direction waits for the next delivery; chunks due together are written in one batch. When the conditions change,
+ * chunks that have not left yet are re-timed ({@link PacedPipe.poke}).
  */
 export class PacedPipe {
-  private readonly queue: Queued[] = [];
-  private readonly flight: InFlight[] = [];
+  /** Chunks not yet delivered, in order. */
+  private readonly chunks: Chunk[] = [];
   private queuedBytes = 0;
+  /** When the link finishes sending the last chunk timed so far. */
   private linkFreeAt: number;
   private lastDeliverAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -89,8 +99,37 @@ export class PacedPipe {
     return this.srcEnded;
   }
 
-  /** Re-reads the conditions now (after a change) and reschedules. */
+  /**
+   * The conditions changed: chunks that have not left yet are re-timed from now at the new rate and delay (the chunk
+   * being sent keeps the part already sent); chunks already on the wire keep their delivery time.
+   */
   poke(): void {
+    if (this.stopped) return;
+    const now = performance.now();
+    const c = this.hooks.conditions();
+    let i = this.chunks.findIndex((k) => k.departAt > now);
+    if (i >= 0) {
+      // the link is free for chunk i when the chunk before it has left (or, with none left in the list, when chunk i
+      // was due to start: that already holds the earlier departures and the handshake)
+      const first = this.chunks[i]!;
+      this.linkFreeAt = i > 0 ? this.chunks[i - 1]!.departAt : first.departAt - first.txMs;
+      this.lastDeliverAt = i > 0 ? this.chunks[i - 1]!.deliverAt : 0;
+      for (; i < this.chunks.length; i++) {
+        const k = this.chunks[i]!;
+        const start = k.departAt - k.txMs;
+        const txMs = this.txMs(k.buf.length, c);
+        if (start < now) {
+          // in transmission: what is left of it goes at the new rate
+          k.txMs = txMs;
+          k.departAt = now + ((k.departAt - now) / (k.departAt - start)) * txMs;
+        } else {
+          k.txMs = txMs;
+          k.departAt = Math.max(k.arrivedAt, this.linkFreeAt) + txMs;
+        }
+        this.linkFreeAt = k.departAt;
+        this.setDelivery(k, c);
+      }
+    }
     this.pump();
   }
 
@@ -99,16 +138,48 @@ export class PacedPipe {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.queue.length = 0;
-    this.flight.length = 0;
+    this.chunks.length = 0;
+  }
+
+  private txMs(bytes: number, c: DirectionConditions): number {
+    return Number.isFinite(c.mbps) ? (bytes * 8) / (c.mbps * 1000) : 0;
+  }
+
+  private setDelivery(k: Chunk, c: DirectionConditions): void {
+    k.deliverAt = Math.max(k.departAt + c.oneWayMs + k.jitterMs + k.stallMs, this.lastDeliverAt);
+    this.lastDeliverAt = k.deliverAt;
   }
 
   private onData(buf: Buffer): void {
     if (this.stopped) return;
     const now = performance.now();
+    const c = this.hooks.conditions();
     const size = this.opts.chunkBytes;
     for (let off = 0; off < buf.length; off += size) {
-      this.queue.push({ buf: buf.subarray(off, Math.min(off + size, buf.length)), arrivedAt: now });
+      const piece = buf.subarray(off, Math.min(off + size, buf.length));
+      const txMs = this.txMs(piece.length, c);
+      const departAt = Math.max(now, this.linkFreeAt) + txMs;
+      this.linkFreeAt = departAt;
+      const k: Chunk = {
+        buf: piece,
+        arrivedAt: now,
+        txMs,
+        departAt,
+        deliverAt: 0,
+        jitterMs: c.jitterMs > 0 ? this.hooks.random() * c.jitterMs : 0,
+        stallMs: 0,
+        reset: false,
+      };
+      const loss = c.loss;
+      if (loss && loss.rate > 0 && this.hooks.random() < loss.rate) {
+        if (loss.mode === 'reset') k.reset = true;
+        else {
+          k.stallMs = loss.stallMs ?? DEFAULT_STALL_MS;
+          this.hooks.stalled();
+        }
+      }
+      this.setDelivery(k, c);
+      this.chunks.push(k);
     }
     this.queuedBytes += buf.length;
     if (!this.paused && this.queuedBytes + this.dst.writableLength > this.opts.maxQueueBytes) {
@@ -128,40 +199,18 @@ export class PacedPipe {
   private pump(): void {
     if (this.stopped) return;
     const now = performance.now();
-    let nextAt = Number.POSITIVE_INFINITY;
-    // serialization: commit every chunk whose transmission has finished by now
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
-      const c = this.hooks.conditions();
-      const start = Math.max(head.arrivedAt, this.linkFreeAt);
-      const txMs = Number.isFinite(c.mbps) ? (head.buf.length * 8) / (c.mbps * 1000) : 0;
-      const departAt = start + txMs;
-      if (departAt > now + EARLY_MS) {
-        nextAt = departAt;
-        break;
-      }
-      this.queue.shift();
-      this.linkFreeAt = departAt;
-      let deliverAt = departAt + c.oneWayMs + (c.jitterMs > 0 ? this.hooks.random() * c.jitterMs : 0);
-      const loss = c.loss;
-      if (loss && loss.rate > 0 && this.hooks.random() < loss.rate) {
-        if (loss.mode === 'reset') {
-          this.stop();
-          this.hooks.reset();
-          return;
-        }
-        deliverAt += loss.stallMs ?? DEFAULT_STALL_MS;
-        this.hooks.stalled();
-      }
-      deliverAt = Math.max(deliverAt, this.lastDeliverAt);
-      this.lastDeliverAt = deliverAt;
-      this.flight.push({ buf: head.buf, deliverAt });
-    }
-    // propagation: deliver, in one write, every chunk that is due
+    // deliver, in one write, every chunk that is due
     let n = 0;
-    while (n < this.flight.length && this.flight[n]!.deliverAt <= now + EARLY_MS) n++;
+    while (n < this.chunks.length && this.chunks[n]!.deliverAt <= now + EARLY_MS) {
+      if (this.chunks[n]!.reset) {
+        this.stop();
+        this.hooks.reset();
+        return;
+      }
+      n++;
+    }
     if (n > 0) {
-      const due = this.flight.splice(0, n);
+      const due = this.chunks.splice(0, n);
       const out = due.length === 1 ? due[0]!.buf : Buffer.concat(due.map((d) => d.buf));
       this.queuedBytes -= out.length;
       if (!this.dst.destroyed && !this.dst.writableEnded) {
@@ -169,13 +218,12 @@ export class PacedPipe {
         this.hooks.delivered(out.length);
       }
     }
-    if (this.flight.length > 0) nextAt = Math.min(nextAt, this.flight[0]!.deliverAt);
-    if (this.srcEnded && this.queue.length === 0 && this.flight.length === 0 && !this.dstEnded) {
+    if (this.srcEnded && this.chunks.length === 0 && !this.dstEnded) {
       this.dstEnded = true;
       if (!this.dst.destroyed) this.dst.end();
     }
     this.maybeResume();
-    this.schedule(nextAt, now);
+    this.schedule(this.chunks.length > 0 ? this.chunks[0]!.deliverAt : Number.POSITIVE_INFINITY, now);
   }
 
   private schedule(at: number, now: number): void {
