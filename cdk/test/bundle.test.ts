@@ -142,8 +142,9 @@ describe.each(MODELS)('function bundles of $name', ({ name, dir: modelDir }) => 
         {
           cwd: REPO,
           encoding: 'utf8',
-          // the bundle's own default (./model next to index.mjs) is what runs here: no JMDC_MODEL_DIR
-          env: { ...process.env, JMDC_POINT: '0', JMDC_THREADS: '1', JMDC_MODEL_DIR: '' },
+          // the bundle's own default (./model next to index.mjs) is what runs here: no JMDC_MODEL_DIR;
+          // the variants are the template's (the bundle carries no other)
+          env: { ...process.env, JMDC_POINT: '0', JMDC_THREADS: '1', JMDC_MODEL_DIR: '', JMDC_VARIANTS: src.variants },
           timeout: 120_000,
         },
       );
