@@ -120,7 +120,7 @@ function alive(pid: number): boolean {
 beforeAll(async () => {
   writeFakeAssembly(dir, [
     { logicalId: 'Probe', point: 0, code: PROBE_HANDLER, timeoutS: 1 },
-    { logicalId: 'Capped', point: 1, code: PROBE_HANDLER, reserved: 1 },
+    { logicalId: 'Capped', point: 1, code: PROBE_HANDLER, reserved: 1, timeoutS: 10 },
     { logicalId: 'Broken', point: 2, code: PROBE_HANDLER, environment: { PROBE_FAIL_INIT: 'no model here' } },
     { logicalId: 'Faulty', point: 3, code: PROBE_HANDLER, authType: 'NONE' },
     { logicalId: 'Reaped', point: 4, code: PROBE_HANDLER, authType: 'NONE' },
@@ -155,7 +155,7 @@ describe('the assembly', () => {
       'Fake-Quitter',
       'Fake-Nameless',
     ]);
-    expect(cloud.functions[1]).toMatchObject({ point: 1, memoryMb: 256, timeoutS: 3, reserved: 1 });
+    expect(cloud.functions[1]).toMatchObject({ point: 1, memoryMb: 256, timeoutS: 10, reserved: 1 });
     const file = JSON.parse(readFileSync(join(dir, 'out', 'endpoints.json'), 'utf8'));
     expect(file).toEqual(cloud.endpoints);
     expect(file).toMatchObject({ model: 'fake-model', modelHash: 'sha256:fake', region: 'us-east-1' });
@@ -346,7 +346,7 @@ describe('Invoke API with the unmodified @aws-sdk/client-lambda', () => {
 describe('concurrency', () => {
   it('throttles a request over the reserved concurrency with 429 TooManyRequestsException', async () => {
     const before = cloud.stats().throttles;
-    const slow = invoke(nameOf(1), { sleepMs: 1500 });
+    const slow = invoke(nameOf(1), { sleepMs: 3000 });
     // the first request holds the only instance (reserved concurrency 1), starting or busy, until it answers
     await vi.waitFor(() => expect(cloud.stats().instances).toBeGreaterThan(0));
     await expect(invoke(nameOf(1), {})).rejects.toMatchObject({
