@@ -60,6 +60,8 @@ export interface AgedSamplesOptions {
  * const m = new AgedSamples({ size: 5 })
  * for (const x of [10, 10, 100, 10]) m.push(x, 0)
  * m.value(0) // 10
+ *
+ * @internal Used by `JmdcClient` through `LiveEstimators`; apps see its view in `client.stats()`.
  */
 export class AgedSamples {
   readonly size: number;

@@ -49,6 +49,8 @@ export interface CircuitSnapshot {
  * b.available(1000) // true (half-open)
  * b.tryAcquire(1000) // true: this request is the trial
  * b.success() // closed
+ *
+ * @internal Used by `JmdcClient` through `LiveEstimators`; apps see its view in `client.stats()`.
  */
 export class CircuitBreaker {
   readonly baseMs: number;

@@ -83,6 +83,8 @@ function binOf(idleMs: number): number {
  * m.observe(30_000, false)
  * m.probability(30_000) // ~0.02
  * m.initMs() // 1800
+ *
+ * @internal Used by `JmdcClient` through `LiveEstimators`; apps see its view in `client.stats()`.
  */
 export class ColdStartModel {
   lastActivityAt: number | undefined;

@@ -76,6 +76,8 @@ export interface LinkFit {
  * link.push(100, 20.1, 0)
  * link.push(10_100, 36.1, 1)
  * link.fit(2) // { rttMs: ~20, uplinkMbps: ~5, identified: true, samples: 2 }
+ *
+ * @internal Used by `JmdcClient` through `LiveEstimators`; apps see its view in `client.stats()`.
  */
 export class LinkEstimator {
   private readonly priors: { uplinkMbps: number; rttMs: number };

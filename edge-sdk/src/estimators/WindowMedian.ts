@@ -6,6 +6,8 @@
  * const m = new WindowMedian(5)
  * for (const x of [10, 10, 100, 10]) m.push(x)
  * m.value() // 10
+ *
+ * @internal Used by `JmdcClient` through `LiveEstimators`; apps see its view in `client.stats()`.
  */
 export class WindowMedian {
   readonly size: number;
