@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NetemErrorCodes } from '../errors.js';
 import type { CpuBudget } from '../types/index.js';
@@ -134,6 +135,59 @@ describe.skipIf(!canLimit.ok)('createCpuBudget with a writable cgroup (root)', (
     }
   });
 
+  it('when the process that made a budget is killed, the pacer continues the processes and exits; the next budget removes the stale cgroup', async () => {
+    const index = fileURLToPath(new URL('../index.ts', import.meta.url));
+    const script = join(fakeRoot, 'owner.mts');
+    writeFileSync(
+      script,
+      `import { createCpuBudget } from ${JSON.stringify(index)};
+import { spawn } from 'node:child_process';
+const b = await createCpuBudget({ cpuFraction: 0.1, name: 'orphan' });
+const c = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+b.addProcess(c.pid);
+console.log(JSON.stringify({ child: c.pid, dir: b.cgroupPath, pacer: Number(/pacer pid (\\d+)/.exec(b.detail)[1]) }));
+setInterval(() => {}, 1000);
+`,
+    );
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'source', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let info: { child: number; dir: string; pacer: number } | undefined;
+    try {
+      const [line] = (await once(owner.stdout, 'data')) as [Buffer];
+      info = JSON.parse(String(line)) as { child: number; dir: string; pacer: number };
+      expect(cgroupOf(info.child)).toContain(info.dir.split('/').pop()!);
+      owner.kill('SIGKILL');
+      await once(owner, 'exit');
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 40 && alive(info.pacer); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(alive(info.pacer)).toBe(false);
+      expect(readFileSync(`/proc/${info.child}/stat`, 'utf8').split(') ')[1]![0]).not.toBe('T');
+      process.kill(info.child, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(info.dir)).toBe(true);
+      const next = await createCpuBudget({ cpuFraction: 0.5, name: 'orphan', pacing: 'quota' });
+      await next.close();
+      expect(existsSync(info.dir)).toBe(false);
+    } finally {
+      owner.kill('SIGKILL');
+      if (info) {
+        try {
+          process.kill(info.child, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+  });
+
   it('a CPU loop in a child under cpuFraction 0.25 runs about 4x slower than outside (duty-cycle pacing)', async () => {
     const b = await createCpuBudget({ cpuFraction: 0.25, name: 'measure' });
     try {
@@ -144,8 +198,9 @@ describe.skipIf(!canLimit.ok)('createCpuBudget with a writable cgroup (root)', (
       // the work rate inside vs outside: a generous band around 1/4 (other load on the machine slows both)
       expect(m.measuredFraction).toBeGreaterThan(0.1);
       expect(m.measuredFraction).toBeLessThan(0.4);
-      // and a short job (one inference's worth) is slowed too, not only long loops
-      expect(m.jobFraction).toBeLessThan(0.5);
+      // and a short job (one inference's worth) is slowed too, not only long loops: its wall time is several times
+      // its CPU time (about 4x; measured inside, so other load on the machine does not enter the ratio)
+      expect(m.insideJobMedianMs / m.insideJobCpuMs).toBeGreaterThan(2.5);
     } finally {
       await b.close();
     }

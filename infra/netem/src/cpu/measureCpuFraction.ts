@@ -29,6 +29,9 @@ export interface CpuFractionMeasurement {
   insideMs: number;
   outsideJobMedianMs: number;
   insideJobMedianMs: number;
+  /** Median CPU time of a short job inside: insideJobMedianMs / insideJobCpuMs is the job's slowdown, whatever the
+   * other load on the machine does to the outside run. */
+  insideJobCpuMs: number;
   /** Loop size, in blocks of 100,000 multiply-adds, of the long loop and of one short job. */
   blocks: number;
   jobBlocks: number;
@@ -39,6 +42,7 @@ interface ChildResult {
   jobBlocks: number;
   long: { wallMs: number; cpuMs: number };
   jobs: number[];
+  jobCpu: number[];
 }
 
 // A fixed integer loop. Each child warms up, then runs the long loop and the short jobs and prints one JSON line.
@@ -62,8 +66,9 @@ process.stdin.once('data', (d) => {
   const long = run(blocks);
   const jobBlocks = cmd.jobBlocks || Math.max(1, Math.round(blocks * cmd.jobMs / long.cpuMs));
   const jobs = [];
-  for (let i = 0; i < cmd.jobs; i++) jobs.push(run(jobBlocks).wallMs);
-  process.stdout.write(JSON.stringify({ blocks, jobBlocks, long, jobs, sink }) + '\\n', () => process.exit(0));
+  const jobCpu = [];
+  for (let i = 0; i < cmd.jobs; i++) { const r = run(jobBlocks); jobs.push(r.wallMs); jobCpu.push(r.cpuMs); }
+  process.stdout.write(JSON.stringify({ blocks, jobBlocks, long, jobs, jobCpu, sink }) + '\\n', () => process.exit(0));
 });
 process.stdout.write('ready\\n');
 `;
@@ -168,6 +173,7 @@ export async function measureCpuFraction(
     insideMs: inside.long.wallMs,
     outsideJobMedianMs,
     insideJobMedianMs,
+    insideJobCpuMs: median(inside.jobCpu),
     blocks: outside.blocks,
     jobBlocks: outside.jobBlocks,
   };
