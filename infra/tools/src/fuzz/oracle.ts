@@ -21,7 +21,14 @@ export interface Outcome {
   threw?: unknown;
   /** Whether the call was cut off by the runner's timeout. */
   timedOut?: boolean;
+  /** Wall-clock milliseconds of the call. */
   ms: number;
+  /**
+   * CPU milliseconds the serving process spent on the call, when the runner can tell. On a shared machine
+   * the wall clock also counts time given to other processes, so a hang is judged on CPU time (and on
+   * the runner's timeout for a call that never settles).
+   */
+  cpuMs?: number;
 }
 
 /** Counters of one family (or of the whole run). */
@@ -37,6 +44,9 @@ export interface FuzzStats {
   crashes: number;
   hangs: number;
   status5xx: number;
+  /** Cases whose wall-clock time exceeded {@link HANG_MS} without being hangs (CPU time below it). */
+  slowWall: number;
+  maxCaseCpuMs: number;
   /** Answers of the wrong kind: a valid payload refused, an invalid one answered 200, a 4xx without a code or with a stack. */
   wrongAnswers: number;
   /** The decoder fuzzed directly with the case's payload: throws that are not typed CodecErrors. */
@@ -57,7 +67,9 @@ export function newStats(): FuzzStats {
     status5xx: 0,
     wrongAnswers: 0,
     decoderCrashes: 0,
+    slowWall: 0,
     maxCaseMs: 0,
+    maxCaseCpuMs: 0,
     byFamily: {},
     codes: {},
     failures: [],
@@ -66,8 +78,11 @@ export function newStats(): FuzzStats {
 
 /** Folds `b` into `a`. */
 export function mergeStats(a: FuzzStats, b: FuzzStats): FuzzStats {
-  for (const k of ['cases', 'crashes', 'hangs', 'status5xx', 'wrongAnswers', 'decoderCrashes'] as const) a[k] += b[k];
+  for (const k of ['cases', 'crashes', 'hangs', 'status5xx', 'wrongAnswers', 'decoderCrashes', 'slowWall'] as const) {
+    a[k] += b[k];
+  }
   a.maxCaseMs = Math.max(a.maxCaseMs, b.maxCaseMs);
+  a.maxCaseCpuMs = Math.max(a.maxCaseCpuMs, b.maxCaseCpuMs);
   for (const [f, s] of Object.entries(b.byFamily)) {
     const t = a.byFamily[f] ?? { cases: 0, accepted: 0, rejected: 0 };
     a.byFamily[f] = t;
@@ -108,10 +123,12 @@ export function judge(stats: FuzzStats, c: FuzzCase, o: Outcome): string | undef
   const fam = stats.byFamily[c.family] ?? { cases: 0, accepted: 0, rejected: 0 };
   stats.byFamily[c.family] = fam;
   fam.cases++;
-  if (o.ms > HANG_MS || o.timedOut) {
+  if (o.cpuMs !== undefined) stats.maxCaseCpuMs = Math.max(stats.maxCaseCpuMs, o.cpuMs);
+  if (o.timedOut || (o.cpuMs ?? o.ms) > HANG_MS) {
     stats.hangs++;
-    return fail(stats, c, 'hang', `${o.ms} ms`);
+    return fail(stats, c, 'hang', o.timedOut ? `no answer after ${o.ms} ms` : `${o.cpuMs ?? o.ms} ms of CPU`);
   }
+  if (o.ms > HANG_MS) stats.slowWall++;
   if (o.threw !== undefined || o.status === undefined) {
     stats.crashes++;
     return fail(stats, c, 'crash', o.threw instanceof Error ? o.threw.stack : o.threw);

@@ -52,6 +52,9 @@ export interface InProcessResult extends FuzzStats {
   seconds: number;
 }
 
+/** A call that has not settled after this long is a hang even if it uses no CPU (a promise never settled). */
+export const SETTLE_TIMEOUT_MS = 10_000;
+
 /** Status and JSON body of either response shape. */
 export function parseResponse(res: TailResponse): { status: number; body: unknown } {
   if ('headers' in res && typeof (res as { body?: unknown }).body === 'string') {
@@ -100,14 +103,29 @@ export async function runCase(tail: TailHandler, c: FuzzCase, stats: FuzzStats):
     }
   }
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const outcome: Outcome = { ms: 0 };
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const r = parseResponse(await tail.handle(c.event, { awsRequestId: 'fuzz' }));
-    outcome.status = r.status;
-    outcome.body = r.body;
+    const answer = await Promise.race([
+      tail.handle(c.event, { awsRequestId: 'fuzz' }),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), SETTLE_TIMEOUT_MS);
+      }),
+    ]);
+    if (answer === 'timeout') outcome.timedOut = true;
+    else {
+      const r = parseResponse(answer);
+      outcome.status = r.status;
+      outcome.body = r.body;
+    }
   } catch (e) {
     outcome.threw = e ?? 'undefined';
+  } finally {
+    clearTimeout(timer);
   }
+  const cpu = process.cpuUsage(cpu0);
+  outcome.cpuMs = Math.round((cpu.user + cpu.system) / 10) / 100;
   outcome.ms = Math.round((performance.now() - t0) * 1000) / 1000;
   return judge(stats, c, outcome);
 }
