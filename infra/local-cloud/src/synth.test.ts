@@ -2,11 +2,11 @@
  * The assembly cache key: stable for the same inputs, different when the model or the context changes.
  * (A real synth runs in tinyModel.test.ts.)
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assemblyKey, hostArchitecture, REPO_ROOT } from './synth.js';
+import { assemblyKey, ensureAssembly, hostArchitecture, REPO_ROOT } from './synth.js';
 
 const TINY = join(REPO_ROOT, 'test', 'fixtures', 'models', 'tiny-vgg11');
 const dir = mkdtempSync(join(tmpdir(), 'jmdc-lc-key-'));
@@ -25,5 +25,21 @@ describe('assemblyKey', () => {
     const copyKey = assemblyKey({ modelDir: copy });
     writeFileSync(join(copy, 'profile.json'), JSON.stringify({ rows: [{ point: 0, variant: 0 }] }));
     expect(assemblyKey({ modelDir: copy })).not.toBe(copyKey);
+  });
+});
+
+describe('ensureAssembly', () => {
+  it('waits for another process that holds the synth lock and takes its assembly', async () => {
+    const cacheDir = join(dir, 'cache');
+    const target = join(cacheDir, `cdk.out-${hostArchitecture()}-tiny-vgg11-${assemblyKey({ modelDir: TINY })}`);
+    mkdirSync(`${target}.lock`, { recursive: true });
+    // the lock's owner is alive (this process), so the call waits instead of synthesizing
+    writeFileSync(join(`${target}.lock`, 'pid'), String(process.pid));
+    const pending = ensureAssembly({ modelDir: TINY, cacheDir });
+    await new Promise((r) => setTimeout(r, 700));
+    mkdirSync(target, { recursive: true });
+    writeFileSync(join(target, 'manifest.json'), '{}');
+    expect(await pending).toBe(target);
+    expect(existsSync(`${target}.lock`)).toBe(true); // not its lock to remove
   });
 });

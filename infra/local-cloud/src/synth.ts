@@ -5,7 +5,17 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCloudError, LocalCloudErrorCodes } from './errors.js';
@@ -129,20 +139,68 @@ export async function ensureAssembly(opts: SynthOptions): Promise<string> {
     return target;
   }
   mkdirSync(cacheDir, { recursive: true });
+  // one synth per assembly at a time across processes (test files start clouds in parallel): the others wait
+  const lock = `${target}.lock`;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (existsSync(join(target, 'manifest.json'))) return target;
+      if (lockIsStale(lock)) rmSync(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    if (existsSync(join(target, 'manifest.json'))) return target;
+    return await synthInto(target, args(), opts, cacheDir, prefix);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+
+  function args(): string[] {
+    return [
+      'synth',
+      '--no-notices',
+      '-q',
+      '-c',
+      `architecture=${arch}`,
+      '-c',
+      `model=${modelDir}`,
+      ...(opts.points ? ['-c', `points=${opts.points.join(',')}`] : []),
+    ];
+  }
+}
+
+/** A synth lock older than this is taken to be left by a killed process. */
+const SYNTH_LOCK_STALE_MS = 10 * 60_000;
+
+/** A lock whose process is gone, or that is older than {@link SYNTH_LOCK_STALE_MS}. */
+function lockIsStale(lock: string): boolean {
+  try {
+    if (Date.now() - statSync(lock).mtimeMs > SYNTH_LOCK_STALE_MS) return true;
+    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    // ESRCH: its process is gone; ENOENT: the pid is not written yet or the lock was just released
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function synthInto(
+  target: string,
+  cdkArgs: string[],
+  opts: SynthOptions,
+  cacheDir: string,
+  prefix: string,
+): Promise<string> {
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  const args = [
-    'synth',
-    '--no-notices',
-    '-q',
-    '--output',
-    tmp,
-    '-c',
-    `architecture=${arch}`,
-    '-c',
-    `model=${modelDir}`,
-    ...(opts.points ? ['-c', `points=${opts.points.join(',')}`] : []),
-  ];
-  opts.onInfo?.(`cdk synth (${arch}, ${modelDir}) -> ${target}`);
+  const args = [...cdkArgs, '--output', tmp];
+  opts.onInfo?.(`cdk synth (${cdkArgs.filter((a) => a.includes('=')).join(', ')}) -> ${target}`);
   const t0 = Date.now();
   const cdkBin = join(REPO_ROOT, 'node_modules', '.bin', 'cdk');
   const out: string[] = [];
