@@ -78,6 +78,14 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await runner.close();
   }
+  const spreads = [...Object.values(cal.spread?.headMs ?? {}).flat(), ...Object.values(cal.spread?.fullMs ?? {})];
+  const worst = spreads.length ? Math.max(...spreads) : 0;
+  const target = extra.targetSpread ?? 0.15;
+  if (worst > target) {
+    console.error(
+      `jmdc calibrate: warning: medians not stable after ${cal.repetitions} rounds (largest IQR / median ${worst.toFixed(2)} > ${target}); is something else using the CPU?`,
+    );
+  }
   const statePath = f.state ?? defaultStatePath(manifest.id);
   const expect = { model: manifest.id, modelHash: manifest.hash };
   const { state, warnings } = readState(statePath, expect);
