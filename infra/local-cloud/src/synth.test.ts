@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assemblyKey, ensureAssembly, hostArchitecture, REPO_ROOT } from './synth.js';
+import { assemblyKey, ensureAssembly, handlerInputs, hostArchitecture, REPO_ROOT } from './synth.js';
 
 const TINY = join(REPO_ROOT, 'test', 'fixtures', 'models', 'tiny-vgg11');
 const dir = mkdtempSync(join(tmpdir(), 'jmdc-lc-key-'));
@@ -25,6 +25,16 @@ describe('assemblyKey', () => {
     const copyKey = assemblyKey({ modelDir: copy });
     writeFileSync(join(copy, 'profile.json'), JSON.stringify({ rows: [{ point: 0, variant: 0 }] }));
     expect(assemblyKey({ modelDir: copy })).not.toBe(copyKey);
+  });
+});
+
+describe('handlerInputs', () => {
+  it('lists the handler bundle’s own sources: the handler and the codec, not the planner or the transports', () => {
+    const files = handlerInputs()!.map((f) => f.slice(REPO_ROOT.length + 1));
+    expect(files).toContain('functions/src/handler.ts');
+    expect(files).toContain('functions/src/TailHandler.ts');
+    expect(files.some((f) => f.startsWith('edge-sdk/src/codec/'))).toBe(true);
+    expect(files.some((f) => /^edge-sdk\/src\/(planner|transport|client)\//.test(f))).toBe(false);
   });
 });
 

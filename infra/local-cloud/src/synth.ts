@@ -16,6 +16,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalCloudError, LocalCloudErrorCodes } from './errors.js';
@@ -79,8 +80,41 @@ function filesUnder(dir: string, keep: (path: string) => boolean): string[] {
 const isSource = (p: string): boolean => /\.(ts|mts|mjs|js|json)$/.test(p) && !/\.test\.ts$/.test(p);
 
 /**
- * The cache key of an assembly: a hash of the model's manifest and profile, the sources of
- * `functions/`, `edge-sdk/` and `cdk/` (tests excluded), `package-lock.json` and the context.
+ * The source files the handler bundle is built from, as esbuild (the bundler the CDK app uses, with the
+ * same entry, conditions and externals) resolves them; undefined when esbuild cannot be loaded, and
+ * then the callers hash all of `functions/src` and `edge-sdk/src`.
+ */
+export function handlerInputs(): string[] | undefined {
+  try {
+    const require = createRequire(join(REPO_ROOT, 'cdk', 'package.json'));
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    const r = esbuild.buildSync({
+      entryPoints: [join(REPO_ROOT, 'functions', 'src', 'handler.ts')],
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      conditions: ['source'],
+      mainFields: ['module', 'main'],
+      external: ['onnxruntime-node', '@aws-sdk/*'],
+      absWorkingDir: REPO_ROOT,
+      logLevel: 'silent',
+    });
+    return Object.keys(r.metafile?.inputs ?? {})
+      .map((f) => resolve(REPO_ROOT, f))
+      .sort();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cache key of an assembly: a hash of the model's manifest and profile, the source files the
+ * handler bundle is made of (esbuild's view of `functions/src/handler.ts`, so edits elsewhere in the
+ * SDK do not force a new synth), the CDK app (`cdk/lib`, `cdk/bin`, `cdk.json`), `package-lock.json`
+ * and the context.
  *
  * @example
  * assemblyKey({ modelDir: 'models/fmnist-vgg16' }) // '3f1c…' (16 hex digits)
@@ -94,8 +128,10 @@ export function assemblyKey(opts: SynthOptions): string {
     join(modelDir, 'profile.json'),
     join(REPO_ROOT, 'package-lock.json'),
     join(REPO_ROOT, 'cdk', 'cdk.json'),
-    ...filesUnder(join(REPO_ROOT, 'functions', 'src'), isSource),
-    ...filesUnder(join(REPO_ROOT, 'edge-sdk', 'src'), isSource),
+    ...(handlerInputs() ?? [
+      ...filesUnder(join(REPO_ROOT, 'functions', 'src'), isSource),
+      ...filesUnder(join(REPO_ROOT, 'edge-sdk', 'src'), isSource),
+    ]),
     ...filesUnder(join(REPO_ROOT, 'cdk', 'lib'), isSource),
     ...filesUnder(join(REPO_ROOT, 'cdk', 'bin'), isSource),
   ];
