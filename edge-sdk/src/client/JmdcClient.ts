@@ -558,12 +558,19 @@ export class JmdcClient {
     return Float32Array.from(flat);
   }
 
-  /** A cloud point to probe: the planned one, else the best cloud alternative, else any usable one. */
-  private probePoint(plan: PlanResult): number | undefined {
+  /**
+   * A cloud point to probe: the planned one, else the best cloud alternative, else any usable one;
+   * with `warmOnly`, only a function that is probably warm (a probe that invokes a cold function
+   * would time its cold start, not the link).
+   */
+  private probePoint(plan: PlanResult, warmOnly = false): number | undefined {
     const t = this.transport;
     if (!t) return undefined;
     const now = this.clock.now();
-    const usable = (p: number) => t.points.includes(p) && this.estimators.breaker(p).available(now);
+    const usable = (p: number) =>
+      t.points.includes(p) &&
+      this.estimators.breaker(p).available(now) &&
+      (!warmOnly || this.estimators.coldProbability(p, now) < 0.5);
     for (const o of [plan, ...plan.alternatives]) {
       if (o.decision.kind !== 'edge-only' && usable(o.decision.point)) return o.decision.point;
     }
@@ -586,13 +593,15 @@ export class JmdcClient {
       now - this.lastExploreAt >= ex.intervalMs &&
       (newest === undefined || now - newest >= ex.intervalMs || link.needsSpread(now));
     if (!changed && !due) return undefined;
-    const point = this.probePoint(plan);
+    // an upload probe runs the function (it rejects the body at once): only on a warm one
+    const warmPoint = t.probeUpload ? this.probePoint(plan, true) : undefined;
+    const point = warmPoint ?? this.probePoint(plan);
     if (point === undefined) return undefined;
     this.lastExploreAt = now;
     this.exploring = true;
     let info: ExploreInfo;
     let job: Promise<unknown>;
-    if (t.probeUpload) {
+    if (t.probeUpload && warmPoint !== undefined) {
       const bytes = ex.uploadProbeBytes;
       info = { kind: 'upload-probe', point, bytes };
       job = t.probeUpload(point, bytes, { deadline: Date.now() + this.o.deadline.floorMs * 5 }).then((r) => {
