@@ -521,3 +521,30 @@ describe('warm-up for both objectives, and stats', () => {
     expect(s.exploration).toEqual({ probes: 0, bytes: 0 });
   });
 });
+
+describe('bounded exploration through the real URL transport', () => {
+  it('sends one upload probe (rejected at once by the function) when the link has one request size only', async () => {
+    let now = 5_000_000;
+    const c = await client({ explore: { intervalMs: 10_000 }, clock: { now: () => now } });
+    const r1 = await c.classify(images);
+    expect(r1.explored).toBeUndefined();
+    expect(c.stats().bandwidthIdentified).toBe(false);
+    now += 10_000;
+    const r2 = await c.classify(images);
+    expect(r2.explored).toEqual({ kind: 'upload-probe', point: 2, bytes: 4096 });
+    await vi.waitFor(() => expect(c.stats().linkSamples).toBe(3), { timeout: 5000 });
+    // the function refused the probe's body before decoding anything; the request was measured
+    expect(cloud.hits.map((h) => [h.point, h.bytes, h.status])).toEqual([
+      [2, r1.bytesSent, 200],
+      [2, r2.bytesSent, 200],
+      [2, 4096, 400],
+    ]);
+    const s = c.stats();
+    expect(s.exploration.probes).toBe(1);
+    expect(s.exploration.bytes).toBeGreaterThan(4096); // body + request head
+    expect(s.bandwidthIdentified).toBe(true);
+    // not due again before another interval
+    now += 1000;
+    expect((await c.classify(images)).explored).toBeUndefined();
+  });
+});
