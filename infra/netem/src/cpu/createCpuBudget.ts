@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetemError, NetemErrorCodes } from '../errors.js';
 import type { CpuBudget, CpuBudgetMethod, CpuBudgetOptions, CpuPacing } from '../types/index.js';
@@ -235,14 +235,18 @@ export async function createCpuBudget(opts: CpuBudgetOptions): Promise<CpuBudget
       continue;
     }
     if (pacing === 'quota') return cgroupBudget(plan, r.dir, fraction, { pacing, periodUs, quotaUs }, pids);
+    const acct = accounting(plan, root, r.dir);
     try {
-      const pacer = await startPacer(join(r.dir, 'cgroup.procs'), fraction, cycleMs);
-      return cgroupBudget(plan, r.dir, fraction, { pacing, cycleMs, pacer }, pids);
+      const pacer = await startPacer(join(r.dir, 'cgroup.procs'), fraction, cycleMs, acct.usage);
+      return cgroupBudget(plan, r.dir, fraction, { pacing, cycleMs, pacer, acct }, pids);
     } catch (err) {
-      try {
-        rmdirSync(r.dir);
-      } catch {
-        // removeStale takes it next time
+      for (const d of [acct.dir, r.dir]) {
+        if (!d) continue;
+        try {
+          rmdirSync(d);
+        } catch {
+          // removeStale takes it next time
+        }
       }
       reasons.push(`the duty-cycle pacer did not start: ${errText(err)}`);
     }
@@ -255,6 +259,32 @@ export async function createCpuBudget(opts: CpuBudgetOptions): Promise<CpuBudget
     `no cgroup CPU quota could be set${who}: ${reasons.join('; ')}; the edge runs with one thread at full speed of one core`,
     pids,
   );
+}
+
+/**
+ * Moves every process of a cgroup (children forked inside included) to `parent` and removes it; a process that is
+ * exiting can linger in cgroup.procs for a moment, so this retries briefly. A cgroup that cannot be removed is left
+ * for `removeStale` on a later run: a budget must not fail its caller's shutdown.
+ */
+async function removeCgroup(dir: string, parent: string): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    for (const pid of readPids(join(dir, 'cgroup.procs'))) {
+      try {
+        writeFileSync(join(parent, 'cgroup.procs'), String(pid));
+      } catch {
+        // exited meanwhile
+      }
+    }
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY') return;
+    }
+    await sleep(25);
+  }
 }
 
 function fallback(method: CpuBudgetMethod, cpuFraction: number, detail: string, pids: Set<number>): CpuBudget {
@@ -272,9 +302,37 @@ function fallback(method: CpuBudgetMethod, cpuFraction: number, detail: string, 
   };
 }
 
+/** Where the pacer reads the budget's CPU usage: v1 `cpuacct.usage` (ns), v2 `cpu.stat` (usage_usec). */
+interface Accounting {
+  usage?: { file: string; kind: 'ns' | 'v2' };
+  /** A second cgroup in a separate v1 cpuacct hierarchy, which processes join too. */
+  dir?: string;
+  /** Why there is no usage counter. */
+  reason?: string;
+}
+
+function accounting(plan: CgroupPlan, root: string, dir: string): Accounting {
+  if (plan.method === 'cgroup-v2') return { usage: { file: join(dir, 'cpu.stat'), kind: 'v2' } };
+  if (existsSync(join(dir, 'cpuacct.usage'))) return { usage: { file: join(dir, 'cpuacct.usage'), kind: 'ns' } };
+  const parent = join(root, 'cpuacct');
+  const acctDir = join(parent, basename(dir));
+  try {
+    if (statfsSync(parent).type !== CGROUP_SUPER_MAGIC) return { reason: `${parent} is not a cgroup filesystem` };
+    removeStale(parent);
+    mkdirSync(acctDir);
+    if (!existsSync(join(acctDir, 'cpuacct.usage'))) {
+      rmdirSync(acctDir);
+      return { reason: `${acctDir} has no cpuacct.usage` };
+    }
+    return { usage: { file: join(acctDir, 'cpuacct.usage'), kind: 'ns' }, dir: acctDir };
+  } catch (err) {
+    return { reason: `no cpuacct cgroup: ${errText(err)}` };
+  }
+}
+
 type Pacing =
   | { pacing: 'quota'; periodUs: number; quotaUs: number }
-  | { pacing: 'duty-cycle'; cycleMs: number; pacer: Pacer };
+  | { pacing: 'duty-cycle'; cycleMs: number; pacer: Pacer; acct: Accounting };
 
 function cgroupBudget(plan: CgroupPlan, dir: string, cpuFraction: number, p: Pacing, pids: Set<number>): CpuBudget {
   let closed = false;
@@ -284,8 +342,10 @@ function cgroupBudget(plan: CgroupPlan, dir: string, cpuFraction: number, p: Pac
       plan.method === 'cgroup-v1'
         ? `cpu.cfs_quota_us ${p.quotaUs} / cpu.cfs_period_us ${p.periodUs}`
         : `cpu.max "${p.quotaUs} ${p.periodUs}"`;
+  } else if (p.acct.usage) {
+    limit = `CPU credit of ${cpuFraction} x wall time, checked every ${p.cycleMs / 4} ms against ${p.acct.usage.file} (SIGSTOP/SIGCONT by pacer pid ${p.pacer.pid})`;
   } else {
-    limit = `a duty cycle of ${(cpuFraction * p.cycleMs).toFixed(3)} ms run / ${p.cycleMs} ms (SIGCONT/SIGSTOP by pacer pid ${p.pacer.pid})`;
+    limit = `a duty cycle of ${(cpuFraction * p.cycleMs).toFixed(3)} ms run / ${p.cycleMs} ms (SIGCONT/SIGSTOP by pacer pid ${p.pacer.pid}; ${p.acct.reason})`;
   }
   return {
     method: plan.method,
@@ -305,6 +365,7 @@ function cgroupBudget(plan: CgroupPlan, dir: string, cpuFraction: number, p: Pac
       }
       try {
         writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+        if (p.pacing === 'duty-cycle' && p.acct.dir) writeFileSync(join(p.acct.dir, 'cgroup.procs'), String(pid));
       } catch (err) {
         throw new NetemError(
           NetemErrorCodes.CGROUP_WRITE,
@@ -329,28 +390,9 @@ function cgroupBudget(plan: CgroupPlan, dir: string, cpuFraction: number, p: Pac
           }
         }
       }
-      // move every process (children forked inside included) back, then remove the cgroup; a process that is exiting
-      // can linger in cgroup.procs for a moment, so retry briefly
-      for (let attempt = 0; attempt < 40; attempt++) {
-        for (const pid of readPids(join(dir, 'cgroup.procs'))) {
-          try {
-            writeFileSync(join(plan.parent, 'cgroup.procs'), String(pid));
-          } catch {
-            // exited meanwhile
-          }
-        }
-        try {
-          rmdirSync(dir);
-          pids.clear();
-          return;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') return;
-          if (code !== 'EBUSY') break;
-        }
-        await sleep(25);
-      }
-      // left for removeStale on a later run: a budget that cannot be removed must not fail the caller's shutdown
+      const groups: [string, string][] = [[dir, plan.parent]];
+      if (p.pacing === 'duty-cycle' && p.acct.dir) groups.push([p.acct.dir, dirname(p.acct.dir)]);
+      for (const [g, parent] of groups) await removeCgroup(g, parent);
       pids.clear();
     },
   };

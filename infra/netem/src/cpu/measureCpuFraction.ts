@@ -19,10 +19,15 @@ export interface CpuFractionMeasurement {
   method: CpuBudgetMethod;
   /** The fraction the budget was asked for. */
   cpuFraction: number;
-  /** Work rate inside / outside over the long loop: outside wall ms / inside wall ms. */
+  /**
+   * The fraction of one core the long loop got: the CPU time it needs (measured outside, which other load on the
+   * machine does not change) over the wall time it took inside.
+   */
   measuredFraction: number;
-  /** Same ratio for the median short job: what a `calibrate()` of few-ms heads inside the budget sees. */
+  /** The same for the median short job: what a `calibrate()` of few-ms heads inside the budget sees. */
   jobFraction: number;
+  /** Outside wall ms / inside wall ms of the long loop (other load slows the outside run too). */
+  wallRatio: number;
   /** CPU time / wall time of the long loop inside the budget (the share the kernel granted). */
   insideCpuShare: number;
   outsideMs: number;
@@ -126,8 +131,8 @@ function runChild(cmd: Record<string, number>, timeoutMs: number, budget?: CpuBu
 
 /**
  * Measures the fraction of one core a budget delivers: the same fixed integer loop runs in a child outside the
- * budget and in a child inside it (added before it starts), then the ratio of their wall times is reported, for one
- * long loop and for the median of short jobs of about one inference each. Takes about workMs x (1 + 1/fraction).
+ * budget and in a child inside it (added before it starts); the CPU time the work needs (outside) over the wall time
+ * it took inside is reported, for one long loop and for the median of short jobs of about one inference each. Takes about workMs x (1 + 1/fraction).
  *
  * @example
  * const budget = await createCpuBudget({ cpuFraction: 0.25 })
@@ -166,8 +171,9 @@ export async function measureCpuFraction(
   return {
     method: budget.method,
     cpuFraction: budget.cpuFraction,
-    measuredFraction: outside.long.wallMs / inside.long.wallMs,
-    jobFraction: outsideJobMedianMs / insideJobMedianMs,
+    measuredFraction: outside.long.cpuMs / inside.long.wallMs,
+    jobFraction: median(outside.jobCpu) / insideJobMedianMs,
+    wallRatio: outside.long.wallMs / inside.long.wallMs,
     insideCpuShare: inside.long.cpuMs / inside.long.wallMs,
     outsideMs: outside.long.wallMs,
     insideMs: inside.long.wallMs,
