@@ -51,7 +51,7 @@ describe('calibration', () => {
     expect(cal.attempts).toBe(1);
     expect(cal.repetitions).toBe(5); // stable at once: the minimum number of rounds
     for (const v of ['r000', 'r050']) {
-      (cal.headMs[v] as number[]).forEach((ms, i) => expect(ms / at(v, i + 1)).toBeCloseTo(1, 1));
+      for (const [i, ms] of (cal.headMs[v] as number[]).entries()) expect(ms / at(v, i + 1)).toBeCloseTo(1, 1);
       expect((cal.fullMs[v] as number) / at(v, 0)).toBeCloseTo(1, 1);
       for (const s of cal.spread?.headMs[v] ?? []) expect(s).toBeLessThan(0.11);
       expect(cal.spread?.fullMs[v]).toBeLessThan(0.11);
