@@ -366,7 +366,8 @@ export class Planner {
     const budget = 'maximize' in objective && objective.maximize === 'accuracy' ? objective.maxLatencyMs : Infinity;
     const w = this.costWeight;
     const usdPerMs = ((this.pricing.memoryMb / 1024) * this.pricing.gbSecondUsd) / 1000;
-    const { kind, point, acc, enabled, up, score, total } = this;
+    const { kind, point, acc, enabled, up, score } = this;
+    const total = this.total;
     let candidates = 0;
     let withinBudget = 0;
     let bestWarm = -1;
@@ -431,7 +432,8 @@ export class Planner {
     best: number,
     budget: number,
   ): PlanResult['warmUp'] {
-    const { kind, point, acc, score, total, coldMs } = this;
+    const { kind, point, acc, score, coldMs } = this;
+    const total = this.total;
     let target = -1;
     let gain = 0;
     if (budget === Infinity) {
@@ -447,7 +449,8 @@ export class Planner {
         if (target < 0 || (acc[i] as number) > (acc[target] as number)) target = i;
       }
       if (target < 0 || (acc[target] as number) <= (acc[best] as number) + 1e-12) return undefined;
-      gain = (total[target] as number) - ((total[target] as number) - (coldMs[point[target] as number] as number));
+      // warming saves the expected cold-start time of that row
+      gain = coldMs[point[target] as number] as number;
     }
     const p = point[target] as number;
     const pc = perPoint(c.coldProb, p, 0);
@@ -458,7 +461,8 @@ export class Planner {
   /** Fills `order` with the best rows (insertion into a K+1 list); returns how many. */
   private select(budget: number, byAccuracy: boolean): number {
     const score = this.score;
-    const { total, acc, order } = this;
+    const { acc, order } = this;
+    const total = this.total;
     const cap = order.length;
     let len = 0;
     // a better than b?
