@@ -323,7 +323,6 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     : [opts.credentials ?? { accessKeyId: 'test', secretAccessKey: 'test' }];
 
   let assemblyDir = opts.assemblyDir;
-  let modelId: string | undefined;
   if (!assemblyDir) {
     const modelDir = resolveModelDir(opts.model ?? 'fmnist-vgg16');
     assemblyDir = await ensureAssembly({
@@ -338,7 +337,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
   if (specs.length === 0) {
     throw new LocalCloudError(LocalCloudErrorCodes.ASSEMBLY_INVALID, `${assemblyDir} has no function to serve`);
   }
-  modelId = assembly.model ?? specs.find((s) => s.environment.JMDC_MODEL_ID)?.environment.JMDC_MODEL_ID ?? '';
+  const modelId = assembly.model ?? specs.find((s) => s.environment.JMDC_MODEL_ID)?.environment.JMDC_MODEL_ID ?? '';
   const modelHash =
     assembly.modelHash ?? specs.find((s) => s.environment.JMDC_MODEL_HASH)?.environment.JMDC_MODEL_HASH ?? '';
 
@@ -458,8 +457,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       return;
     }
     if (!urlMatch && !invokeMatch) {
-      const { tooLarge } = await readBody(req, MAX_REQUEST_BYTES);
-      void tooLarge;
+      await readBody(req, MAX_REQUEST_BYTES);
       respond(res, apiError(404, 'UnknownOperationException', `no route ${req.method} ${path}`), requestId);
       return;
     }
@@ -667,7 +665,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       if (pool.spec.point < 0) continue;
       points[String(pool.spec.point)] = { url: `${base}/points/${pool.spec.point}`, functionName: pool.spec.name };
     }
-    return { model: modelId ?? '', modelHash, region, points };
+    return { model: modelId, modelHash, region, points };
   };
   const endpoints = endpointsAt(url);
   if (opts.endpointsFile) {
