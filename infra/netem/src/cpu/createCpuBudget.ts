@@ -179,7 +179,7 @@ function tryCreate(
 /**
  * Creates a CPU budget of `cpuFraction` of one core. With a writable cgroup CPU controller (v1 `cpu.cfs_quota_us`,
  * else v2 `cpu.max`), processes added with `addProcess(pid)` join a cgroup (children they fork later too) and are
- * slowed: by default by a duty-cycle pacer (they run `cpuFraction` of every `cycleMs`), with `pacing: 'quota'` by the
+ * slowed: by default by a pacer that stops and continues them so that they get `cpuFraction` of wall time, with `pacing: 'quota'` by the
  * kernel's CFS quota (the period is then the shortest whose quota is the kernel's 1 ms minimum). When no cgroup can be written (not root, read-only cgroupfs, no CPU controller) it
  * returns method `single-thread` with the reasons in `detail` and never throws for that: the caller then runs ORT with
  * one thread. A fraction of 1 or more returns `none`.
@@ -219,7 +219,7 @@ export async function createCpuBudget(opts: CpuBudgetOptions): Promise<CpuBudget
       value: pacing,
     });
   }
-  const cycleMs = opts.cycleMs ?? 2;
+  const cycleMs = opts.cycleMs ?? 4;
   if (typeof cycleMs !== 'number' || !(cycleMs >= 0.5 && cycleMs <= 50)) {
     throw new NetemError(NetemErrorCodes.INVALID_ARGUMENT, `cycleMs must be 0.5..50, got ${cycleMs}`, {
       field: 'cycleMs',

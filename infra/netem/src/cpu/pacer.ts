@@ -21,7 +21,7 @@ const RT_PRIORITY = 20;
  */
 const WORKER = `
 const { workerData } = require('node:worker_threads');
-const { readFileSync } = require('node:fs');
+const { openSync, readFileSync, readSync } = require('node:fs');
 const { performance } = require('node:perf_hooks');
 const { shared, procsFile, usageFile, usageKind, fraction, cycleMs } = workerData;
 let pids = [];
@@ -37,9 +37,13 @@ const sleepUntil = (t) => {
     Atomics.wait(shared, 0, 0, left);
   }
 };
+// one descriptor, re-read from offset 0 (cgroup files regenerate on each read): one syscall per check
+const usageFd = usageFile ? openSync(usageFile, 'r') : -1;
+const usageBuf = Buffer.alloc(4096);
+const usageText = () => usageBuf.toString('latin1', 0, readSync(usageFd, usageBuf, 0, usageBuf.length, 0));
 const usageMs = usageKind === 'ns'
-  ? () => Number(readFileSync(usageFile, 'utf8')) / 1e6
-  : () => Number(/usage_usec (\\d+)/.exec(readFileSync(usageFile, 'utf8'))[1]) / 1000;
+  ? () => Number(usageText()) / 1e6
+  : () => Number(/usage_usec (\\d+)/.exec(usageText())[1]) / 1000;
 refresh();
 const t0 = performance.now();
 if (usageFile) {

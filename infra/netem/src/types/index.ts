@@ -153,12 +153,12 @@ export interface CpuBudget {
   /** The cgroup directory, for the cgroup methods. */
   cgroupPath?: string;
   /**
-   * How the cgroup methods slow their processes: `duty-cycle` (run `cpuFraction` of every `cycleMs`, stopped for the
-   * rest; every ms of work is slowed evenly) or `quota` (the kernel's CFS quota: exact on average, but enforced at
+   * How the cgroup methods slow their processes: `duty-cycle` (a pacer stops and continues them so that they get
+   * `cpuFraction` of wall time at a granularity of about a millisecond; every ms of work is slowed evenly) or `quota` (the kernel's CFS quota: exact on average, but enforced at
    * scheduler ticks, so work of a few ms between idle waits runs at full speed). Undefined for the other methods.
    */
   pacing?: CpuPacing;
-  /** Duty cycle length in ms, for `duty-cycle` pacing. */
+  /** Cycle of `duty-cycle` pacing, ms. */
   cycleMs?: number;
   /** CFS period and quota in microseconds, for `quota` pacing. */
   periodUs?: number;
@@ -178,12 +178,16 @@ export interface CpuBudgetOptions {
   /** Where cgroupfs is mounted (tests point it at a fake tree). @default '/sys/fs/cgroup' */
   cgroupRoot?: string;
   /**
-   * `duty-cycle`: a pacer process outside the budget stops and continues the cgroup's processes so that they run
-   * `cpuFraction` of every `cycleMs` (slows short jobs evenly, like a slower core); `quota`: the kernel's CFS quota
-   * only. @default 'duty-cycle'
+   * `duty-cycle`: a pacer process outside the budget stops and continues the cgroup's processes so that they get
+   * `cpuFraction` of wall time (a CPU credit checked against the cgroup's usage counter every `cycleMs / 4`; a fixed
+   * duty cycle where there is no counter): short jobs are slowed evenly, like on a slower core. `quota`: the kernel's
+   * CFS quota only. @default 'duty-cycle'
    */
   pacing?: CpuPacing;
-  /** Duty cycle length, ms, for `duty-cycle` pacing (0.5..50). @default 2 */
+  /**
+   * Cycle of `duty-cycle` pacing, ms (0.5..50): the credit is checked every quarter cycle and capped at
+   * `cpuFraction x cycleMs`. Shorter is finer-grained but costs the pacer more CPU. @default 4
+   */
   cycleMs?: number;
   /**
    * CFS period in microseconds, for `quota` pacing. @default the shortest period whose quota is at least the kernel's 1 ms minimum
