@@ -18,6 +18,13 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   fi
 fi
 
+# CI renders the demo's HTML report in headless Chromium (the test says why it skips without it)
+if [ "${CI:-}" = "true" ] && [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+  step "apt: chromium (CI: the demo report render test)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+fi
+
 step "npm ci"
 export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund

@@ -1,0 +1,116 @@
+/**
+ * The device side of the demo, in its own process (forked by `runDemo`, which may put it under a CPU
+ * budget before it loads anything): a `JmdcClient` that calibrates on this (emulated) device, then
+ * classifies the test images the parent asks for, one at a time, and reports each result.
+ */
+import { isJmdcError, JmdcClient } from '@jmdc/edge-sdk';
+import { loadModel } from '@jmdc/edge-sdk/model';
+import { loadSplit } from '../dataset.js';
+import type { EdgeInit, EdgeResult, FromEdge, ToEdge } from './protocol.js';
+
+function send(msg: FromEdge): void {
+  process.send?.(msg);
+}
+
+let client: JmdcClient | undefined;
+let images: Uint8Array | undefined;
+let imageBytes = 0;
+let firstCallAt: number | undefined;
+// requests are served one at a time, in order
+let queue: Promise<void> = Promise.resolve();
+
+async function init(msg: EdgeInit): Promise<void> {
+  const model = loadModel(msg.model);
+  const split = loadSplit(model.dir, 'test', msg.images);
+  images = split.images;
+  imageBytes = split.imageBytes;
+  let lambdaClient: unknown;
+  if (msg.transport === 'invoke') {
+    const { LambdaClient } = await import('@aws-sdk/client-lambda');
+    lambdaClient = new LambdaClient({
+      endpoint: msg.invokeEndpoint,
+      region: msg.region,
+      credentials: msg.credentials,
+      maxAttempts: 1,
+    });
+  }
+  client = await JmdcClient.create({
+    model: msg.model,
+    endpoints: msg.endpointsFile,
+    transport: msg.transport,
+    region: msg.region,
+    credentials: msg.credentials,
+    objective: msg.objective as never,
+    threads: msg.threads,
+    stateFile: false,
+    ...(lambdaClient ? { lambdaClient: lambdaClient as never } : {}),
+    onWarning: (m) => process.stderr.write(`edge: ${m}\n`),
+  });
+  const t0 = performance.now();
+  const calibration = await client.calibrate();
+  const calibrationMs = performance.now() - t0;
+  const full = (calibration as { fullMs?: Record<string, number> }).fullMs ?? {};
+  const wholeNetworkMs = full.r000 ?? Object.values(full)[0] ?? null;
+  send({ type: 'ready', calibration, calibrationMs, wholeNetworkMs });
+}
+
+async function classify(index: number): Promise<void> {
+  if (!client || !images) throw new Error('classify before init');
+  const now = performance.now();
+  firstCallAt ??= now;
+  const image = images.subarray(index * imageBytes, (index + 1) * imageBytes);
+  const out: EdgeResult = { type: 'result', index, startedMs: now - firstCallAt, estimates: estimates(client) };
+  try {
+    const r = await client.classify(image);
+    out.result = {
+      classes: r.classes,
+      decision: r.decision,
+      predicted: r.predicted,
+      timings: r.timings,
+      bytesSent: r.bytesSent,
+      coldStart: r.coldStart,
+      fallback: r.fallback,
+      attempts: r.attempts,
+    };
+  } catch (e) {
+    out.error = isJmdcError(e)
+      ? { code: e.code, message: e.message }
+      : { code: 'UNEXPECTED', message: (e as Error).message };
+  }
+  out.estimates = estimates(client);
+  send(out);
+}
+
+function estimates(c: JmdcClient): EdgeResult['estimates'] {
+  const cond = c.conditions();
+  const cold = cond.coldProb;
+  return {
+    uplinkMbps: cond.uplinkMbps,
+    rttMs: cond.rttMs,
+    coldProb: Array.isArray(cold) ? [...cold] : [typeof cold === 'number' ? cold : 0],
+  };
+}
+
+process.on('message', (msg: ToEdge) => {
+  queue = queue.then(async () => {
+    try {
+      if (msg.type === 'init') await init(msg);
+      else if (msg.type === 'classify') await classify(msg.index);
+      else if (msg.type === 'close') {
+        await client?.close();
+        process.disconnect?.();
+      }
+    } catch (e) {
+      send({
+        type: 'fatal',
+        message: (e as Error).message,
+        ...(isJmdcError(e) ? { code: e.code } : {}),
+      });
+    }
+  });
+});
+// the demo is gone: nothing to serve
+process.on('disconnect', () => {
+  void client?.close().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+});

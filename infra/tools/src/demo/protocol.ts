@@ -1,0 +1,50 @@
+/**
+ * Messages between the demo (the cloud side: local cloud, shaping proxy, report) and its edge worker
+ * (the device side: a `JmdcClient` in its own process, so that a CPU budget can slow it alone).
+ */
+import type { ClassifyResult, PlanConditions } from '@jmdc/edge-sdk';
+
+/** How the edge worker builds its client. */
+export interface EdgeInit {
+  type: 'init';
+  model: string;
+  /** The endpoints file the client reads (URLs rebased on the shaping proxy). */
+  endpointsFile: string;
+  transport: 'url' | 'invoke';
+  /** Origin of the Lambda Invoke API for the `invoke` transport (the shaping proxy). */
+  invokeEndpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  objective: Record<string, unknown>;
+  /** onnxruntime intra-op threads on the device (1 under an emulated device). */
+  threads: number;
+  /** The test split's first `images` images are classified. */
+  images: number;
+}
+
+export type ToEdge = EdgeInit | { type: 'classify'; index: number } | { type: 'close' };
+
+/** What the device measured in calibration (ms per head, and the whole network per variant). */
+export interface EdgeReady {
+  type: 'ready';
+  calibration: unknown;
+  calibrationMs: number;
+  wholeNetworkMs: number | null;
+}
+
+/** One classify call as the worker saw it. */
+export interface EdgeResult {
+  type: 'result';
+  index: number;
+  /** ms since the worker's first classify call. */
+  startedMs: number;
+  result?: Pick<
+    ClassifyResult,
+    'classes' | 'decision' | 'predicted' | 'timings' | 'bytesSent' | 'coldStart' | 'fallback' | 'attempts'
+  >;
+  error?: { code: string; message: string };
+  /** The client's estimates right after the call. */
+  estimates: Pick<PlanConditions, 'uplinkMbps' | 'rttMs'> & { coldProb: number[] };
+}
+
+export type FromEdge = EdgeReady | EdgeResult | { type: 'fatal'; message: string; code?: string };

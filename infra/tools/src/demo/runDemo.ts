@@ -1,0 +1,289 @@
+/**
+ * The main job: the whole system on one machine. A local Lambda cloud runs the CDK assembly's
+ * function bundles; a shaping proxy stands between it and the device; the device is a `JmdcClient` in
+ * its own process, optionally under a CPU budget that stands in for a weaker device; Fashion-MNIST test
+ * images are classified one at a time while the network changes.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { loadModel } from '@jmdc/edge-sdk/model';
+import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
+import {
+  type CpuBudget,
+  createCpuBudget,
+  DEVICE_PRESETS,
+  type DevicePreset,
+  type LinkConditions,
+  loadTrace,
+  type ShapingProxy,
+  startShapingProxy,
+  type TraceStep,
+} from '@jmdc/netem';
+import { loadSplit } from '../dataset.js';
+import type { EdgeReady, EdgeResult, FromEdge, ToEdge } from './protocol.js';
+import { type Phase, phaseStarts } from './scenario.js';
+import { type DemoSummary, type RequestRecord, summarize } from './summary.js';
+
+/** Credentials the local cloud accepts (its LocalStack-style default); the client signs with them. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+const REGION = 'us-east-1';
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  model: string;
+  images: number;
+  /** Index-based phases (the default scenario or one `--network` profile), or a time-based trace. */
+  network: { phases: Phase[] } | { trace: TraceStep[]; source: string };
+  device: DevicePreset;
+  objective: Record<string, unknown>;
+  transport: 'url' | 'invoke';
+  /** Idle instances of the local cloud are reaped after this long. */
+  idleTimeoutMs: number;
+  /** Where the HTML report goes. */
+  reportFile: string;
+  /** Working folder for the endpoints file. */
+  workDir: string;
+  /** Progress and info lines. */
+  log: (line: string) => void;
+  /** Progress of the classification loop (done of total). */
+  onProgress?: (done: number, total: number, last?: RequestRecord) => void;
+  /** Stops the run early (Ctrl-C): what was started is stopped and the call rejects. */
+  signal?: AbortSignal;
+}
+
+/** Everything a run produced. */
+export interface DemoRun {
+  summary: DemoSummary;
+  records: RequestRecord[];
+  device: { preset: string; cpuFraction: number; method: string; detail: string; wholeNetworkMs: number | null };
+  calibrationMs: number;
+  cloud: ReturnType<LocalCloud['stats']> & {
+    invocationLog: {
+      atMs: number;
+      functionName: string;
+      cold: boolean;
+      initMs?: number;
+      durationMs: number;
+      status: number;
+    }[];
+  };
+  network:
+    | { kind: 'phases'; phases: Phase[]; starts: number[] }
+    | { kind: 'trace'; source: string; trace: TraceStep[] };
+}
+
+const workerPath = join(dirname(fileURLToPath(import.meta.url)), 'edgeWorker.ts');
+
+/** Starts the edge worker process (TypeScript through tsx, with the workspaces' `source` condition). */
+function forkWorker(): ChildProcess {
+  return fork(workerPath, [], {
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+}
+
+/** Waits for the worker's next message of `type`; a `fatal` message or an exit rejects. */
+function nextMessage<T extends FromEdge['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<FromEdge, { type: T }>> {
+  return new Promise((resolvePromise, reject) => {
+    const onMessage = (m: FromEdge): void => {
+      if (m.type === type) {
+        cleanup();
+        resolvePromise(m as Extract<FromEdge, { type: T }>);
+      } else if (m.type === 'fatal') {
+        cleanup();
+        reject(Object.assign(new Error(`edge worker: ${m.message}`), { code: m.code }));
+      }
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      cleanup();
+      reject(new Error(`edge worker exited (${code ?? signal}) before '${type}'`));
+    };
+    const cleanup = (): void => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+function send(child: ChildProcess, msg: ToEdge): void {
+  child.send(msg);
+}
+
+function linkOf(p: ShapingProxy): RequestRecord['link'] {
+  const c: LinkConditions = p.conditions();
+  return { uplinkMbps: c.uplinkMbps, downlinkMbps: c.downlinkMbps, rttMs: c.rttMs };
+}
+
+/**
+ * Runs the demo; everything it starts (local cloud and its instances, proxy, worker, CPU budget) is
+ * stopped before it returns or throws.
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
+  const { log } = opts;
+  const model = loadModel(opts.model);
+  const labels = loadSplit(model.dir, 'test', opts.images).labels;
+  const images = Math.min(opts.images, labels.length);
+
+  let cloud: LocalCloud | undefined;
+  let proxy: ShapingProxy | undefined;
+  let budget: CpuBudget | undefined;
+  let child: ChildProcess | undefined;
+  let trace: { stop(): void; done: Promise<void> } | undefined;
+  const t0 = performance.now();
+  const invocationLog: DemoRun['cloud']['invocationLog'] = [];
+  try {
+    log(`local cloud: model ${model.manifest.id}, idle timeout ${opts.idleTimeoutMs} ms`);
+    cloud = await startLocalCloud({
+      model: model.dir,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      onInfo: (line) => log(`local cloud: ${line}`),
+      onInvocation: (l) =>
+        invocationLog.push({
+          atMs: performance.now() - t0,
+          functionName: l.functionName,
+          cold: l.cold,
+          ...(l.initMs !== undefined ? { initMs: l.initMs } : {}),
+          durationMs: l.durationMs,
+          status: l.status,
+        }),
+    });
+    const target = new URL(cloud.url);
+    const first =
+      'phases' in opts.network
+        ? (opts.network.phases[0]?.conditions ?? 'loopback')
+        : (opts.network.trace[0]?.conditions ?? 'loopback');
+    proxy = await startShapingProxy({
+      target: { host: target.hostname, port: Number(target.port) },
+      conditions: first,
+    });
+    log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
+
+    mkdirSync(opts.workDir, { recursive: true });
+    const endpointsFile = join(opts.workDir, 'endpoints.json');
+    writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
+
+    child = forkWorker();
+    const cpuFraction = opts.device.cpuFraction;
+    let method = 'none';
+    let detail = 'this machine at full speed';
+    let threads = 0;
+    if (cpuFraction < 1) {
+      budget = await createCpuBudget({ cpuFraction, name: `jmdc-demo-${process.pid}` });
+      method = budget.method;
+      detail = budget.detail;
+      threads = 1;
+      if (child.pid !== undefined) budget.addProcess(child.pid);
+    }
+    log(`device: ${opts.device.name} (${cpuFraction} of one core of this machine, ${method}: ${detail})`);
+    send(child, {
+      type: 'init',
+      model: model.dir,
+      endpointsFile,
+      transport: opts.transport,
+      invokeEndpoint: proxy.url,
+      region: REGION,
+      credentials: LOCAL_CREDENTIALS,
+      objective: opts.objective,
+      threads,
+      images,
+    });
+    opts.signal?.throwIfAborted();
+    log('calibrating the device (heads and whole network, under its CPU budget)...');
+    const ready: EdgeReady = await nextMessage(child, 'ready');
+    log(
+      `calibrated in ${(ready.calibrationMs / 1000).toFixed(1)} s: whole network ${ready.wholeNetworkMs?.toFixed(1) ?? '?'} ms on this device`,
+    );
+
+    const records: RequestRecord[] = [];
+    const phases = 'phases' in opts.network ? opts.network.phases : undefined;
+    const starts = phases ? phaseStarts(phases, images) : [];
+    let phaseLabel = phases?.[0]?.label ?? 'trace';
+    const runStart = performance.now();
+    if (!phases && 'trace' in opts.network) {
+      const steps = opts.network.trace;
+      phaseLabel = steps[0]?.label ?? 'step 0';
+      trace = proxy.playTrace(steps, {
+        onStep: (s, i) => {
+          phaseLabel = s.label ?? `step ${i}`;
+          log(`trace: ${phaseLabel} at ${((performance.now() - runStart) / 1000).toFixed(1)} s`);
+        },
+      });
+    }
+    for (let i = 0; i < images; i++) {
+      opts.signal?.throwIfAborted();
+      if (phases) {
+        const k = starts.indexOf(i);
+        if (k >= 0) {
+          const p = phases[k] as Phase;
+          if (p.idleBeforeMs) {
+            log(`idle for ${(p.idleBeforeMs / 1000).toFixed(0)} s (no requests)...`);
+            await sleep(p.idleBeforeMs, undefined, opts.signal ? { signal: opts.signal } : {});
+          }
+          proxy.setConditions(p.conditions);
+          phaseLabel = p.label;
+          if (k > 0) log(`network: ${p.label}`);
+        }
+      }
+      const link = linkOf(proxy);
+      const atMs = performance.now() - runStart;
+      const phase = phaseLabel;
+      const reply = nextMessage(child, 'result');
+      send(child, { type: 'classify', index: i });
+      const r: EdgeResult = await reply;
+      const rec: RequestRecord = { ...r, label: labels[i] as number, phase, link, atMs };
+      records.push(rec);
+      opts.onProgress?.(i + 1, images, rec);
+    }
+    trace?.stop();
+
+    const stats = cloud.stats();
+    const summary = summarize(images, records);
+    send(child, { type: 'close' });
+    return {
+      summary,
+      records,
+      device: { preset: opts.device.name, cpuFraction, method, detail, wholeNetworkMs: ready.wholeNetworkMs },
+      calibrationMs: ready.calibrationMs,
+      cloud: { ...stats, invocationLog },
+      network: phases
+        ? { kind: 'phases', phases, starts }
+        : {
+            kind: 'trace',
+            source: (opts.network as { source: string }).source,
+            trace: (opts.network as { trace: TraceStep[] }).trace,
+          },
+    };
+  } finally {
+    trace?.stop();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child?.once('exit', r));
+      if (child.connected) child.disconnect();
+      await Promise.race([exited, sleep(3000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    await budget?.close().catch(() => {});
+    await proxy?.close().catch(() => {});
+    await cloud?.stop();
+  }
+}
+
+/** Resolves a device preset name; a clear error lists the known ones. */
+export function devicePreset(name: string): DevicePreset {
+  const p = DEVICE_PRESETS[name];
+  if (!p) throw new Error(`unknown device '${name}' (known: ${Object.keys(DEVICE_PRESETS).join(', ')})`);
+  return p;
+}
+
+/** Reads a trace file for `--trace`. */
+export function traceFromFile(path: string): { trace: TraceStep[]; source: string } {
+  return { trace: loadTrace(resolve(path)), source: path };
+}
