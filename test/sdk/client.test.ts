@@ -39,6 +39,8 @@ afterAll(async () => {
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
+  // a request the client abandoned may still be running in the fake: let it finish before resetting
+  await cloud.idle();
   cloud.hits = [];
   cloud.faults = [];
   cloud.pointFaults.clear();

@@ -57,6 +57,8 @@ export interface FakeCloud {
   initMs: number;
   /** Points that have answered once (warm). */
   warm: Set<number>;
+  /** Resolves when no request is being handled (requests scripted to hang excepted). */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -115,9 +117,22 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
     };
   }
 
+  let busy = 0;
+  const waiters: Array<() => void> = [];
+
   /** Runs one request; returns [status, body]. */
   async function handle(point: number, payload: Uint8Array, fault: Fault | undefined): Promise<[number, unknown]> {
     if (fault?.hang) await new Promise<never>(() => {});
+    busy++;
+    try {
+      return await handleNow(point, payload, fault);
+    } finally {
+      busy--;
+      if (busy === 0) for (const w of waiters.splice(0)) w();
+    }
+  }
+
+  async function handleNow(point: number, payload: Uint8Array, fault: Fault | undefined): Promise<[number, unknown]> {
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.status) {
       return [fault.status, { error: { code: 'FAKE_FAULT', message: `scripted ${fault.status}` } }];
@@ -205,6 +220,9 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
     pointFaults: new Map(),
     initMs: 40,
     warm: new Set(),
+    idle() {
+      return busy === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r));
+    },
     async close() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -14,7 +14,7 @@ import type { DeviceCalibration, NormalizedProfile } from '../profile/types.js';
 import { attemptsOf } from '../transport/retry.js';
 import type { SendResult, Transport } from '../transport/types.js';
 import type { ClassifyOptions, ClassifyResult, ExploreInfo, FallbackReason, ImageInput } from '../types/classify.js';
-import type { Objective, PlanConditions, PlanResult, Prediction } from '../types/plan.js';
+import type { Decision, Objective, PlanConditions, PlanResult, Prediction } from '../types/plan.js';
 import { type CalibrateOptions, measureHeads } from './calibrate.js';
 import { type ImageBatch, toImageBatch } from './input.js';
 import { type Clock, type JmdcClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -53,6 +53,23 @@ class Serial {
     this.tail = next.catch(() => undefined);
     return next;
   }
+}
+
+/** One classify call's inputs and device time. */
+interface Call {
+  input: ImageBatch;
+  x?: Float32Array;
+  edgeMs: number;
+  encodeMs: number;
+}
+
+/** How the cloud part of a call ended. */
+interface CloudOutcome {
+  logits: Float32Array;
+  sent?: SendResult;
+  fallback: ClassifyResult['fallback'];
+  bytesSent: number;
+  attempts: number;
 }
 
 /**
@@ -365,132 +382,38 @@ export class JmdcClient {
 
   private async run(input: ImageBatch, opts: ClassifyOptions): Promise<ClassifyResult> {
     const t0 = performance.now();
-    const { manifest } = this.model;
     const N = input.batch;
+    const classes = this.model.manifest.classes.length;
     const plan = this.planAndAcquire(N, opts.objective ?? this.planner.getObjective());
     const { decision, predicted } = plan;
     const budget = opts.deadlineMs ?? this.deadlineFor(plan);
-    const deadline = Date.now() + budget;
-    const classes = manifest.classes.length;
-    let edgeMs = 0;
-    let encodeMs = 0;
-    let logits: Float32Array;
-    let sent: SendResult | undefined;
-    let fallback: ClassifyResult['fallback'] = false;
-    let bytesSent = 0;
-    let attempts = 0;
-    const onDevice = async <T>(fn: () => Promise<T>): Promise<T> => {
-      const t = performance.now();
-      try {
-        return await this.edge.run(fn);
-      } finally {
-        edgeMs += performance.now() - t;
-      }
-    };
-    let x: Float32Array | undefined;
-    const normalized = () => {
-      x ??= preprocess(manifest, input.pixels, N);
-      return x;
-    };
-
-    if (decision.kind === 'edge-only') {
-      logits = await onDevice(() => this.runner.full(decision.variant, normalized(), N));
-    } else {
-      const point = decision.point;
-      const breaker = this.estimators.breaker(point);
-      let head: HeadOutput | undefined;
-      let payload: Uint8Array;
-      const te = performance.now();
-      if (decision.kind === 'split') {
-        head = await onDevice(() => this.runner.head(decision.variant, point, normalized(), N));
-        const t = performance.now();
-        payload = encodeFeatures(
-          { dims: head.dims, batch: N, features: head.features, attention: head.attention },
-          {
-            model: { id: manifest.id, hash: manifest.hash },
-            point,
-            variant: decision.variant,
-            keep: decision.keep,
-            bits: decision.bits,
-            coder: (FEATURE_CODERS.has(decision.coder) ? decision.coder : 'auto') as CoderId | 'auto',
-            quantScope: decision.quantScope ?? 'channel',
-          },
-        );
-        encodeMs = performance.now() - t;
-      } else {
-        payload = encodeRaw(input.pixels, input.dims, N, {
-          model: { id: manifest.id, hash: manifest.hash },
-          format: (RAW_FORMATS.has(decision.coder) ? decision.coder : 'png') as RawFormat,
-        });
-        encodeMs = performance.now() - te;
-      }
-      const finishLocally = async (code: ErrorCode, message: string): Promise<Float32Array> => {
-        fallback = { reason: reasonFor(code), code, message };
-        this.counters.fallbacks++;
-        if (head) {
-          const h = head;
-          return onDevice(() => this.runner.tail(decision.variant, point, h.features, N));
-        }
-        return onDevice(() => this.runner.full(decision.variant, normalized(), N));
-      };
-      const cloudPart = predicted.uploadMs + predicted.rttMs + predicted.cloudMs + predicted.coldMs;
-      const remaining = deadline - Date.now();
-      if (cloudPart > remaining) {
-        breaker.release();
-        logits = await finishLocally(
-          ErrorCodes.DEADLINE,
-          `the cloud part (${cloudPart.toFixed(1)} ms predicted) would miss the deadline (${remaining.toFixed(1)} ms left)`,
-        );
-      } else {
-        const idleMs = this.estimators.noteSend(point, this.clock.now());
-        this.lastCloudAt = Date.now();
-        this.counters.sent++;
-        try {
-          sent = await (this.transport as Transport).send(point, payload, {
-            deadline,
-            expect: { batch: N, classes, modelHash: manifest.hash },
-            ...(opts.signal ? { signal: opts.signal } : {}),
-          });
-          attempts = sent.attempts;
-          bytesSent = payload.byteLength;
-          logits = this.checkResponse(sent, N, classes);
-          breaker.success();
-          const row = this.planner.indexOf(decision);
-          this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0);
-        } catch (e) {
-          if (isJmdcError(e, ErrorCodes.ABORTED)) {
-            breaker.release();
-            throw e;
+    const call: Call = { input, edgeMs: 0, encodeMs: 0 };
+    const out: CloudOutcome =
+      decision.kind === 'edge-only'
+        ? {
+            logits: await this.onDevice(call, () => this.runner.full(decision.variant, this.normalized(call), N)),
+            fallback: false,
+            bytesSent: 0,
+            attempts: 0,
           }
-          const code = isJmdcError(e) ? e.code : ErrorCodes.CLOUD_ERROR;
-          breaker.failure(this.clock.now(), code);
-          this.counters.failed++;
-          // the function answered (an HTTP status): it is warm now
-          if (e instanceof TransportError && e.status !== undefined)
-            this.estimators.noteActivity(point, this.clock.now());
-          attempts = sent ? sent.attempts : attemptsOf(e);
-          bytesSent = attempts > 0 ? payload.byteLength : 0;
-          sent = undefined;
-          logits = await finishLocally(code, (e as Error)?.message ?? String(e));
-        }
-      }
-    }
+        : await this.viaCloud(call, plan, Date.now() + budget, opts);
+    const { sent } = out;
     const result: ClassifyResult = {
-      classes: argmaxRows(logits, classes),
-      probabilities: softmaxRows(logits, classes),
+      classes: argmaxRows(out.logits, classes),
+      probabilities: softmaxRows(out.logits, classes),
       decision,
       predicted,
       timings: {
-        edgeMs,
-        encodeMs,
+        edgeMs: call.edgeMs,
+        encodeMs: call.encodeMs,
         uploadMs: sent?.uploadMs ?? 0,
         cloudMs: sent?.serverMs ?? 0,
         totalMs: performance.now() - t0,
       },
-      bytesSent,
+      bytesSent: out.bytesSent,
       coldStart: sent?.response.coldStart ?? false,
-      fallback,
-      attempts,
+      fallback: out.fallback,
+      attempts: out.attempts,
       deadlineMs: budget,
     };
     if (!this.closed) {
@@ -501,6 +424,123 @@ export class JmdcClient {
     }
     this.store.maybeSave(() => this.snapshot());
     return result;
+  }
+
+  /** Runs `fn` on the device (one inference at a time), adding its time to the call's edge time. */
+  private async onDevice<T>(call: Call, fn: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await this.edge.run(fn);
+    } finally {
+      call.edgeMs += performance.now() - t;
+    }
+  }
+
+  /** The call's images, normalized once. */
+  private normalized(call: Call): Float32Array {
+    call.x ??= preprocess(this.model.manifest, call.input.pixels, call.input.batch);
+    return call.x;
+  }
+
+  /** The payload of a split (head on the device, then the codec) or of a raw upload. */
+  private async encode(call: Call, decision: Decision): Promise<{ payload: Uint8Array; head?: HeadOutput }> {
+    const { manifest } = this.model;
+    const model = { id: manifest.id, hash: manifest.hash };
+    const N = call.input.batch;
+    if (decision.kind === 'split') {
+      const head = await this.onDevice(call, () =>
+        this.runner.head(decision.variant, decision.point, this.normalized(call), N),
+      );
+      const t = performance.now();
+      const payload = encodeFeatures(
+        { dims: head.dims, batch: N, features: head.features, attention: head.attention },
+        {
+          model,
+          point: decision.point,
+          variant: decision.variant,
+          keep: decision.keep,
+          bits: decision.bits,
+          coder: (FEATURE_CODERS.has(decision.coder) ? decision.coder : 'auto') as CoderId | 'auto',
+          quantScope: decision.quantScope ?? 'channel',
+        },
+      );
+      call.encodeMs = performance.now() - t;
+      return { payload, head };
+    }
+    const t = performance.now();
+    const payload = encodeRaw(call.input.pixels, call.input.dims, N, {
+      model,
+      format: (RAW_FORMATS.has(decision.coder) ? decision.coder : 'png') as RawFormat,
+    });
+    call.encodeMs = performance.now() - t;
+    return { payload };
+  }
+
+  /**
+   * The cloud part of a split or cloud-only decision: encode, send unless the prediction already
+   * misses the deadline, check and learn from the answer, and finish on the device when anything
+   * fails (from the head's features when a head ran). Feeds the function's circuit breaker.
+   */
+  private async viaCloud(call: Call, plan: PlanResult, deadline: number, opts: ClassifyOptions): Promise<CloudOutcome> {
+    const { decision, predicted } = plan;
+    const { manifest } = this.model;
+    const N = call.input.batch;
+    const point = decision.point;
+    const breaker = this.estimators.breaker(point);
+    const { payload, head } = await this.encode(call, decision);
+    const finishLocally = async (code: ErrorCode, message: string, sentCount: number): Promise<CloudOutcome> => {
+      this.counters.fallbacks++;
+      const logits = await this.onDevice(call, () =>
+        head
+          ? this.runner.tail(decision.variant, point, head.features, N)
+          : this.runner.full(decision.variant, this.normalized(call), N),
+      );
+      return {
+        logits,
+        fallback: { reason: reasonFor(code), code, message },
+        bytesSent: sentCount > 0 ? payload.byteLength : 0,
+        attempts: sentCount,
+      };
+    };
+    const cloudPart = predicted.uploadMs + predicted.rttMs + predicted.cloudMs + predicted.coldMs;
+    const remaining = deadline - Date.now();
+    if (cloudPart > remaining) {
+      breaker.release();
+      return finishLocally(
+        ErrorCodes.DEADLINE,
+        `the cloud part (${cloudPart.toFixed(1)} ms predicted) would miss the deadline (${remaining.toFixed(1)} ms left)`,
+        0,
+      );
+    }
+    const idleMs = this.estimators.noteSend(point, this.clock.now());
+    this.lastCloudAt = Date.now();
+    this.counters.sent++;
+    let sent: SendResult | undefined;
+    try {
+      const classes = manifest.classes.length;
+      sent = await (this.transport as Transport).send(point, payload, {
+        deadline,
+        expect: { batch: N, classes, modelHash: manifest.hash },
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const logits = this.checkResponse(sent, N, classes);
+      breaker.success();
+      const row = this.planner.indexOf(decision);
+      this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0);
+      return { logits, sent, fallback: false, bytesSent: payload.byteLength, attempts: sent.attempts };
+    } catch (e) {
+      if (isJmdcError(e, ErrorCodes.ABORTED)) {
+        breaker.release();
+        throw e;
+      }
+      const code = isJmdcError(e) ? e.code : ErrorCodes.CLOUD_ERROR;
+      breaker.failure(this.clock.now(), code);
+      this.counters.failed++;
+      // the function answered (an HTTP status): it is warm now
+      if (e instanceof TransportError && e.status !== undefined) this.estimators.noteActivity(point, this.clock.now());
+      // an answer refused here was sent; a transport error says how many requests were written
+      return finishLocally(code, (e as Error)?.message ?? String(e), sent ? sent.attempts : attemptsOf(e));
+    }
   }
 
   /** Feeds one successful exchange to the estimators; warns about timings it did not believe. */
