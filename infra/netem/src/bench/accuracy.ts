@@ -67,9 +67,11 @@ async function cell(up: number, rtt: number, base: boolean): Promise<void> {
     return { ms, upBytes: s1.bytesUp - s0.bytesUp, downBytes: s1.bytesDown - s0.bytesDown };
   };
   await post(10); // open the connection (handshake) outside the timing
+  // the baseline also warms up the JIT of the client, the server and the proxy
+  if (base) for (let i = 0; i < 30; i++) await post(sizes[i % sizes.length]!);
   for (const size of sizes) {
     const runs = [];
-    for (let i = 0; i < reps; i++) runs.push(await post(size));
+    for (let i = 0; i < (base ? Math.max(reps, 15) : reps); i++) runs.push(await post(size));
     const last = runs[runs.length - 1]!;
     const measuredMs = median(runs.map((r) => r.ms));
     if (base) {
