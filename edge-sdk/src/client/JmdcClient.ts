@@ -23,6 +23,8 @@ import { createTransport } from './transports.js';
 
 const RAW_FORMATS: ReadonlySet<string> = new Set(['raw', 'png', 'deflate']);
 const FEATURE_CODERS: ReadonlySet<string> = new Set(['none', 'deflate', 'brotli', 'rans', 'auto']);
+/** Classify calls between two probes triggered by a change of the link. */
+const CHANGE_PROBE_MIN_CALLS = 4;
 /** Largest finite float32: logits beyond it would become ±Infinity in a Float32Array. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 
@@ -130,6 +132,7 @@ export class JmdcClient {
   private lastCloudAt = 0;
   private lastExploreAt: number;
   private exploring = false;
+  private callsSinceExplore = Number.POSITIVE_INFINITY;
   private readonly counters = {
     sent: 0,
     failed: 0,
@@ -627,7 +630,10 @@ export class JmdcClient {
     if (!ex || !t || this.exploring || this.closed) return undefined;
     const now = this.clock.now();
     const link = this.estimators.link;
-    const changed = link.takeChange();
+    this.callsSinceExplore++;
+    // a change of the link earns a probe at once, but not more often than every few calls (jitter
+    // beyond the fit's tolerance must not turn into a probe per request)
+    const changed = link.takeChange() && this.callsSinceExplore >= CHANGE_PROBE_MIN_CALLS;
     const newest = link.newestAt();
     const due =
       now - this.lastExploreAt >= ex.intervalMs &&
@@ -638,6 +644,7 @@ export class JmdcClient {
     const point = warmPoint ?? this.probePoint(plan);
     if (point === undefined) return undefined;
     this.lastExploreAt = now;
+    this.callsSinceExplore = 0;
     this.exploring = true;
     let info: ExploreInfo;
     let job: Promise<unknown>;
