@@ -1,6 +1,7 @@
 /**
  * `npm run load`: many edge clients against the local cloud at once, each a {@link JmdcClient} that
- * always takes the cloud path (cloud-only, point 0), sharing one onnxruntime backend, for a fixed time.
+ * always takes the cloud path (cloud-only, point 0), all sharing one set of onnxruntime sessions for their
+ * fallbacks, for a fixed time.
  *
  *   npm run load -- [--quick] [--clients N] [--seconds S] [--think-ms T] [--model ID] [--json]
  *
@@ -15,7 +16,7 @@ import { runInNewContext } from 'node:vm';
 import type { JmdcClient } from '@jmdc/edge-sdk';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
-import { loadModel } from '@jmdc/edge-sdk/model';
+import { type InferenceBackend, type InferenceSession, loadModel } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import { type CallOutcome, cloudClient, percentile, settle } from '../faults/clients.js';
@@ -25,10 +26,10 @@ export const usage = `usage: npm run load -- [options]
   --quick          15 s (default 60 s), after a warm-up of 3 s (default 5 s)
   --clients N      concurrent edge clients (default 50)
   --seconds S      measured duration
-  --think-ms T     pause of each client between two requests (default 500: about 100 requests/s in all,
+  --think-ms T     pause of each client between two requests (default 2000: about 25 requests/s offered,
                    what 2 shared cores carry)
   --deadline-ms D  deadline of every classify (default 5000)
-  --max-instances M  instances the local cloud may start for the function (default 8)
+  --max-instances M  instances the local cloud may start for the function (default 4)
   --model ID       model id or folder (default fmnist-vgg16)
   --json           print per-second counts as JSON before the summary line
 The last line of stdout is one JSON object { clients, seconds, requests, failed, p50Ms, p99Ms, rssGrowthPct, ... }.`;
@@ -44,6 +45,35 @@ const FLAGS = {
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
+
+/**
+ * A backend whose sessions are shared by every client: one onnxruntime session per ONNX file for the
+ * whole fleet (a session may run several calls at once), released once at the end.
+ */
+export class SharedSessions implements InferenceBackend {
+  private readonly sessions = new Map<string, Promise<InferenceSession>>();
+  constructor(private readonly inner: InferenceBackend) {}
+
+  load(path: string): Promise<InferenceSession> {
+    let s = this.sessions.get(path);
+    if (!s) {
+      s = this.inner.load(path);
+      this.sessions.set(path, s);
+    }
+    return s.then((x) => ({
+      inputNames: x.inputNames,
+      outputNames: x.outputNames,
+      run: (feeds) => x.run(feeds),
+      release: async () => {}, // a client's close() leaves the shared session alone
+    }));
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.release()));
+  }
+}
 
 function gcFunction(): (() => void) | undefined {
   try {
@@ -68,10 +98,10 @@ export async function run(argv: string[]): Promise<number> {
   const clients = f.clients !== undefined ? num(f.clients, 'clients', { min: 1, int: true }) : 50;
   const seconds = f.seconds !== undefined ? num(f.seconds, 'seconds', { min: 1 }) : quick ? 15 : 60;
   const warmupS = quick ? 3 : 5;
-  const thinkMs = f['think-ms'] !== undefined ? num(f['think-ms'], 'think-ms', { min: 0 }) : 500;
+  const thinkMs = f['think-ms'] !== undefined ? num(f['think-ms'], 'think-ms', { min: 0 }) : 2000;
   const deadlineMs = f['deadline-ms'] !== undefined ? num(f['deadline-ms'], 'deadline-ms', { min: 100 }) : 5000;
   const maxInstances =
-    f['max-instances'] !== undefined ? num(f['max-instances'], 'max-instances', { min: 1, int: true }) : 8;
+    f['max-instances'] !== undefined ? num(f['max-instances'], 'max-instances', { min: 1, int: true }) : 4;
   const { dir, manifest } = loadModel(f.model ?? 'fmnist-vgg16');
   const golden = JSON.parse(readFileSync(join(dir, manifest.golden ?? 'golden.json'), 'utf8')) as {
     images: number[][];
@@ -85,6 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('unhandledRejection', onUnhandled);
 
   let cloud: LocalCloud | undefined;
+  let backend: SharedSessions | undefined;
   const fleet: JmdcClient[] = [];
   try {
     cloud = await startLocalCloud({
@@ -93,7 +124,10 @@ export async function run(argv: string[]): Promise<number> {
       maxInstancesPerFunction: maxInstances,
       onInfo: (l) => process.stderr.write(`local cloud: ${l}\n`),
     });
-    const backend = new OrtBackend({ intraOpThreads: 1 });
+    backend = new SharedSessions(new OrtBackend({ intraOpThreads: 1 }));
+    // every session a fallback may need, loaded before the first reading of RSS (they load once per fleet)
+    const shared = backend;
+    await Promise.all(manifest.variants.flatMap((v) => v.blocks.map((b) => shared.load(join(dir, b.file)))));
     for (let i = 0; i < clients; i++) {
       fleet.push(await cloudClient({ model: dir, endpoints: cloud.endpoints, point: 0, deadlineMs, backend }));
     }
@@ -187,6 +221,7 @@ export async function run(argv: string[]): Promise<number> {
     return failed > 0 || unhandled > 0 || line.rssGrowthPct >= 10 ? 1 : 0;
   } finally {
     await Promise.all(fleet.map((c) => c.close().catch(() => {})));
+    await backend?.close();
     await cloud?.stop();
     process.off('unhandledRejection', onUnhandled);
   }
