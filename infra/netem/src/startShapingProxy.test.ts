@@ -153,6 +153,19 @@ describe('startShapingProxy: rate and delay', () => {
     expect(r.ms).toBeLessThan(600);
   });
 
+  it('a new RTT applies to bytes not yet sent; bytes already on the wire keep their delay', async () => {
+    const proxy = await proxyTo(httpPort, { conditions: { uplinkMbps: 1000, downlinkMbps: 1000, rttMs: 300 } });
+    const a = agent();
+    await post(proxy, a, Buffer.alloc(10));
+    const pending = post(proxy, a, Buffer.alloc(100));
+    await new Promise((r) => setTimeout(r, 50));
+    proxy.setConditions({ rttMs: 0 }); // the request left 50 ms ago: it still takes 150 ms one way
+    const r = await pending;
+    // 150 ms up (already on the wire) + 0 ms down, not 300 ms (all re-timed) nor 50 ms (dropped delay)
+    expect(r.ms).toBeGreaterThan(150 * 0.95);
+    expect(r.ms).toBeLessThan(upper(150));
+  });
+
   it('jitter delays chunks without reordering them (a 1 MB body arrives intact)', async () => {
     const proxy = await proxyTo(httpPort, {
       conditions: { uplinkMbps: 400, downlinkMbps: 400, rttMs: 4, jitterMs: 3 },
