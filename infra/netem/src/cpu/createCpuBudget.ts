@@ -343,9 +343,9 @@ function cgroupBudget(plan: CgroupPlan, dir: string, cpuFraction: number, p: Pac
         ? `cpu.cfs_quota_us ${p.quotaUs} / cpu.cfs_period_us ${p.periodUs}`
         : `cpu.max "${p.quotaUs} ${p.periodUs}"`;
   } else if (p.acct.usage) {
-    limit = `CPU credit of ${cpuFraction} x wall time, checked every ${p.cycleMs / 4} ms against ${p.acct.usage.file} (SIGSTOP/SIGCONT by pacer pid ${p.pacer.pid})`;
+    limit = `CPU credit of ${cpuFraction} x wall time, checked every ${p.cycleMs / 4} ms against ${p.acct.usage.file} (SIGSTOP/SIGCONT by pacer pid ${p.pacer.pid}${p.pacer.realtime ? ', real-time priority' : ''})`;
   } else {
-    limit = `a duty cycle of ${(cpuFraction * p.cycleMs).toFixed(3)} ms run / ${p.cycleMs} ms (SIGCONT/SIGSTOP by pacer pid ${p.pacer.pid}; ${p.acct.reason})`;
+    limit = `a duty cycle of ${(cpuFraction * p.cycleMs).toFixed(3)} ms run / ${p.cycleMs} ms (SIGCONT/SIGSTOP by pacer pid ${p.pacer.pid}${p.pacer.realtime ? ', real-time priority' : ''}; ${p.acct.reason})`;
   }
   return {
     method: plan.method,

@@ -116,6 +116,8 @@ process.stdout.write('ready\n');
 /** A running pacer. */
 export interface Pacer {
   pid: number;
+  /** Whether it runs at real-time priority (SCHED_FIFO). */
+  realtime: boolean;
   /** Stops the duty cycle and continues every process of the cgroup. */
   stop(): Promise<void>;
 }
@@ -145,29 +147,41 @@ export async function startPacer(
     String(process.pid),
   ];
   // real-time priority (root) so that the pacer's stop and continue land on time on a busy machine; it sleeps almost
-  // all the time, so it cannot starve anything
+  // all the time, so it cannot starve anything. Where real-time scheduling is refused (a container without
+  // CAP_SYS_NICE or real-time runtime), chrt fails and the pacer runs at normal priority.
   const rt = process.getuid?.() === 0 && existsSync('/usr/bin/chrt');
-  const child: ChildProcess = rt
-    ? spawn('/usr/bin/chrt', ['-f', String(RT_PRIORITY), process.execPath, ...args], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      })
-    : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = (await Promise.race([
-    once(child.stdout!, 'data'),
-    once(child, 'exit').then(() => {
-      throw new Error('the pacer exited before it started');
-    }),
-  ])) as [Buffer];
-  if (String(line).trim() !== 'ready') throw new Error(`the pacer said '${String(line).trim()}'`);
+  let child: ChildProcess | undefined;
+  let realtime = false;
+  for (const tryRt of rt ? [true, false] : [false]) {
+    const c = tryRt
+      ? spawn('/usr/bin/chrt', ['-f', String(RT_PRIORITY), process.execPath, ...args], {
+          stdio: ['pipe', 'pipe', 'ignore'],
+        })
+      : spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const started = await Promise.race([
+      once(c.stdout!, 'data').then(([line]) => String(line).trim() === 'ready'),
+      once(c, 'exit').then(() => false),
+      once(c, 'error').then(() => false),
+    ]);
+    if (started) {
+      child = c;
+      realtime = tryRt;
+      break;
+    }
+    c.kill('SIGKILL');
+  }
+  if (!child) throw new Error('the pacer exited before it started');
   const exited = once(child, 'exit');
   let stopped: Promise<void> | undefined;
+  const proc = child;
   return {
     pid: child.pid!,
+    realtime,
     stop(): Promise<void> {
       stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.stdin!.end();
-          const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+        if (proc.exitCode === null && proc.signalCode === null) {
+          proc.stdin!.end();
+          const t = setTimeout(() => proc.kill('SIGKILL'), 2000);
           await exited;
           clearTimeout(t);
         }
