@@ -48,7 +48,7 @@ export interface CloudFuzzResult extends FuzzStats {
   rssGrowthPct: number;
   instancesBefore: number;
   instancesAfter: number;
-  /** Instance processes that were replaced during the counted cases (a crash or a timeout kills one). */
+  /** Instance processes alive after the warm-up that were gone at the end (a crash or a timeout kills one). */
   instancesReplaced: number;
   coldStarts: number;
   seconds: number;
@@ -259,9 +259,11 @@ export async function runCloud(opts: CloudFuzzOptions): Promise<CloudFuzzResult>
     const batch = opts.batch ?? 250;
     const byRoute = { url: 0, invoke: 0 };
     const runBatches = async (total: number, seedOf: (b: number) => number, stats: FuzzStats, count: boolean) => {
+      // batches no larger than an even share, so that every function gets some of a short run
+      const size = Math.max(1, Math.min(batch, Math.ceil(total / arbs.length)));
       for (let b = 0, done = 0; done < total; b++) {
         const i = b % arbs.length;
-        const n = Math.min(batch, total - done);
+        const n = Math.min(size, total - done);
         const cases = fc.sample(arbs[i]!, { numRuns: n, seed: seedOf(b) });
         for (let k = 0; k < cases.length; k++) {
           const route = (b + k) % 2 === 0 ? 'url' : 'invoke';
@@ -296,7 +298,7 @@ export async function runCloud(opts: CloudFuzzOptions): Promise<CloudFuzzResult>
       rssGrowthPct: growthPct(rssBefore, rssAfter),
       instancesBefore: pidsBefore.length,
       instancesAfter: pidsAfter.length,
-      instancesReplaced: pidsAfter.filter((p) => !pidsBefore.includes(p)).length,
+      instancesReplaced: pidsBefore.filter((p) => !pidsAfter.includes(p)).length,
       coldStarts: cloud.stats().coldStarts - coldBefore,
       seconds: Math.round((performance.now() - t0) / 100) / 10,
     };
