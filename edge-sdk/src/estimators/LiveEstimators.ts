@@ -207,9 +207,17 @@ export class LiveEstimators {
       this.discardedCount++;
       return bad;
     }
-    m.observe(o.idleMs, o.coldStart, o.initMs, nowMs);
-    const init = o.coldStart ? (o.initMs ?? 0) : 0;
-    const net = (o.ttfbMs ?? o.totalMs) - o.serverMs - init;
+    const net = (o.ttfbMs ?? o.totalMs) - o.serverMs;
+    if (o.coldStart) {
+      // A cold answer's wall time also holds the instance setup that no one reports (Lambda's sandbox
+      // and runtime start, a local cloud's process start), so it is no network sample. What the caller
+      // waited beyond the predicted network time is the cold-start cost, never less than the reported init.
+      const excess = net - this.link.predict(o.bytes, nowMs);
+      const cost = Math.max(o.initMs ?? 0, Number.isFinite(excess) ? excess : 0);
+      m.observe(o.idleMs, true, isPlausible(cost, 0, b.maxInitMs) ? cost : o.initMs, nowMs);
+      return [];
+    }
+    m.observe(o.idleMs, false, o.initMs, nowMs);
     if (!this.link.push(o.bytes, net, nowMs)) {
       this.discardedCount++;
       return ['network time'];

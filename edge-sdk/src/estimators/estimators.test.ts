@@ -140,6 +140,22 @@ describe('LiveEstimators: what responses teach, and what they must not', () => {
     expect(est.stats(5).bandwidthIdentified).toBe(true);
   });
 
+  it('takes no network sample from a cold answer, and prices its whole unexplained wait as the cold start', () => {
+    const est = new LiveEstimators({ pointCount: 2, priors: { rttMs: 20 } });
+    est.observe(obs(600, 20, 5), 1);
+    const linkBefore = est.stats(2).linkSamples;
+    // 300 ms of init reported, 2,000 ms more of instance setup that nobody reports
+    const cold = { ...obs(600, 20, 5), coldStart: true, initMs: 300 };
+    cold.ttfbMs = (cold.ttfbMs ?? 0) + 2300;
+    cold.totalMs += 2300;
+    expect(est.observe(cold, 2)).toEqual([]);
+    expect(est.stats(3).linkSamples).toBe(linkBefore);
+    expect(est.rttMs(3)).toBeCloseTo(20, 0);
+    const init = (est.conditions(3).initMs as number[])[1] as number;
+    expect(init).toBeGreaterThan(2200);
+    expect(init).toBeLessThan(2400);
+  });
+
   it('discards an answer with serverMs 1e6 or initMs 1e308: later conditions are unchanged', () => {
     const est = new LiveEstimators({ pointCount: 2 });
     est.noteSend(1, 0);

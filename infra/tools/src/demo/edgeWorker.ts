@@ -47,7 +47,20 @@ async function init(msg: EdgeInit): Promise<void> {
     onWarning: (m) => process.stderr.write(`edge: ${m}\n`),
   });
   const t0 = performance.now();
-  const calibration = await client.calibrate();
+  // bounded: a slow emulated device times every head of every variant in each round
+  let lastReport = 0;
+  const calibration = await client.calibrate({
+    repetitions: 5,
+    maxRepetitions: 15,
+    warmup: 2,
+    onProgress: (done, total, label) => {
+      const now = performance.now();
+      if (now - lastReport > 2000 || done === total) {
+        lastReport = now;
+        send({ type: 'progress', line: `calibration round ${done}/${total} ${label}` });
+      }
+    },
+  });
   const calibrationMs = performance.now() - t0;
   const full = (calibration as { fullMs?: Record<string, number> }).fullMs ?? {};
   const wholeNetworkMs = full.r000 ?? Object.values(full)[0] ?? null;

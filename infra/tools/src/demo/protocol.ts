@@ -16,7 +16,7 @@ export interface EdgeInit {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   objective: Record<string, unknown>;
-  /** onnxruntime intra-op threads on the device (1 under an emulated device). */
+  /** onnxruntime intra-op threads on the device (the device is a fraction of one core: 1). */
   threads: number;
   /** The test split's first `images` images are classified. */
   images: number;
@@ -47,4 +47,8 @@ export interface EdgeResult {
   estimates: Pick<PlanConditions, 'uplinkMbps' | 'rttMs'> & { coldProb: number[] };
 }
 
-export type FromEdge = EdgeReady | EdgeResult | { type: 'fatal'; message: string; code?: string };
+export type FromEdge =
+  | EdgeReady
+  | EdgeResult
+  | { type: 'progress'; line: string }
+  | { type: 'fatal'; message: string; code?: string };

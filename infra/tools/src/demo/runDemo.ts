@@ -172,15 +172,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
     writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
 
     child = forkWorker();
+    child.on('message', (m: FromEdge) => {
+      if (m.type === 'progress') log(`device: ${m.line}`);
+    });
     const cpuFraction = opts.device.cpuFraction;
     let method = 'none';
-    let detail = 'this machine at full speed';
-    let threads = 0;
+    let detail = 'one core of this machine, no limit';
     if (cpuFraction < 1) {
       budget = await createCpuBudget({ cpuFraction, name: `jmdc-demo-${process.pid}` });
       method = budget.method;
       detail = budget.detail;
-      threads = 1;
       if (child.pid !== undefined) budget.addProcess(child.pid);
     }
     log(`device: ${opts.device.name} (${cpuFraction} of one core of this machine, ${method}: ${detail})`);
@@ -193,7 +194,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       region: REGION,
       credentials: LOCAL_CREDENTIALS,
       objective: opts.objective,
-      threads,
+      threads: 1,
       images,
     });
     opts.signal?.throwIfAborted();
