@@ -1,0 +1,171 @@
+/**
+ * The device side of the benchmark, in its own process (forked by `runBench`, which puts it under a
+ * CPU budget before it loads anything): calibrates once on this (emulated) device, then, per cell,
+ * holds one `JmdcClient` per strategy (and per oracle candidate) and classifies the test images the
+ * parent asks for. Every client reads the one calibration (copied into its own state file) and shares
+ * one cache of inference sessions, so a fresh set of clients per cell costs no session loads.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isJmdcError, JmdcClient, loadProfile, type NormalizedProfile } from '@jmdc/edge-sdk';
+import { type InferenceBackend, type InferenceSession, loadModel } from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
+import { loadSplit } from '../dataset.js';
+import type { FromWorker, ToWorker, WorkerInit, WorkerResult } from './protocol.js';
+import type { ClientSpec } from './strategies.js';
+
+function send(msg: FromWorker): void {
+  process.send?.(msg);
+}
+
+/** One session per file for every client; a client's `release()` keeps it for the next cell. */
+class SharedBackend implements InferenceBackend {
+  private readonly sessions = new Map<string, Promise<InferenceSession>>();
+  constructor(private readonly inner: InferenceBackend) {}
+  load(path: string): Promise<InferenceSession> {
+    let s = this.sessions.get(path);
+    if (!s) {
+      s = this.inner.load(path);
+      this.sessions.set(path, s);
+    }
+    return s.then((real) => ({
+      inputNames: real.inputNames,
+      outputNames: real.outputNames,
+      run: (feeds) => real.run(feeds),
+      release: async () => {},
+    }));
+  }
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release().catch(() => {});
+    this.sessions.clear();
+  }
+}
+
+let cfg: WorkerInit | undefined;
+let profile: NormalizedProfile | undefined;
+let backend: SharedBackend | undefined;
+let calibrationFile = '';
+let images: Uint8Array | undefined;
+let imageBytes = 0;
+let count = 0;
+let clients = new Map<string, JmdcClient>();
+let serial = 0;
+let queue: Promise<void> = Promise.resolve();
+
+async function init(msg: WorkerInit): Promise<void> {
+  cfg = msg;
+  const model = loadModel(msg.model);
+  profile = loadProfile(model.dir, { manifest: model.manifest });
+  const split = loadSplit(model.dir, 'test', msg.images);
+  images = split.images;
+  imageBytes = split.imageBytes;
+  count = split.count;
+  backend = new SharedBackend(new OrtBackend({ intraOpThreads: msg.threads }));
+  mkdirSync(msg.stateDir, { recursive: true });
+  calibrationFile = join(msg.stateDir, 'calibration.json');
+  // edge-only client (no endpoints): measures this device and writes the calibration file
+  const cal = await JmdcClient.create({
+    model: msg.model,
+    threads: msg.threads,
+    backend,
+    stateFile: calibrationFile,
+    warmUp: false,
+    objective: { minimize: 'latency', minAccuracy: 0 },
+    onWarning: (m) => process.stderr.write(`device: ${m}\n`),
+  });
+  const t0 = performance.now();
+  const c = await cal.calibrate({ repetitions: msg.calibrationRounds[0], maxRepetitions: msg.calibrationRounds[1] });
+  const calibrationMs = performance.now() - t0;
+  await cal.close();
+  send({ type: 'ready', calibrationMs, fullMs: c.fullMs, headMs: c.headMs });
+}
+
+async function makeClient(spec: ClientSpec): Promise<JmdcClient> {
+  if (!cfg || !profile || !backend) throw new Error('clients before init');
+  const stateFile = join(cfg.stateDir, `client-${serial++}.json`);
+  copyFileSync(calibrationFile, stateFile);
+  return JmdcClient.create({
+    model: cfg.model,
+    endpoints: cfg.endpointsFile,
+    transport: 'url',
+    region: cfg.region,
+    credentials: cfg.credentials,
+    threads: cfg.threads,
+    backend,
+    stateFile,
+    persistIntervalMs: 3_600_000,
+    profile: { ...profile, rows: spec.rows },
+    objective: { minimize: 'latency', minAccuracy: spec.minAccuracy },
+    warmUp: spec.warmUp,
+    // the cloud part is waited for (a cold start is paid, not escaped by a local finish)
+    timeouts: { deadlineFloorMs: 20_000 },
+    // without cold-start awareness no init cost is priced: none assumed, none learned
+    ...(spec.coldAware ? {} : { priors: { initMs: 0 }, bounds: { maxInitMs: 1e-6 } }),
+    onWarning: (m) => {
+      if (!/discarded|implausible/i.test(m)) process.stderr.write(`device (${spec.key}): ${m}\n`);
+    },
+  });
+}
+
+async function setClients(specs: ClientSpec[]): Promise<void> {
+  const old = [...clients.values()];
+  clients = new Map();
+  await Promise.all(old.map((c) => c.close().catch(() => {})));
+  for (const s of specs) clients.set(s.key, await makeClient(s));
+  send({ type: 'clientsReady', keys: [...clients.keys()] });
+}
+
+async function classify(key: string, start: number, batch: number): Promise<void> {
+  const client = clients.get(key);
+  if (!client || !images) throw new Error(`no client ${key}`);
+  const list: Uint8Array[] = [];
+  for (let i = 0; i < batch; i++) {
+    const k = (start + i) % count;
+    list.push(images.subarray(k * imageBytes, (k + 1) * imageBytes));
+  }
+  const out: WorkerResult = { type: 'result', key };
+  try {
+    const r = await client.classify(batch === 1 ? (list[0] as Uint8Array) : list);
+    out.result = {
+      classes: r.classes,
+      decision: r.decision,
+      predicted: r.predicted,
+      timings: r.timings,
+      bytesSent: r.bytesSent,
+      coldStart: r.coldStart,
+      fallback: r.fallback,
+      attempts: r.attempts,
+    };
+  } catch (e) {
+    out.error = isJmdcError(e)
+      ? { code: e.code, message: e.message }
+      : { code: 'UNEXPECTED', message: (e as Error).message };
+  }
+  send(out);
+}
+
+async function closeAll(): Promise<void> {
+  await Promise.all([...clients.values()].map((c) => c.close().catch(() => {})));
+  clients.clear();
+  await backend?.close();
+}
+
+process.on('message', (msg: ToWorker) => {
+  queue = queue.then(async () => {
+    try {
+      if (msg.type === 'init') await init(msg);
+      else if (msg.type === 'clients') await setClients(msg.specs);
+      else if (msg.type === 'classify') await classify(msg.key, msg.start, msg.batch);
+      else if (msg.type === 'close') {
+        await closeAll();
+        process.disconnect?.();
+      }
+    } catch (e) {
+      send({ type: 'fatal', message: (e as Error).message, ...(isJmdcError(e) ? { code: e.code } : {}) });
+    }
+  });
+});
+process.on('disconnect', () => {
+  void closeAll().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+});

@@ -1,0 +1,180 @@
+/**
+ * `npm run bench`: the strategies side by side on the local cloud, behind the shaping proxy, on this
+ * machine and emulated weaker devices (see runBench.ts). Progress on stderr; the last stdout line
+ * is one JSON summary; `--json FILE` writes every cell.
+ *
+ *   npm run bench -- [--quick] [--json FILE] [--devices host,pi4,pi-zero2] [--uplinks 0.05,0.25,1,5,20]
+ *                    [--rtts 10,40,150] [--batches 1,16] [--states warm,cold] [--requests N] [--warmup N]
+ *                    [--svg-dir DIR | --no-svg]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
+import { isJmdcError } from '@jmdc/edge-sdk/errors';
+import { DEVICE_PRESETS, type DevicePreset } from '@jmdc/netem';
+import { writeCharts } from './charts.js';
+import { type BenchConfig, type BenchRun, type FunctionState, runBench } from './runBench.js';
+import { checkGoals } from './summary.js';
+
+/** The full matrix of the benchmark. */
+export const FULL_MATRIX = {
+  devices: ['host', 'pi4', 'pi-zero2'],
+  uplinksMbps: [0.05, 0.25, 1, 5, 20],
+  rttsMs: [10, 40, 150],
+  batches: [1, 16],
+  states: ['warm', 'cold'] as FunctionState[],
+  requests: 30,
+  warmupRounds: 4,
+};
+
+/** `--quick`: a few cells that finish in about three minutes on 2 shared cores. */
+export const QUICK_MATRIX = {
+  devices: ['host', 'pi-zero2'],
+  uplinksMbps: [0.25, 5],
+  rttsMs: [40],
+  batches: [1],
+  states: ['warm'] as FunctionState[],
+  requests: 5,
+  warmupRounds: 2,
+};
+
+export const usage = `usage: npm run bench -- [options]
+  --quick               a few cells (${QUICK_MATRIX.devices.join(', ')}; ${QUICK_MATRIX.uplinksMbps.join(', ')} Mbit/s; ${QUICK_MATRIX.rttsMs.join(', ')} ms; batch 1; warm; ${QUICK_MATRIX.requests} requests), about 3 minutes
+  --json FILE           write the whole result (machine, deviceEmulation, cells) to FILE
+  --devices LIST        device presets (default ${FULL_MATRIX.devices.join(',')}; known: ${Object.keys(DEVICE_PRESETS).join(', ')})
+  --uplinks LIST        uplink Mbit/s (default ${FULL_MATRIX.uplinksMbps.join(',')})
+  --rtts LIST           RTT ms (default ${FULL_MATRIX.rttsMs.join(',')})
+  --batches LIST        images per request (default ${FULL_MATRIX.batches.join(',')})
+  --states LIST         warm,cold (default warm,cold; cold: every measured request finds its function reaped)
+  --requests N          measured requests per strategy per cell (default ${FULL_MATRIX.requests})
+  --warmup N            unmeasured rounds per cell first (default ${FULL_MATRIX.warmupRounds})
+  --model ID            model (default fmnist-vgg16)
+  --svg-dir DIR         where the charts go (default docs/img); --no-svg for none
+The options after --quick override its cells.`;
+
+function list(v: string | undefined, name: string): number[] | undefined {
+  if (v === undefined) return undefined;
+  return v.split(',').map((x) => num(x.trim(), name, { min: 0 }));
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const f = parseFlags(argv, {
+    quick: { type: 'boolean' },
+    json: { type: 'string' },
+    devices: { type: 'string' },
+    uplinks: { type: 'string' },
+    rtts: { type: 'string' },
+    batches: { type: 'string' },
+    states: { type: 'string' },
+    requests: { type: 'string' },
+    warmup: { type: 'string' },
+    model: { type: 'string' },
+    'svg-dir': { type: 'string' },
+    'no-svg': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (f.help) {
+    console.log(usage);
+    return 0;
+  }
+  const base = f.quick ? QUICK_MATRIX : FULL_MATRIX;
+  const deviceNames = f.devices?.split(',').map((s) => s.trim()) ?? base.devices;
+  const devices: DevicePreset[] = deviceNames.map((n) => {
+    const p = DEVICE_PRESETS[n];
+    if (!p) throw new UsageError(`unknown device '${n}' (known: ${Object.keys(DEVICE_PRESETS).join(', ')})`);
+    return p;
+  });
+  const states = (f.states?.split(',').map((s) => s.trim()) ?? base.states) as FunctionState[];
+  for (const s of states) if (s !== 'warm' && s !== 'cold') throw new UsageError(`--states: warm or cold, got '${s}'`);
+  const batches = list(f.batches, 'batches') ?? base.batches;
+  for (const b of batches)
+    if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError('--batches: integers 1..64');
+  const uplinks = list(f.uplinks, 'uplinks') ?? base.uplinksMbps;
+  if (uplinks.some((u) => !(u > 0))) throw new UsageError('--uplinks must be > 0');
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stop.signal.aborted) process.exit(130);
+    log(`\n${sig}: stopping the local cloud, the proxy and the devices...`);
+    stop.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const cfg: BenchConfig = {
+    model: f.model ?? 'fmnist-vgg16',
+    devices,
+    uplinksMbps: uplinks,
+    rttsMs: list(f.rtts, 'rtts') ?? base.rttsMs,
+    batches,
+    states,
+    requests: f.requests === undefined ? base.requests : num(f.requests, 'requests', { min: 1, int: true }),
+    warmupRounds: f.warmup === undefined ? base.warmupRounds : num(f.warmup, 'warmup', { min: 1, int: true }),
+    workDir: resolve('.jmdc', 'bench'),
+    log,
+    signal: stop.signal,
+  };
+  const cellCount =
+    cfg.devices.length * cfg.uplinksMbps.length * cfg.rttsMs.length * cfg.batches.length * cfg.states.length;
+  log(`bench: ${cellCount} cells, ${cfg.requests} measured requests per strategy per cell`);
+  let result: BenchRun;
+  try {
+    result = await runBench(cfg);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const goals = checkGoals(result.cells);
+  const out = { ...result, goals };
+  if (f.json) {
+    const file = resolve(f.json);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+    log(`bench: wrote ${file}`);
+  }
+  if (!f['no-svg']) {
+    const files = writeCharts(resolve(f['svg-dir'] ?? 'docs/img'), result);
+    log(`bench: charts ${files.join(', ')}`);
+  }
+  console.log(
+    JSON.stringify({
+      cells: result.cells.length,
+      wallMs: result.wallMs,
+      machine: result.machine,
+      deviceEmulation: result.deviceEmulation,
+      goals,
+      perCell: result.cells.map((c) => ({
+        device: c.device,
+        uplinkMbps: c.uplinkMbps,
+        rttMs: c.rttMs,
+        batch: c.batch,
+        state: c.state,
+        decision: c.decision,
+        oracle: c.oracleDecision,
+        medians: Object.fromEntries(Object.entries(c.strategies).map(([k, v]) => [k, v.medianMs])),
+        ratios: c.ratios,
+      })),
+    }),
+  );
+  return 0;
+}
+
+async function main(): Promise<void> {
+  try {
+    process.exitCode = await run(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`npm run bench: ${e.message}\n\n${usage}`);
+      process.exitCode = 2;
+    } else if (isJmdcError(e)) {
+      console.error(`npm run bench: ${e.code}: ${e.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error(`npm run bench: ${(e as Error).stack ?? e}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) await main();

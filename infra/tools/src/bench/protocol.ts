@@ -1,0 +1,55 @@
+/**
+ * Messages between the benchmark (local cloud, shaping proxy, cells) and its device worker (the
+ * `JmdcClient`s of every strategy in one process, so that one CPU budget slows them all alike).
+ */
+import type { ClassifyResult } from '@jmdc/edge-sdk';
+import type { ClientSpec } from './strategies.js';
+
+export interface WorkerInit {
+  type: 'init';
+  model: string;
+  endpointsFile: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** onnxruntime intra-op threads of every client. */
+  threads: number;
+  /** The first `images` test images are loaded. */
+  images: number;
+  /** Folder for the per-client state files (the shared calibration is copied into each). */
+  stateDir: string;
+  /** Timed calibration rounds (min, max). */
+  calibrationRounds: [number, number];
+}
+
+export type ToWorker =
+  | WorkerInit
+  /** Closes the clients of the previous cell and creates one per spec (fresh estimators, shared calibration). */
+  | { type: 'clients'; specs: ClientSpec[] }
+  /** Classifies test images [start, start + batch) with the client `key`. */
+  | { type: 'classify'; key: string; start: number; batch: number }
+  | { type: 'close' };
+
+export interface WorkerReady {
+  type: 'ready';
+  calibrationMs: number;
+  /** Whole network per variant on this (emulated) device, ms. */
+  fullMs: Record<string, number>;
+  headMs: Record<string, number[]>;
+}
+
+/** One classify call as the worker saw it. */
+export interface WorkerResult {
+  type: 'result';
+  key: string;
+  result?: Pick<
+    ClassifyResult,
+    'classes' | 'decision' | 'predicted' | 'timings' | 'bytesSent' | 'coldStart' | 'fallback' | 'attempts'
+  >;
+  error?: { code: string; message: string };
+}
+
+export type FromWorker =
+  | WorkerReady
+  | WorkerResult
+  | { type: 'clientsReady'; keys: string[] }
+  | { type: 'fatal'; message: string; code?: string };

@@ -1,0 +1,426 @@
+/**
+ * The benchmark against the baselines: one local cloud (the CDK assembly's function bundles in
+ * Lambda-runtime processes), one shaping proxy in front of it, and per emulated device one worker
+ * process under a CPU budget that holds a `JmdcClient` per strategy. In each cell (uplink x RTT x
+ * batch x function state) the strategies are interleaved request by request on the same test images;
+ * then the oracle's candidates (fixed rows) are measured the same way.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { arch, cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { loadProfile, type PlanRow } from '@jmdc/edge-sdk';
+import { loadModel } from '@jmdc/edge-sdk/model';
+import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
+import { type CpuBudget, createCpuBudget, type DevicePreset, type ShapingProxy, startShapingProxy } from '@jmdc/netem';
+import { loadSplit } from '../dataset.js';
+import type { FromWorker, ToWorker, WorkerReady, WorkerResult } from './protocol.js';
+import {
+  benchFloor,
+  buildStrategies,
+  type ClientSpec,
+  fixedSpec,
+  paretoRows,
+  rowKey,
+  STRATEGY_NAMES,
+  type Strategy,
+  type StrategyName,
+} from './strategies.js';
+import { type CellRecord, type CellSummary, summarizeCell } from './summary.js';
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+const REGION = 'us-east-1';
+/** Downlink of every cell (the answers are a few hundred bytes): an assumption, the issue fixes only the uplink. */
+export const BENCH_DOWNLINK_MBPS = 20;
+
+export type FunctionState = 'warm' | 'cold';
+
+/** What to run. */
+export interface BenchConfig {
+  model: string;
+  devices: DevicePreset[];
+  uplinksMbps: number[];
+  rttsMs: number[];
+  batches: number[];
+  states: FunctionState[];
+  /** Measured requests per strategy per cell (and per oracle candidate). */
+  requests: number;
+  /** Unmeasured rounds per cell before measuring (the clients learn the link; in cold cells as many more under cold starts). */
+  warmupRounds: number;
+  /** Pareto rows added to the oracle's candidates. @default 2 */
+  paretoCandidates?: number;
+  /** Only these strategies (tests). @default all */
+  strategies?: StrategyName[];
+  /** Timed calibration rounds on each device, [min, max]. @default [5, 11] */
+  calibrationRounds?: [number, number];
+  /** Working folder (endpoints file, state files). */
+  workDir: string;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** How one device was emulated. */
+export interface DeviceEmulation {
+  device: string;
+  cpuFraction: number;
+  method: string;
+  detail: string;
+  threads: number;
+  calibrationMs: number;
+  /** Whole network per variant, ms, as calibrated on the device. */
+  fullMs: Record<string, number>;
+}
+
+/** Everything a run produced. */
+export interface BenchRun {
+  machine: { cpu: string; cores: number; arch: string; node: string; memoryGiB: number; loadavgAtStart: number[] };
+  deviceEmulation: DeviceEmulation[];
+  strategies: { name: StrategyName; description: string; approximation?: string; rows: number }[];
+  floor: number;
+  cells: CellSummary[];
+  localCloud: { invocations: number; coldStarts: number; throttles: number };
+  wallMs: number;
+}
+
+const workerPath = join(dirname(fileURLToPath(import.meta.url)), 'benchWorker.ts');
+
+function forkWorker(): ChildProcess {
+  return fork(workerPath, [], {
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+}
+
+function nextMessage<T extends FromWorker['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<FromWorker, { type: T }>> {
+  return new Promise((resolvePromise, reject) => {
+    const onMessage = (m: FromWorker): void => {
+      if (m.type === type) {
+        cleanup();
+        resolvePromise(m as Extract<FromWorker, { type: T }>);
+      } else if (m.type === 'fatal') {
+        cleanup();
+        reject(Object.assign(new Error(`device worker: ${m.message}`), { code: m.code }));
+      }
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      cleanup();
+      reject(new Error(`device worker exited (${code ?? signal}) before '${type}'`));
+    };
+    const cleanup = (): void => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+function send(child: ChildProcess, msg: ToWorker): void {
+  child.send(msg);
+}
+
+async function stopWorker(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  if (child.connected) send(child, { type: 'close' });
+  await Promise.race([exited, sleep(5000)]);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await Promise.race([exited, sleep(2000)]);
+  }
+}
+
+/** One cell of the matrix. */
+export interface Cell {
+  uplinkMbps: number;
+  rttMs: number;
+  device: string;
+  batch: number;
+  state: FunctionState;
+}
+
+/** The cells of one device, warm cells first (a cold cell's fault would otherwise leak into nothing, but the order is stated). */
+export function cellsOf(cfg: BenchConfig, device: string): Cell[] {
+  const out: Cell[] = [];
+  for (const state of cfg.states)
+    for (const batch of cfg.batches)
+      for (const uplinkMbps of cfg.uplinksMbps)
+        for (const rttMs of cfg.rttsMs) out.push({ uplinkMbps, rttMs, device, batch, state });
+  return out;
+}
+
+/**
+ * Runs the benchmark; everything it starts (local cloud and its instances, proxy, workers, CPU
+ * budgets) is stopped before it returns or throws.
+ */
+export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
+  const { log } = cfg;
+  const t0 = performance.now();
+  const model = loadModel(cfg.model);
+  const profile = loadProfile(model.dir, { manifest: model.manifest });
+  const floor = benchFloor(profile);
+  const all = buildStrategies(model.manifest, profile);
+  const strategies = cfg.strategies ? all.filter((s) => cfg.strategies?.includes(s.name)) : all;
+  const maxBatch = Math.max(...cfg.batches);
+  const imagesNeeded = Math.min(10_000, (cfg.requests + 2 * cfg.warmupRounds + 1) * maxBatch);
+  const labels = loadSplit(model.dir, 'test', imagesNeeded).labels;
+  const cpu = cpus();
+  const machine: BenchRun['machine'] = {
+    cpu: cpu[0]?.model?.trim() ?? 'unknown',
+    cores: cpu.length,
+    arch: arch(),
+    node: process.version,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+  const rowsByKey = new Map<string, PlanRow>();
+  for (const s of all) for (const r of s.rows) if (!rowsByKey.has(rowKey(r))) rowsByKey.set(rowKey(r), r);
+  const pareto = paretoRows(profile, floor, cfg.paretoCandidates ?? 2);
+  for (const r of pareto) if (!rowsByKey.has(rowKey(r))) rowsByKey.set(rowKey(r), r);
+
+  let cloud: LocalCloud | undefined;
+  let proxy: ShapingProxy | undefined;
+  const emulations: DeviceEmulation[] = [];
+  const cells: CellSummary[] = [];
+  mkdirSync(cfg.workDir, { recursive: true });
+  try {
+    log(`local cloud: model ${model.manifest.id}`);
+    cloud = await startLocalCloud({
+      model: model.dir,
+      idleTimeoutMs: 3_600_000,
+      onInfo: (line) => log(`local cloud: ${line}`),
+    });
+    const target = new URL(cloud.url);
+    proxy = await startShapingProxy({
+      target: { host: target.hostname, port: Number(target.port) },
+      conditions: 'loopback',
+    });
+    const endpointsFile = join(cfg.workDir, 'endpoints.json');
+    writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
+    log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
+
+    for (const device of cfg.devices) {
+      cfg.signal?.throwIfAborted();
+      const r = await runDevice(cfg, device, {
+        cloud,
+        proxy,
+        endpointsFile,
+        strategies,
+        rowsByKey,
+        pareto,
+        floor,
+        labels,
+        imagesNeeded,
+      });
+      emulations.push(r.emulation);
+      cells.push(...r.cells);
+    }
+    const st = cloud.stats();
+    return {
+      machine,
+      deviceEmulation: emulations,
+      strategies: strategies.map((s) => ({
+        name: s.name,
+        description: s.description,
+        ...(s.approximation ? { approximation: s.approximation } : {}),
+        rows: s.rows.length,
+      })),
+      floor,
+      cells,
+      localCloud: { invocations: st.invocations, coldStarts: st.coldStarts, throttles: st.throttles },
+      wallMs: Math.round(performance.now() - t0),
+    };
+  } finally {
+    await proxy?.close().catch(() => {});
+    await cloud?.stop();
+  }
+}
+
+interface DeviceContext {
+  cloud: LocalCloud;
+  proxy: ShapingProxy;
+  endpointsFile: string;
+  strategies: Strategy[];
+  rowsByKey: Map<string, PlanRow>;
+  pareto: PlanRow[];
+  floor: number;
+  labels: Uint8Array;
+  imagesNeeded: number;
+}
+
+async function runDevice(
+  cfg: BenchConfig,
+  device: DevicePreset,
+  ctx: DeviceContext,
+): Promise<{ emulation: DeviceEmulation; cells: CellSummary[] }> {
+  const { log } = cfg;
+  let child: ChildProcess | undefined;
+  let budget: CpuBudget | undefined;
+  const stateDir = join(cfg.workDir, `state-${device.name}`);
+  rmSync(stateDir, { recursive: true, force: true });
+  try {
+    child = forkWorker();
+    let method = 'none';
+    let detail = 'this machine at full speed';
+    if (device.cpuFraction < 1) {
+      budget = await createCpuBudget({ cpuFraction: device.cpuFraction, name: `jmdc-bench-${process.pid}` });
+      method = budget.method;
+      detail = budget.detail;
+      if (child.pid !== undefined) budget.addProcess(child.pid);
+    }
+    // one intra-op thread everywhere: the budgets are fractions of one core, and the host shares its cores
+    const threads = 1;
+    log(`device ${device.name}: ${device.cpuFraction} of one core (${method}: ${detail}); calibrating...`);
+    const ready = nextMessage(child, 'ready');
+    send(child, {
+      type: 'init',
+      model: cfg.model,
+      endpointsFile: ctx.endpointsFile,
+      region: REGION,
+      credentials: LOCAL_CREDENTIALS,
+      threads,
+      images: ctx.imagesNeeded,
+      stateDir,
+      calibrationRounds: cfg.calibrationRounds ?? [5, 11],
+    });
+    const r: WorkerReady = await ready;
+    log(
+      `device ${device.name}: calibrated in ${(r.calibrationMs / 1000).toFixed(1)} s, whole network r000 ${r.fullMs.r000?.toFixed(2)} ms`,
+    );
+    const emulation: DeviceEmulation = {
+      device: device.name,
+      cpuFraction: device.cpuFraction,
+      method,
+      detail,
+      threads,
+      calibrationMs: Math.round(r.calibrationMs),
+      fullMs: r.fullMs,
+    };
+    const out: CellSummary[] = [];
+    const cells = cellsOf(cfg, device.name);
+    for (const [i, cell] of cells.entries()) {
+      cfg.signal?.throwIfAborted();
+      const t = performance.now();
+      const summary = await runCell(cfg, child, cell, ctx);
+      out.push(summary);
+      const j = summary.strategies;
+      log(
+        `[${device.name} ${i + 1}/${cells.length}] ${cell.uplinkMbps} Mbit/s, ${cell.rttMs} ms, batch ${cell.batch}, ${cell.state}: ` +
+          `jmdc ${j.jmdc?.medianMs ?? '-'} ms (${summary.decision}), neurosurgeon ${j.neurosurgeon?.medianMs ?? '-'}, ` +
+          `oracle ${j.oracle?.medianMs ?? '-'} (${summary.oracleDecision}) in ${((performance.now() - t) / 1000).toFixed(0)} s`,
+      );
+    }
+    return { emulation, cells: out };
+  } finally {
+    await stopWorker(child);
+    await budget?.close().catch(() => {});
+  }
+}
+
+/** Classifies one batch with the client `key` and records it. */
+async function classifyOnce(child: ChildProcess, key: string, start: number, batch: number): Promise<WorkerResult> {
+  const reply = nextMessage(child, 'result');
+  send(child, { type: 'classify', key, start, batch });
+  return reply;
+}
+
+/**
+ * Runs `rounds` rounds over `keys`, each round every key once (the order rotates by one per round,
+ * so no strategy always goes first), on images [round x batch, ...).
+ */
+async function interleave(
+  child: ChildProcess,
+  keys: string[],
+  rounds: number,
+  batch: number,
+  firstImage: number,
+  onResult?: (r: WorkerResult, start: number) => void,
+): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const start = firstImage + round * batch;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[(k + round) % keys.length] as string;
+      const r = await classifyOnce(child, key, start, batch);
+      onResult?.(r, start);
+    }
+  }
+}
+
+async function setClients(child: ChildProcess, specs: ClientSpec[]): Promise<void> {
+  const ready = nextMessage(child, 'clientsReady');
+  send(child, { type: 'clients', specs });
+  await ready;
+}
+
+async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: DeviceContext): Promise<CellSummary> {
+  const { proxy, cloud } = ctx;
+  proxy.setConditions({
+    uplinkMbps: cell.uplinkMbps,
+    downlinkMbps: BENCH_DOWNLINK_MBPS,
+    rttMs: cell.rttMs,
+    jitterMs: 0,
+  });
+  const records: CellRecord[] = [];
+  const record = (r: WorkerResult, start: number): void => {
+    records.push({ ...r, labels: Array.from(ctx.labels.subarray(start, start + cell.batch)) });
+  };
+  const measuredFrom = 2 * cfg.warmupRounds * cell.batch;
+  const cold = cell.state === 'cold';
+  const measure = async (specs: ClientSpec[]): Promise<void> => {
+    const keys = specs.map((s) => s.key);
+    cloud.clearFaults();
+    await setClients(child, specs);
+    // the clients learn the link on warm functions
+    await interleave(child, keys, cfg.warmupRounds, cell.batch, 0);
+    if (cold) {
+      // every request from here on finds its function reaped: the cold-start-aware client learns it
+      cloud.injectFault('*', { kind: 'coldStorm' });
+      await interleave(child, keys, cfg.warmupRounds, cell.batch, cfg.warmupRounds * cell.batch);
+    }
+    await interleave(child, keys, cfg.requests, cell.batch, measuredFrom, record);
+    cloud.clearFaults();
+  };
+  try {
+    await measure(ctx.strategies);
+    // the oracle's candidates: the rows the strategies used and a few Pareto rows, as fixed clients
+    const measuredRows = new Set<string>();
+    const fixedOf = new Map<string, string>();
+    for (const s of ctx.strategies) {
+      if (s.rows.length === 1) {
+        const k = rowKey(s.rows[0] as PlanRow);
+        measuredRows.add(k);
+        fixedOf.set(k, s.key);
+      }
+    }
+    const wanted = new Set<string>();
+    for (const r of records) {
+      if (!r.result) continue;
+      const d = r.result.decision;
+      const k = rowKey({ ...d, quantScope: d.quantScope ?? 'channel' });
+      if (!measuredRows.has(k)) wanted.add(k);
+    }
+    for (const r of ctx.pareto) if (!measuredRows.has(rowKey(r))) wanted.add(rowKey(r));
+    const extra: ClientSpec[] = [];
+    for (const k of wanted) {
+      const row = ctx.rowsByKey.get(k);
+      if (row && row.valAccuracy >= ctx.floor) extra.push(fixedSpec(row));
+    }
+    if (extra.length > 0) await measure(extra);
+    return summarizeCell(cell, records, {
+      strategies: ctx.strategies.map((s) => s.name),
+      fixedOf,
+      rowsByKey: ctx.rowsByKey,
+      floor: ctx.floor,
+    });
+  } finally {
+    cloud.clearFaults();
+  }
+}
+
+export { STRATEGY_NAMES };

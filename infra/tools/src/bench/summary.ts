@@ -1,0 +1,225 @@
+/** The benchmark's figures per cell, computed from the per-request records. */
+import type { PlanRow } from '@jmdc/edge-sdk';
+import { quantile } from '../demo/summary.js';
+import type { WorkerResult } from './protocol.js';
+import { rowKey, type StrategyName } from './strategies.js';
+
+/** One classify call and the true labels of its images. */
+export interface CellRecord extends WorkerResult {
+  labels: number[];
+}
+
+/** Figures of one strategy (or the oracle) in one cell. */
+export interface StrategyStats {
+  medianMs: number;
+  p95Ms: number;
+  /** Mean bytes uploaded per request (a request carries `batch` images). */
+  bytes: number;
+  /** Share of the images of the measured requests classified correctly. */
+  accuracy: number;
+  /** Requests that met a cold start. */
+  coldStarts: number;
+  /** Median of the planner's predicted latency. */
+  predictedMedianMs: number;
+  requests: number;
+  /** Requests that ended with an error (not counted in the latencies). */
+  errors: number;
+  /** Requests finished on the device after the cloud part failed or was abandoned. */
+  fallbacks: number;
+  /** Decisions (row keys, see `rowKey`) and how often each was taken. */
+  decisions: Record<string, number>;
+}
+
+/** A cell's figures, in the JSON shape of the benchmark. */
+export interface CellSummary {
+  uplinkMbps: number;
+  rttMs: number;
+  device: string;
+  batch: number;
+  state: 'warm' | 'cold';
+  strategies: Record<string, StrategyStats & { row?: string }>;
+  /** Ratios of medians: ours (`jmdc`) over Neurosurgeon, over the best edge-only/cloud-only strategy, over the oracle. */
+  ratios: { oursOverNeurosurgeon: number; oursOverBestSingle: number; oursOverOracle: number };
+  /** Accuracy points ours lost against the unpruned model on the same images (edge-only full). */
+  oursAccuracyLoss: number;
+  /** Ours' most frequent decision. */
+  decision: string;
+  /** The oracle's row. */
+  oracleDecision: string;
+  /** The best of the single strategies (edge-only and cloud-only). */
+  bestSingle: string;
+  /** |ours' predicted median - measured median| / measured median. */
+  oursPredictionError: number;
+}
+
+export const SINGLE_STRATEGIES: readonly StrategyName[] = [
+  'edgeOnlyFull',
+  'edgeOnlyPruned',
+  'cloudOnlyRaw',
+  'cloudOnlyPng',
+];
+
+function round(x: number, digits = 2): number {
+  if (!Number.isFinite(x)) return x;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Figures of a list of records (one strategy in one cell). */
+export function statsOf(records: readonly CellRecord[]): StrategyStats {
+  const ok = records.filter((r) => r.result !== undefined);
+  const res = ok.map((r) => r.result as NonNullable<WorkerResult['result']>);
+  const total = res.map((r) => r.timings.totalMs);
+  let images = 0;
+  let correct = 0;
+  for (const r of ok) {
+    const classes = r.result?.classes ?? [];
+    r.labels.forEach((l, i) => {
+      images++;
+      if (classes[i] === l) correct++;
+    });
+  }
+  const decisions: Record<string, number> = {};
+  for (const r of res) {
+    const l = rowKey({ ...r.decision, quantScope: r.decision.quantScope ?? 'channel' });
+    decisions[l] = (decisions[l] ?? 0) + 1;
+  }
+  return {
+    medianMs: round(quantile(total, 0.5)),
+    p95Ms: round(quantile(total, 0.95)),
+    bytes: round(res.length ? res.reduce((a, r) => a + r.bytesSent, 0) / res.length : 0, 1),
+    accuracy: round(images ? correct / images : Number.NaN, 4),
+    coldStarts: res.filter((r) => r.coldStart).length,
+    predictedMedianMs: round(
+      quantile(
+        res.map((r) => r.predicted.totalMs),
+        0.5,
+      ),
+    ),
+    requests: records.length,
+    errors: records.length - ok.length,
+    fallbacks: res.filter((r) => r.fallback !== false).length,
+    decisions,
+  };
+}
+
+/** The most frequent key of a count table ('' when empty). */
+export function modal(counts: Record<string, number>): string {
+  let best = '';
+  let n = -1;
+  for (const [k, v] of Object.entries(counts)) {
+    if (v > n) {
+      best = k;
+      n = v;
+    }
+  }
+  return best;
+}
+
+/**
+ * Summarizes one cell: per strategy, the oracle (the fastest measured fixed row that reaches the
+ * floor: the rows of the single-row strategies and the extra candidates), and the ratios of medians.
+ */
+export function summarizeCell(
+  cell: Omit<
+    CellSummary,
+    'strategies' | 'ratios' | 'oursAccuracyLoss' | 'decision' | 'oracleDecision' | 'bestSingle' | 'oursPredictionError'
+  >,
+  records: readonly CellRecord[],
+  ctx: { strategies: readonly string[]; fixedOf: Map<string, string>; rowsByKey: Map<string, PlanRow>; floor: number },
+): CellSummary {
+  const byKey = new Map<string, CellRecord[]>();
+  for (const r of records) {
+    const list = byKey.get(r.key) ?? [];
+    list.push(r);
+    byKey.set(r.key, list);
+  }
+  const strategies: CellSummary['strategies'] = {};
+  for (const s of ctx.strategies) strategies[s] = statsOf(byKey.get(s) ?? []);
+  // oracle candidates: every measured fixed row within the floor
+  let oracle: (StrategyStats & { row: string }) | undefined;
+  const consider = (row: string, recs: CellRecord[] | undefined): void => {
+    const r = ctx.rowsByKey.get(row);
+    if (!recs?.length || !r || r.valAccuracy < ctx.floor) return;
+    const st = statsOf(recs);
+    if (Number.isFinite(st.medianMs) && (!oracle || st.medianMs < oracle.medianMs)) oracle = { ...st, row };
+  };
+  for (const [row, key] of ctx.fixedOf) consider(row, byKey.get(key));
+  for (const [key, recs] of byKey) if (key.startsWith('fixed:')) consider(key.slice(6), recs);
+  if (oracle) strategies.oracle = oracle;
+  const med = (k: string) => strategies[k]?.medianMs ?? Number.NaN;
+  const ours = med('jmdc');
+  let bestSingle = '';
+  for (const s of SINGLE_STRATEGIES) {
+    if (strategies[s] && Number.isFinite(med(s)) && (!bestSingle || med(s) < med(bestSingle))) bestSingle = s;
+  }
+  const j = strategies.jmdc;
+  const full = strategies.edgeOnlyFull;
+  return {
+    ...cell,
+    strategies,
+    ratios: {
+      oursOverNeurosurgeon: round(ours / med('neurosurgeon'), 3),
+      oursOverBestSingle: round(ours / (bestSingle ? med(bestSingle) : Number.NaN), 3),
+      oursOverOracle: round(ours / (oracle?.medianMs ?? Number.NaN), 3),
+    },
+    oursAccuracyLoss: round(j && full ? 100 * (full.accuracy - j.accuracy) : Number.NaN, 2),
+    decision: j ? modal(j.decisions) : '',
+    oracleDecision: oracle?.row ?? '',
+    bestSingle,
+    oursPredictionError: round(j ? Math.abs(j.predictedMedianMs - j.medianMs) / j.medianMs : Number.NaN, 3),
+  };
+}
+
+/** Geometric mean (NaN when empty or any value is not positive). */
+export function geomean(xs: readonly number[]): number {
+  if (xs.length === 0 || xs.some((x) => !(x > 0))) return Number.NaN;
+  return Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+}
+
+/** The issue's goals, checked over the cells. */
+export interface GoalCheck {
+  cells: number;
+  /** Cells where ours lost at most 1 accuracy point. */
+  withinAccuracy: number;
+  /** Cells with ours <= 1.05 x the best single strategy. */
+  withinBestSingle: number;
+  /** Cells with ours <= 1.10 x the oracle. */
+  withinOracle: number;
+  /** Cells with ours <= Neurosurgeon. */
+  notSlowerThanNeurosurgeon: number;
+  /** Geometric mean of ours / Neurosurgeon over the cells at 1 Mbit/s and below. */
+  geomeanOursOverNeurosurgeonAtOrBelow1Mbps: number;
+  /** Warm cells whose predicted median is within 20% of the measured one, of all warm cells. */
+  warmPredictionWithin20pct: number;
+  warmCells: number;
+  worstOursOverBestSingle: number;
+  worstOursOverOracle: number;
+}
+
+function max(xs: readonly number[]): number {
+  return xs.length ? Math.max(...xs) : Number.NaN;
+}
+
+/** The goals of the benchmark over `cells` (the counts say where they are met). */
+export function checkGoals(cells: readonly CellSummary[]): GoalCheck {
+  const finite = (xs: number[]) => xs.filter(Number.isFinite);
+  const warm = cells.filter((c) => c.state === 'warm');
+  return {
+    cells: cells.length,
+    withinAccuracy: cells.filter((c) => c.oursAccuracyLoss <= 1.0).length,
+    withinBestSingle: cells.filter((c) => c.ratios.oursOverBestSingle <= 1.05).length,
+    withinOracle: cells.filter((c) => c.ratios.oursOverOracle <= 1.1).length,
+    notSlowerThanNeurosurgeon: cells.filter((c) => c.ratios.oursOverNeurosurgeon <= 1).length,
+    geomeanOursOverNeurosurgeonAtOrBelow1Mbps: round(
+      geomean(finite(cells.filter((c) => c.uplinkMbps <= 1).map((c) => c.ratios.oursOverNeurosurgeon))),
+      3,
+    ),
+    warmPredictionWithin20pct: warm.filter((c) => c.oursPredictionError <= 0.2).length,
+    warmCells: warm.length,
+    worstOursOverBestSingle: max(finite(cells.map((c) => c.ratios.oursOverBestSingle))),
+    worstOursOverOracle: max(finite(cells.map((c) => c.ratios.oursOverOracle))),
+  };
+}
+
+export { rowKey };
