@@ -91,15 +91,24 @@ const same = (a: number, b: number) => Math.abs(a - b) < 1e-9;
 /**
  * Rows with coder `none` derived from the profile's rows of the same point, variant, keep, bits and
  * scope (the coders are lossless, so the accuracy is the listed one; the bytes are computed exactly).
+ * With `scope`, the quantization scope is replaced too and the listed accuracy is assumed (used at 8
+ * bits only, where one range per item and one per channel both lose almost nothing).
  */
-function uncoded(manifest: Manifest, rows: readonly PlanRow[], pick: (r: PlanRow) => boolean): PlanRow[] {
+function uncoded(
+  manifest: Manifest,
+  rows: readonly PlanRow[],
+  pick: (r: PlanRow) => boolean,
+  scope?: 'channel' | 'tensor',
+): PlanRow[] {
   const out = new Map<string, PlanRow>();
   for (const r of rows) {
     if (r.kind !== 'split' || !pick(r)) continue;
+    const quantScope = scope ?? r.quantScope;
     const d: PlanRow = {
       ...r,
       coder: 'none',
-      meanPayloadBytes: uncodedFeatureBytes(manifest, r.point, r.variant, r.keep, r.bits, r.quantScope),
+      quantScope,
+      meanPayloadBytes: uncodedFeatureBytes(manifest, r.point, r.variant, r.keep, r.bits, quantScope),
       synthesized: true,
     };
     const k = rowKey(d);
@@ -138,7 +147,8 @@ export function buildStrategies(manifest: Manifest, profile: NormalizedProfile):
   const png = rows.filter((r) => r.kind === 'cloud-only' && r.coder === 'png');
   const raw = rawCloudRow(manifest, profile);
   const full8 = (r: PlanRow) => same(r.variant, 0) && r.bits === 8 && same(r.keep, 1) && r.quantScope === 'channel';
-  const neuroSplits = uncoded(manifest, rows, full8);
+  // one range per item: per-channel ranges would cost more than the float32 values at point 5 (256 x 1 x 1)
+  const neuroSplits = uncoded(manifest, rows, full8, 'tensor');
   const jaladSplits = rows.filter((r) => r.kind === 'split' && full8(r) && r.coder !== 'none');
   const jmdc6 = uncoded(manifest, rows, (r) => r.bits === 6 && r.quantScope === 'channel');
   const s = (
@@ -174,7 +184,7 @@ export function buildStrategies(manifest: Manifest, profile: NormalizedProfile):
         coldAware: false,
         warmUp: false,
         approximation:
-          'features sent as 8-bit per-channel quantized values, keep 1, coder none (4x fewer bytes than float32: the codec has no float32 mode); favours this baseline',
+          'features sent as 8-bit values (one range per item), keep 1, coder none: about 4x fewer bytes than float32, because the codec has no float32 mode; accuracy taken from the 8-bit per-channel rows. This favours the baseline',
       },
     ),
     s(

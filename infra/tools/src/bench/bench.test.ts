@@ -1,0 +1,215 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadProfile } from '@jmdc/edge-sdk';
+import { loadModel } from '@jmdc/edge-sdk/model';
+import { DEVICE_PRESETS } from '@jmdc/netem';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeCharts } from './charts.js';
+import { type BenchRun, runBench } from './runBench.js';
+import {
+  benchFloor,
+  buildStrategies,
+  rawImageBytes,
+  rowKey,
+  STRATEGY_NAMES,
+  uncodedFeatureBytes,
+} from './strategies.js';
+import { type CellRecord, checkGoals, statsOf, summarizeCell } from './summary.js';
+
+const model = loadModel('fmnist-vgg16');
+const profile = loadProfile(model.dir, { manifest: model.manifest });
+
+function rec(key: string, totalMs: number, o: { bytes?: number; correct?: boolean; edge?: boolean } = {}): CellRecord {
+  return {
+    type: 'result',
+    key,
+    labels: [3],
+    result: {
+      classes: [o.correct === false ? 4 : 3],
+      decision: o.edge
+        ? { kind: 'edge-only', point: -1, variant: 0, keep: 1, bits: 8, coder: 'none' }
+        : { kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8, coder: 'png' },
+      predicted: {
+        totalMs: totalMs * 1.1,
+        edgeMs: 0,
+        encodeMs: 0,
+        uploadMs: 0,
+        rttMs: 0,
+        cloudMs: 0,
+        coldMs: 0,
+        accuracy: 0.94,
+        costUsd: 0,
+      },
+      timings: { edgeMs: 0, encodeMs: 0, uploadMs: 0, cloudMs: 0, totalMs },
+      bytesSent: o.bytes ?? 0,
+      coldStart: false,
+      fallback: false,
+      attempts: o.bytes ? 1 : 0,
+    },
+  };
+}
+
+describe('strategies', () => {
+  const s = buildStrategies(model.manifest, profile);
+  const by = Object.fromEntries(s.map((x) => [x.name, x]));
+
+  it('builds the eight strategies of the benchmark, in order', () => {
+    expect(s.map((x) => x.name)).toEqual([...STRATEGY_NAMES]);
+  });
+
+  it('gives Neurosurgeon only the unpruned model, whole tensors at 8 bits without a coder, and says it approximates float32', () => {
+    const splits = by.neurosurgeon?.rows.filter((r) => r.kind === 'split') ?? [];
+    expect(splits.map((r) => r.point).sort()).toEqual([1, 2, 3, 4, 5]);
+    for (const r of splits)
+      expect([r.variant, r.keep, r.bits, r.coder, r.quantScope]).toEqual([0, 1, 8, 'none', 'tensor']);
+    expect(by.neurosurgeon?.rows.some((r) => r.kind === 'cloud-only' && r.coder === 'raw')).toBe(true);
+    expect(by.neurosurgeon?.approximation).toMatch(/float32/);
+    expect(by.neurosurgeon?.coldAware).toBe(false);
+  });
+
+  it('computes the uncoded payload size exactly: 8-bit values of the whole point-5 tensor plus framing', () => {
+    const p5 = by.neurosurgeon?.rows.find((r) => r.point === 5);
+    // point 5 of r000: 1024 float32 bytes = 256 values, one byte each at 8 bits, plus header and range
+    expect(p5?.meanPayloadBytes).toBeGreaterThan(256);
+    expect(p5?.meanPayloadBytes).toBeLessThan(256 + 200);
+    // per channel, the ranges alone would outweigh the float32 tensor
+    expect(uncodedFeatureBytes(model.manifest, 5, 0, 1, 8, 'channel')).toBeGreaterThan(1024);
+  });
+
+  it('gives JMDC-as-published 6-bit uncoded rows of every variant and ours every row with cold-start awareness', () => {
+    const splits = by.jmdcPublished?.rows.filter((r) => r.kind === 'split') ?? [];
+    expect(splits.length).toBeGreaterThan(10);
+    expect(new Set(splits.map((r) => `${r.bits} ${r.coder}`))).toEqual(new Set(['6 none']));
+    expect(new Set(splits.map((r) => r.variant)).size).toBeGreaterThan(1);
+    expect(by.jmdc?.rows.length).toBe(profile.rows.length);
+    expect([by.jmdc?.coldAware, by.jmdc?.warmUp]).toEqual([true, true]);
+  });
+
+  it('restricts edge-only pruned to variants within the floor, and cloud-only raw to one raw row of the exact size', () => {
+    const floor = benchFloor(profile);
+    for (const r of by.edgeOnlyPruned?.rows ?? []) expect(r.valAccuracy).toBeGreaterThanOrEqual(floor);
+    expect(by.cloudOnlyRaw?.rows.map(rowKey)).toEqual(['cloud raw']);
+    expect(by.cloudOnlyRaw?.rows[0]?.meanPayloadBytes).toBe(rawImageBytes(model.manifest));
+    expect(rawImageBytes(model.manifest)).toBeGreaterThan(784);
+  });
+});
+
+describe('summary', () => {
+  const rowsByKey = new Map(profile.rows.map((r) => [rowKey(r), r]));
+  const cell = { uplinkMbps: 1, rttMs: 40, device: 'host', batch: 1, state: 'warm' as const };
+
+  it('computes medians, p95, bytes and accuracy of a strategy from its records', () => {
+    const s = statsOf([rec('x', 10), rec('x', 30, { correct: false }), rec('x', 20)]);
+    expect(s).toMatchObject({ medianMs: 20, p95Ms: 29, bytes: 0, accuracy: 0.6667, requests: 3, errors: 0 });
+    expect(s.predictedMedianMs).toBe(22);
+  });
+
+  it('takes ratios of medians and the oracle as the fastest measured fixed row within the floor', () => {
+    const records = [
+      ...[10, 12, 14].map((t) => rec('jmdc', t, { edge: true })),
+      ...[20, 20, 20].map((t) => rec('neurosurgeon', t, { edge: true })),
+      ...[16, 16, 16].map((t) => rec('edgeOnlyFull', t, { edge: true })),
+      ...[40, 50, 60].map((t) => rec('cloudOnlyPng', t, { bytes: 600 })),
+      ...[8, 8, 8].map((t) => rec('fixed:edge r075', t, { edge: true })),
+    ];
+    const c = summarizeCell(cell, records, {
+      strategies: ['jmdc', 'neurosurgeon', 'edgeOnlyFull', 'cloudOnlyPng'],
+      fixedOf: new Map([
+        ['edge r000', 'edgeOnlyFull'],
+        ['cloud png', 'cloudOnlyPng'],
+      ]),
+      rowsByKey,
+      floor: benchFloor(profile),
+    });
+    // edge r075 is below the floor: not the oracle; the fastest within it is edge r000 (16 ms)
+    expect(c.oracleDecision).toBe('edge r000');
+    expect(c.ratios).toEqual({ oursOverNeurosurgeon: 0.6, oursOverBestSingle: 0.75, oursOverOracle: 0.75 });
+    expect(c.bestSingle).toBe('edgeOnlyFull');
+    expect(c.strategies.cloudOnlyPng?.bytes).toBe(600);
+    expect(c.decision).toBe('edge r000');
+    const g = checkGoals([c]);
+    expect(g).toMatchObject({ cells: 1, withinBestSingle: 1, withinOracle: 1, notSlowerThanNeurosurgeon: 1 });
+    expect(g.geomeanOursOverNeurosurgeonAtOrBelow1Mbps).toBe(0.6);
+  });
+});
+
+describe('runBench on one cell of this machine', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jmdc-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let run: BenchRun | undefined;
+
+  it('runs every strategy through the device or the cloud as it should and reports the JSON shape', async () => {
+    const host = DEVICE_PRESETS.host;
+    if (!host) throw new Error('no host preset');
+    run = await runBench({
+      model: 'fmnist-vgg16',
+      devices: [host],
+      uplinksMbps: [5],
+      rttsMs: [10],
+      batches: [2],
+      states: ['warm'],
+      requests: 2,
+      warmupRounds: 1,
+      calibrationRounds: [3, 5],
+      workDir: join(dir, 'work'),
+      log: () => {},
+    });
+    expect(Object.keys(run.machine).sort()).toEqual(['arch', 'cores', 'cpu', 'loadavgAtStart', 'memoryGiB', 'node']);
+    expect(run.deviceEmulation).toHaveLength(1);
+    expect(run.deviceEmulation[0]).toMatchObject({ device: 'host', cpuFraction: 1, method: 'none', threads: 1 });
+    expect(run.deviceEmulation[0]?.fullMs.r000).toBeGreaterThan(0);
+    expect(run.cells).toHaveLength(1);
+    const c = run.cells[0];
+    if (!c) throw new Error('no cell');
+    expect(c).toMatchObject({ uplinkMbps: 5, rttMs: 10, device: 'host', batch: 2, state: 'warm' });
+    for (const name of [...STRATEGY_NAMES, 'oracle']) {
+      const s = c.strategies[name];
+      expect(s, name).toBeDefined();
+      expect(Object.keys(s ?? {})).toEqual(expect.arrayContaining(['medianMs', 'p95Ms', 'bytes', 'accuracy']));
+      expect(s?.medianMs, name).toBeGreaterThan(0);
+      expect(s?.errors, name).toBe(0);
+    }
+    const st = c.strategies;
+    // two images per request: raw is exactly twice one image's uncompressed payload minus one header's worth
+    expect(st.cloudOnlyRaw?.bytes).toBeGreaterThan(2 * 784);
+    expect(st.cloudOnlyPng?.bytes).toBeGreaterThan(0);
+    expect(st.cloudOnlyPng?.bytes).toBeLessThan(st.cloudOnlyRaw?.bytes as number);
+    expect(st.edgeOnlyFull?.bytes).toBe(0);
+    expect(st.edgeOnlyPruned?.bytes).toBe(0);
+    expect(Object.keys(st.edgeOnlyFull?.decisions ?? {})).toEqual(['edge r000']);
+    expect(Object.keys(st.cloudOnlyRaw?.decisions ?? {})).toEqual(['cloud raw']);
+    // a planner strategy that went to the cloud sent bytes, one that stayed on the device sent none
+    for (const name of ['neurosurgeon', 'jalad', 'jmdcPublished', 'jmdc']) {
+      const s = st[name];
+      const anyCloud = Object.keys(s?.decisions ?? {}).some((k) => !k.startsWith('edge'));
+      expect(s?.bytes ?? 0, name).toSatisfy((b: number) => (anyCloud ? b > 0 : b === 0));
+    }
+    // ratios are ratios of the medians
+    const med = (k: string) => st[k]?.medianMs as number;
+    const best = Math.min(med('edgeOnlyFull'), med('edgeOnlyPruned'), med('cloudOnlyRaw'), med('cloudOnlyPng'));
+    expect(c.ratios.oursOverNeurosurgeon).toBeCloseTo(med('jmdc') / med('neurosurgeon'), 2);
+    expect(c.ratios.oursOverBestSingle).toBeCloseTo(med('jmdc') / best, 2);
+    expect(c.ratios.oursOverOracle).toBeCloseTo(med('jmdc') / med('oracle'), 2);
+    expect(typeof c.decision).toBe('string');
+    expect(c.oursAccuracyLoss).toBeCloseTo(
+      100 * ((st.edgeOnlyFull?.accuracy as number) - (st.jmdc?.accuracy as number)),
+      1,
+    );
+    expect(run.localCloud.invocations).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('draws the charts of a run as SVG files', () => {
+    if (!run) throw new Error('the run above failed');
+    const files = writeCharts(join(dir, 'img'), run);
+    expect(files.map((f) => f.slice(f.lastIndexOf('/') + 1)).sort()).toEqual([
+      'bench-decisions-host.svg',
+      'bench-latency-host.svg',
+      'bench-predicted.svg',
+    ]);
+    for (const f of files) {
+      expect(existsSync(f)).toBe(true);
+      expect(readFileSync(f, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+    }
+  });
+});
