@@ -746,6 +746,7 @@ describe('optionsFromEnv', () => {
       expectModelHash: 'sha256:x',
       limits: { maxBatch: 8, maxPayloadBytes: 1000 },
     });
+    expect(optionsFromEnv({ JMDC_POINT: '3', JMDC_MAX_ABS_FEATURE: '1e4' }, '/x').maxAbsFeature).toBe(10_000);
     expect(optionsFromEnv({ JMDC_POINT: '0', JMDC_MODEL_DIR: '/m' }, '/x')).toEqual({
       point: 0,
       modelDir: '/m',
@@ -759,6 +760,9 @@ describe('optionsFromEnv', () => {
     [{ JMDC_POINT: '-1' }, 'JMDC_POINT'],
     [{ JMDC_POINT: '1', JMDC_MAX_BATCH: '0' }, 'JMDC_MAX_BATCH'],
     [{ JMDC_POINT: '1', JMDC_THREADS: '1.5' }, 'JMDC_THREADS'],
+    [{ JMDC_POINT: '1', JMDC_MAX_ABS_FEATURE: '0' }, 'JMDC_MAX_ABS_FEATURE'],
+    [{ JMDC_POINT: '1', JMDC_MAX_ABS_FEATURE: 'big' }, 'JMDC_MAX_ABS_FEATURE'],
+    [{ JMDC_POINT: '1', JMDC_MAX_ABS_FEATURE: 'Infinity' }, 'JMDC_MAX_ABS_FEATURE'],
   ])('rejects %j with INVALID_ARGUMENT naming the variable', (env, message) => {
     expect(() => optionsFromEnv(env, '/m')).toThrow(message);
     try {
