@@ -33,6 +33,12 @@ export interface TailResult extends CloudResponse {
 export interface TailErrorBody {
   error: { code: string; message: string };
   requestId: string;
+  /** Time spent on the request, ms (a caller learns its network time from errors too, e.g. an upload probe). */
+  serverMs: number;
+  /** Whether this request found a new instance: its wall time then also holds the instance's start. */
+  coldStart: boolean;
+  /** The instance's init time, ms, on a cold start. */
+  initMs?: number;
 }
 
 /** An Invoke response: the JSON object itself with the HTTP-like status added. */
@@ -192,7 +198,13 @@ export class TailHandler {
       status = statusForCode(code);
       // our own faults say nothing about their insides; the log line has the details
       const message = status >= 500 ? (known ? e.message : 'internal error') : (e as Error).message;
-      body = { error: { code, message }, requestId };
+      body = {
+        error: { code, message },
+        requestId,
+        serverMs: round(performance.now() - t0),
+        coldStart,
+        ...(coldStart ? { initMs: this.initMs } : {}),
+      };
       logExtra = {
         error: (e as Error)?.message ?? String(e),
         ...(known ? { details: e.details } : {}),

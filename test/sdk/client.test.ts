@@ -382,6 +382,10 @@ describe('estimators, warm-up, calibration and state', () => {
       repetitions: 3,
       maxRepetitions: 9,
       warmup: 1,
+      // the plumbing is under test here (the consistency rule has its own tests with a scripted
+      // backend): sub-millisecond heads on a loaded CI machine must not fail it
+      tolerance: 10,
+      absToleranceMs: 5,
       onProgress: (_d, _t, label) => progress.push(label),
     });
     expect(Object.keys(cal.headMs)).toEqual(['r000', 'r050']);

@@ -613,7 +613,8 @@ export class JmdcClient {
     const usable = (p: number) =>
       t.points.includes(p) &&
       this.estimators.breaker(p).available(now) &&
-      (!warmOnly || this.estimators.coldProbability(p, now) < 0.5);
+      // a function still starting for a warm-up would start a second instance for the probe
+      (!warmOnly || (this.estimators.coldProbability(p, now) < 0.5 && !this.warming.has(p)));
     for (const o of [plan, ...plan.alternatives]) {
       if (o.decision.kind !== 'edge-only' && usable(o.decision.point)) return o.decision.point;
     }
@@ -653,7 +654,10 @@ export class JmdcClient {
       info = { kind: 'upload-probe', point, bytes };
       job = t.probeUpload(point, bytes, { deadline: Date.now() + this.o.deadline.floorMs * 5 }).then((r) => {
         this.counters.probeBytes += r.bytesSent - bytes;
-        this.estimators.observeProbe(r.ttfbMs - (r.serverMs ?? 0), this.clock.now(), r.bytesSent);
+        // a probe that found a new instance waited for its start too: no network sample
+        if (r.coldStart !== true) {
+          this.estimators.observeProbe(r.ttfbMs - (r.serverMs ?? 0), this.clock.now(), r.bytesSent);
+        }
       });
     } else if (t.probe) {
       info = { kind: 'probe', point, bytes: 0 };

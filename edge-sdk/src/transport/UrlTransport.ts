@@ -112,13 +112,20 @@ function headerBytes(url: URL, headers: Record<string, string>): number {
   return n + 'connection: keep-alive\r\n\r\n'.length;
 }
 
-/** `serverMs` of an error body (the tail function reports it with its errors too). */
-function serverMsOf(text: string): number | undefined {
+/**
+ * `serverMs` and `coldStart` of an error body (the tail function reports both with its errors too: a
+ * cold answer's wall time also holds the instance's start, so it is no network sample).
+ */
+function errorTimingOf(text: string): { serverMs?: number; coldStart?: boolean } {
   try {
-    const v = (JSON.parse(text) as { serverMs?: unknown })?.serverMs;
-    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+    const o = JSON.parse(text) as { serverMs?: unknown; coldStart?: unknown } | null;
+    const v = o?.serverMs;
+    return {
+      ...(typeof v === 'number' && Number.isFinite(v) && v >= 0 ? { serverMs: v } : {}),
+      ...(typeof o?.coldStart === 'boolean' ? { coldStart: o.coldStart } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -305,6 +312,7 @@ export class UrlTransport implements Transport {
     let headersAt: number | undefined;
     let status: number | undefined;
     let serverMs: number | undefined;
+    let coldStart: boolean | undefined;
     // redirects are never followed: undici follows none without a redirect interceptor, and a 3xx
     // becomes JMDC_ERR_REDIRECT. undici pulls the body only once the connection is open and the request head is written
     async function* body(): AsyncGenerator<Buffer> {
@@ -344,7 +352,7 @@ export class UrlTransport implements Transport {
       const totalMs = performance.now() - t0;
       const text = Buffer.concat(chunks).toString('utf8');
       if (status < 200 || status >= 300) {
-        serverMs = serverMsOf(text);
+        ({ serverMs, coldStart } = errorTimingOf(text));
         // an upload probe expects the function's fast 4xx refusal
         if (probe && status >= 400 && status < 500 && status !== 429) return null;
         throw errorForStatus(
@@ -397,6 +405,7 @@ export class UrlTransport implements Transport {
           totalMs: performance.now() - t0,
           ...(status !== undefined ? { status } : {}),
           ...(serverMs !== undefined ? { serverMs } : {}),
+          ...(coldStart !== undefined ? { coldStart } : {}),
           measured: true,
         });
       }

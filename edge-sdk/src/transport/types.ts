@@ -78,6 +78,8 @@ export interface RequestTiming {
   status?: number;
   /** `serverMs` the function reported, when it answered with a plausible one. */
   serverMs?: number;
+  /** Whether the function reported a cold start with an error answer (an upload probe's refusal). */
+  coldStart?: boolean;
   /** False when the transport cannot separate writing from connecting (the Invoke API). */
   measured: boolean;
 }
