@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadProfile } from '@jmdc/edge-sdk';
 import { loadModel } from '@jmdc/edge-sdk/model';
+import { startLocalCloud } from '@jmdc/local-cloud';
 import { DEVICE_PRESETS } from '@jmdc/netem';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeCharts } from './charts.js';
@@ -196,7 +197,7 @@ describe('runBench on one cell of this machine', () => {
       100 * ((st.edgeOnlyFull?.accuracy as number) - (st.jmdc?.accuracy as number)),
       1,
     );
-    expect(run.localCloud.invocations).toBeGreaterThan(0);
+    expect(run.localCloud?.invocations).toBeGreaterThan(0);
   }, 90_000);
 
   it('draws the charts of a run as SVG files', () => {
@@ -212,4 +213,39 @@ describe('runBench on one cell of this machine', () => {
       expect(readFileSync(f, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
     }
   });
+
+  it('runs against deployed functions from an endpoints file (no local cloud or proxy of its own), warm cells only', async () => {
+    const host = DEVICE_PRESETS.host;
+    if (!host) throw new Error('no host preset');
+    const cloud = await startLocalCloud({ model: 'fmnist-vgg16', points: [0] });
+    try {
+      const endpointsFile = join(dir, 'remote-endpoints.json');
+      writeFileSync(endpointsFile, JSON.stringify(cloud.endpoints));
+      const base = {
+        model: 'fmnist-vgg16',
+        devices: [host],
+        uplinksMbps: [1, 2],
+        rttsMs: [10, 20],
+        batches: [1],
+        requests: 1,
+        warmupRounds: 1,
+        calibrationRounds: [3, 5] as [number, number],
+        strategies: ['edgeOnlyFull', 'cloudOnlyPng', 'jmdc'] as const,
+        workDir: join(dir, 'remote'),
+        log: () => {},
+        remote: { endpointsFile, uplinkMbps: 3, rttMs: 7, localCredentials: true },
+      };
+      await expect(runBench({ ...base, strategies: [...base.strategies], states: ['cold'] })).rejects.toThrow(
+        /cold cells need the local cloud/,
+      );
+      const r = await runBench({ ...base, strategies: [...base.strategies], states: ['warm'] });
+      expect(r.localCloud).toBeNull();
+      expect(r.cells.map((c) => [c.uplinkMbps, c.rttMs])).toEqual([[3, 7]]);
+      expect(r.cells[0]?.strategies.cloudOnlyPng?.bytes).toBeGreaterThan(0);
+      expect(r.cells[0]?.strategies.cloudOnlyPng?.errors).toBe(0);
+      expect(cloud.stats().invocations).toBeGreaterThan(0);
+    } finally {
+      await cloud.stop();
+    }
+  }, 60_000);
 });

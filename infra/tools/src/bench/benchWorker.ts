@@ -88,8 +88,8 @@ async function makeClient(spec: ClientSpec): Promise<JmdcClient> {
     model: cfg.model,
     endpoints: cfg.endpointsFile,
     transport: 'url',
-    region: cfg.region,
-    credentials: cfg.credentials,
+    ...(cfg.region ? { region: cfg.region } : {}),
+    ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
     threads: cfg.threads,
     backend,
     stateFile,
@@ -111,7 +111,15 @@ async function setClients(specs: ClientSpec[]): Promise<void> {
   const old = [...clients.values()];
   clients = new Map();
   await Promise.all(old.map((c) => c.close().catch(() => {})));
-  for (const s of specs) clients.set(s.key, await makeClient(s));
+  for (const s of specs) {
+    try {
+      clients.set(s.key, await makeClient(s));
+    } catch (e) {
+      // a strategy whose rows all need functions that are not deployed has nothing to run
+      if (!isJmdcError(e, 'JMDC_ERR_NO_PLAN')) throw e;
+      process.stderr.write(`device: ${s.key} skipped: ${(e as Error).message}\n`);
+    }
+  }
   send({ type: 'clientsReady', keys: [...clients.keys()] });
 }
 

@@ -50,6 +50,11 @@ export const usage = `usage: npm run bench -- [options]
   --warmup N            unmeasured rounds per cell first (default ${FULL_MATRIX.warmupRounds})
   --model ID            model (default fmnist-vgg16)
   --svg-dir DIR         where the charts go (default docs/img); --no-svg for none
+  --endpoints FILE      run against deployed functions (AWS after cdk deploy, or 'npm run local-cloud' on another
+                        host) instead of a local cloud and shaping proxy here; needs --link; warm cells only
+  --link MBPS,MS        the uplink and RTT you measured on that link (they label the cell; nothing is shaped)
+  --region R            signing region with --endpoints (default: the endpoints file's)
+  --local-credentials   sign with the local cloud's test keys (a local cloud on another host) instead of the AWS chain
 The options after --quick override its cells.`;
 
 function list(v: string | undefined, name: string): number[] | undefined {
@@ -71,6 +76,10 @@ export async function run(argv: string[]): Promise<number> {
     model: { type: 'string' },
     'svg-dir': { type: 'string' },
     'no-svg': { type: 'boolean' },
+    endpoints: { type: 'string' },
+    link: { type: 'string' },
+    region: { type: 'string' },
+    'local-credentials': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -84,13 +93,32 @@ export async function run(argv: string[]): Promise<number> {
     if (!p) throw new UsageError(`unknown device '${n}' (known: ${Object.keys(DEVICE_PRESETS).join(', ')})`);
     return p;
   });
-  const states = (f.states?.split(',').map((s) => s.trim()) ?? base.states) as FunctionState[];
+  const states = [...(f.states?.split(',').map((s) => s.trim()) ?? base.states)] as FunctionState[];
   for (const s of states) if (s !== 'warm' && s !== 'cold') throw new UsageError(`--states: warm or cold, got '${s}'`);
   const batches = list(f.batches, 'batches') ?? base.batches;
   for (const b of batches)
     if (!(Number.isInteger(b) && b >= 1 && b <= 64)) throw new UsageError('--batches: integers 1..64');
   const uplinks = list(f.uplinks, 'uplinks') ?? base.uplinksMbps;
   if (uplinks.some((u) => !(u > 0))) throw new UsageError('--uplinks must be > 0');
+  let remote: BenchConfig['remote'];
+  if (f.endpoints) {
+    const link = list(f.link, 'link');
+    if (!link || link.length !== 2 || !((link[0] as number) > 0)) {
+      throw new UsageError('--endpoints needs --link UPLINK_MBPS,RTT_MS (what you measured on that link)');
+    }
+    if (f.states === undefined) states.splice(0, states.length, 'warm');
+    if (states.includes('cold'))
+      throw new UsageError('--endpoints: cold cells need the local cloud; use --states warm');
+    remote = {
+      endpointsFile: resolve(f.endpoints),
+      uplinkMbps: link[0] as number,
+      rttMs: link[1] as number,
+      ...(f.region ? { region: f.region } : {}),
+      ...(f['local-credentials'] ? { localCredentials: true } : {}),
+    };
+  } else if (f.link || f.region || f['local-credentials']) {
+    throw new UsageError('--link, --region and --local-credentials go with --endpoints');
+  }
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
@@ -111,12 +139,13 @@ export async function run(argv: string[]): Promise<number> {
     states,
     requests: f.requests === undefined ? base.requests : num(f.requests, 'requests', { min: 1, int: true }),
     warmupRounds: f.warmup === undefined ? base.warmupRounds : num(f.warmup, 'warmup', { min: 1, int: true }),
+    ...(remote ? { remote } : {}),
     workDir: resolve('.jmdc', 'bench'),
     log,
     signal: stop.signal,
   };
-  const cellCount =
-    cfg.devices.length * cfg.uplinksMbps.length * cfg.rttsMs.length * cfg.batches.length * cfg.states.length;
+  const links = remote ? 1 : cfg.uplinksMbps.length * cfg.rttsMs.length;
+  const cellCount = cfg.devices.length * links * cfg.batches.length * cfg.states.length;
   log(`bench: ${cellCount} cells, ${cfg.requests} measured requests per strategy per cell`);
   let result: BenchRun;
   try {

@@ -9,8 +9,10 @@ export interface WorkerInit {
   type: 'init';
   model: string;
   endpointsFile: string;
-  region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Signing region. @default the endpoints file's */
+  region?: string;
+  /** Signing keys. @default the AWS credential chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
   /** onnxruntime intra-op threads of every client. */
   threads: number;
   /** The first `images` test images are loaded. */

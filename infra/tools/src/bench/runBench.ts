@@ -55,6 +55,22 @@ export interface BenchConfig {
   strategies?: StrategyName[];
   /** Timed calibration rounds on each device, [min, max]. @default [5, 11] */
   calibrationRounds?: [number, number];
+  /**
+   * Run against functions that are already deployed (AWS after `cdk deploy`, or a local cloud on
+   * another host) instead of starting a local cloud and a shaping proxy here: the network is the real
+   * one, so the one cell is labelled with the link the user measured; cold cells need the local
+   * cloud's fault injection and are refused. @default undefined (local cloud + shaping proxy)
+   */
+  remote?: {
+    endpointsFile: string;
+    /** The uplink and RTT the user measured on this link (they label the cell; nothing is shaped). */
+    uplinkMbps: number;
+    rttMs: number;
+    /** Region for signing. @default the endpoints file's */
+    region?: string;
+    /** Sign with the local cloud's test keys instead of the AWS credential chain. @default false */
+    localCredentials?: boolean;
+  };
   /** Working folder (endpoints file, state files). */
   workDir: string;
   log: (line: string) => void;
@@ -80,7 +96,8 @@ export interface BenchRun {
   strategies: { name: StrategyName; description: string; approximation?: string; rows: number }[];
   floor: number;
   cells: CellSummary[];
-  localCloud: { invocations: number; coldStarts: number; throttles: number };
+  /** Null when run against remote functions. */
+  localCloud: { invocations: number; coldStarts: number; throttles: number } | null;
   wallMs: number;
 }
 
@@ -148,10 +165,11 @@ export interface Cell {
 /** The cells of one device, warm cells first (a cold cell's fault would otherwise leak into nothing, but the order is stated). */
 export function cellsOf(cfg: BenchConfig, device: string): Cell[] {
   const out: Cell[] = [];
+  const ups = cfg.remote ? [cfg.remote.uplinkMbps] : cfg.uplinksMbps;
+  const rtts = cfg.remote ? [cfg.remote.rttMs] : cfg.rttsMs;
   for (const state of cfg.states)
     for (const batch of cfg.batches)
-      for (const uplinkMbps of cfg.uplinksMbps)
-        for (const rttMs of cfg.rttsMs) out.push({ uplinkMbps, rttMs, device, batch, state });
+      for (const uplinkMbps of ups) for (const rttMs of rtts) out.push({ uplinkMbps, rttMs, device, batch, state });
   return out;
 }
 
@@ -189,21 +207,33 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
   const emulations: DeviceEmulation[] = [];
   const cells: CellSummary[] = [];
   mkdirSync(cfg.workDir, { recursive: true });
+  const remote = cfg.remote;
+  if (remote && cfg.states.includes('cold')) {
+    throw new Error('cold cells need the local cloud (its fault injection reaps the functions): use --states warm');
+  }
   try {
-    log(`local cloud: model ${model.manifest.id}`);
-    cloud = await startLocalCloud({
-      model: model.dir,
-      idleTimeoutMs: 3_600_000,
-      onInfo: (line) => log(`local cloud: ${line}`),
-    });
-    const target = new URL(cloud.url);
-    proxy = await startShapingProxy({
-      target: { host: target.hostname, port: Number(target.port) },
-      conditions: 'loopback',
-    });
-    const endpointsFile = join(cfg.workDir, 'endpoints.json');
-    writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
-    log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
+    let endpointsFile: string;
+    if (remote) {
+      endpointsFile = remote.endpointsFile;
+      log(
+        `remote functions from ${endpointsFile}; the link is not shaped (labelled ${remote.uplinkMbps} Mbit/s, ${remote.rttMs} ms)`,
+      );
+    } else {
+      log(`local cloud: model ${model.manifest.id}`);
+      cloud = await startLocalCloud({
+        model: model.dir,
+        idleTimeoutMs: 3_600_000,
+        onInfo: (line) => log(`local cloud: ${line}`),
+      });
+      const target = new URL(cloud.url);
+      proxy = await startShapingProxy({
+        target: { host: target.hostname, port: Number(target.port) },
+        conditions: 'loopback',
+      });
+      endpointsFile = join(cfg.workDir, 'endpoints.json');
+      writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
+      log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
+    }
 
     for (const device of cfg.devices) {
       cfg.signal?.throwIfAborted();
@@ -221,7 +251,7 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       emulations.push(r.emulation);
       cells.push(...r.cells);
     }
-    const st = cloud.stats();
+    const st = cloud?.stats();
     return {
       machine,
       deviceEmulation: emulations,
@@ -233,7 +263,7 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       })),
       floor,
       cells,
-      localCloud: { invocations: st.invocations, coldStarts: st.coldStarts, throttles: st.throttles },
+      localCloud: st ? { invocations: st.invocations, coldStarts: st.coldStarts, throttles: st.throttles } : null,
       wallMs: Math.round(performance.now() - t0),
     };
   } finally {
@@ -243,8 +273,8 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
 }
 
 interface DeviceContext {
-  cloud: LocalCloud;
-  proxy: ShapingProxy;
+  cloud: LocalCloud | undefined;
+  proxy: ShapingProxy | undefined;
   endpointsFile: string;
   strategies: Strategy[];
   rowsByKey: Map<string, PlanRow>;
@@ -282,8 +312,8 @@ async function runDevice(
       type: 'init',
       model: cfg.model,
       endpointsFile: ctx.endpointsFile,
-      region: REGION,
-      credentials: LOCAL_CREDENTIALS,
+      ...(cfg.remote?.region ? { region: cfg.remote.region } : cfg.remote ? {} : { region: REGION }),
+      ...(cfg.remote && !cfg.remote.localCredentials ? {} : { credentials: LOCAL_CREDENTIALS }),
       threads,
       images: ctx.imagesNeeded,
       stateDir,
@@ -352,15 +382,16 @@ async function interleave(
   }
 }
 
-async function setClients(child: ChildProcess, specs: ClientSpec[]): Promise<void> {
+/** Replaces the worker's clients; resolves with the keys of those it could create. */
+async function setClients(child: ChildProcess, specs: ClientSpec[]): Promise<string[]> {
   const ready = nextMessage(child, 'clientsReady');
   send(child, { type: 'clients', specs });
-  await ready;
+  return (await ready).keys;
 }
 
 async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: DeviceContext): Promise<CellSummary> {
   const { proxy, cloud } = ctx;
-  proxy.setConditions({
+  proxy?.setConditions({
     uplinkMbps: cell.uplinkMbps,
     downlinkMbps: BENCH_DOWNLINK_MBPS,
     rttMs: cell.rttMs,
@@ -373,18 +404,17 @@ async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: D
   const measuredFrom = 2 * cfg.warmupRounds * cell.batch;
   const cold = cell.state === 'cold';
   const measure = async (specs: ClientSpec[]): Promise<void> => {
-    const keys = specs.map((s) => s.key);
-    cloud.clearFaults();
-    await setClients(child, specs);
+    cloud?.clearFaults();
+    const keys = await setClients(child, specs);
     // the clients learn the link on warm functions
     await interleave(child, keys, cfg.warmupRounds, cell.batch, 0);
     if (cold) {
       // every request from here on finds its function reaped: the cold-start-aware client learns it
-      cloud.injectFault('*', { kind: 'coldStorm' });
+      cloud?.injectFault('*', { kind: 'coldStorm' });
       await interleave(child, keys, cfg.warmupRounds, cell.batch, cfg.warmupRounds * cell.batch);
     }
     await interleave(child, keys, cfg.requests, cell.batch, measuredFrom, record);
-    cloud.clearFaults();
+    cloud?.clearFaults();
   };
   try {
     await measure(ctx.strategies);
@@ -419,7 +449,7 @@ async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: D
       floor: ctx.floor,
     });
   } finally {
-    cloud.clearFaults();
+    cloud?.clearFaults();
   }
 }
 
