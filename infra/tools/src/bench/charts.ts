@@ -1,7 +1,7 @@
 /** The benchmark's pictures (SVG, no dependencies): latency vs uplink, decision maps, predicted vs measured. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { axes, esc, frame, legend, log, path } from '../demo/svg.js';
+import { axes, esc, frame, legend, linear, log, path } from '../demo/svg.js';
 import type { BenchRun } from './runBench.js';
 import type { CellSummary } from './summary.js';
 
@@ -52,12 +52,12 @@ export function latencyChart(cells: readonly CellSummary[], device: string): str
   const cs = base.filter((c) => c.rttMs === rtt).sort((a, b) => a.uplinkMbps - b.uplinkMbps);
   const names = Object.keys(STRATEGY_COLOURS).filter((n) => cs.some((c) => c.strategies[n]));
   const ys = cs.flatMap((c) => names.map((n) => c.strategies[n]?.medianMs ?? Number.NaN)).filter((v) => v > 0);
-  const fr = frame(760, 420, { left: 60, right: 20, top: 28, bottom: 70 });
+  const fr = frame(800, 420, { left: 60, right: 170, top: 28, bottom: 44 });
   const x = log(
     [Math.min(...cs.map((c) => c.uplinkMbps)), Math.max(...cs.map((c) => c.uplinkMbps))],
     [fr.left, fr.right],
   );
-  const y = log([Math.min(...ys) * 0.8, Math.max(...ys) * 1.25], [fr.bottom, fr.top]);
+  const y = linear([0, Math.max(...ys) * 1.1], [fr.bottom, fr.top]);
   const first = cs[0];
   const title = `${device}: median latency vs uplink (RTT ${rtt} ms, batch ${first?.batch ?? 1}, warm)`;
   let body = axes(fr, x, y, { x: 'uplink, Mbit/s', y: 'median latency, ms', title });
@@ -68,9 +68,12 @@ export function latencyChart(cells: readonly CellSummary[], device: string): str
     body += path(pts, `s-${n}`);
     for (const [px, py] of pts) body += `<circle cx="${px}" cy="${py}" r="3" class="f-${n}"/>`;
   }
-  const items = names.map((n) => ({ cls: `f-${n}`, name: n }));
-  body += legend(fr.left, fr.height - 26, items.slice(0, 5));
-  body += legend(fr.left, fr.height - 10, items.slice(5));
+  // a vertical legend right of the plot
+  names.forEach((n, i) => {
+    const ly = fr.top + 14 + i * 18;
+    body += `<rect x="${fr.right + 14}" y="${ly - 9}" width="10" height="10" class="f-${n}"/>`;
+    body += `<text x="${fr.right + 28}" y="${ly}" class="tick">${esc(n)}</text>`;
+  });
   return svg(fr.width, fr.height, body);
 }
 
@@ -87,10 +90,10 @@ export function decisionMap(cells: readonly CellSummary[], device: string): stri
   const ch = 56;
   const left = 80;
   const top = 40;
-  const width = left + cw * ups.length + 20;
+  const width = Math.max(560, left + cw * ups.length + 20);
   const height = top + ch * rtts.length + 80;
   const first = base[0];
-  let body = `<text x="${left}" y="18" class="title">${esc(`${device}: jmdc's decision (batch ${first?.batch ?? 1}, warm); red frame: differs from the oracle`)}</text>`;
+  let body = `<text x="${left}" y="18" class="title">${esc(`${device}: jmdc's decision (batch ${first?.batch ?? 1}, warm)`)}</text>`;
   rtts.forEach((rtt, j) => {
     const py = top + j * ch;
     body += `<text x="${left - 8}" y="${py + ch / 2 + 4}" text-anchor="end" class="tick">${rtt} ms</text>`;
@@ -117,6 +120,8 @@ export function decisionMap(cells: readonly CellSummary[], device: string): stri
     { cls: 'k-cloud', name: 'cloud-only' },
     { cls: 'k-split', name: 'split' },
   ]);
+  body += `<rect x="${left + 250}" y="${top + rtts.length * ch + 53}" width="10" height="10" class="diff"/>`;
+  body += `<text x="${left + 266}" y="${top + rtts.length * ch + 62}" class="tick">differs from the oracle's row</text>`;
   return svg(width, height, body);
 }
 
@@ -133,7 +138,7 @@ export function predictedChart(cells: readonly CellSummary[]): string {
   const vs = pts.flatMap((q) => [q.p, q.m]);
   const lo = Math.min(...vs, 1) * 0.8;
   const hi = Math.max(...vs, 10) * 1.25;
-  const fr = frame(560, 500, { left: 60, right: 20, top: 28, bottom: 60 });
+  const fr = frame(600, 540, { left: 60, right: 20, top: 28, bottom: 70 });
   const x = log([lo, hi], [fr.left, fr.right]);
   const y = log([lo, hi], [fr.bottom, fr.top]);
   let body = axes(fr, x, y, {
@@ -164,10 +169,10 @@ export function predictedChart(cells: readonly CellSummary[]): string {
   }
   body += legend(
     fr.left,
-    fr.height - 10,
+    fr.bottom + 36,
     names.map((n) => ({ cls: `f-${n}`, name: n })),
   );
-  body += `<text x="${fr.right}" y="${fr.height - 10}" text-anchor="end" class="tick">circle: warm, square: cold</text>`;
+  body += `<text x="${fr.right}" y="${fr.bottom + 36}" text-anchor="end" class="tick">circle: warm, square: cold</text>`;
   return svg(fr.width, fr.height, body);
 }
 
