@@ -15,6 +15,7 @@ import { DEVICE_PRESETS, type DevicePreset } from '@jmdc/netem';
 import { writeCharts } from './charts.js';
 import { type BenchConfig, type BenchRun, type FunctionState, runBench } from './runBench.js';
 import { checkGoals } from './summary.js';
+import { cellTable, goalLines, predictionTable } from './tables.js';
 
 /** The full matrix of the benchmark. */
 export const FULL_MATRIX = {
@@ -50,6 +51,7 @@ export const usage = `usage: npm run bench -- [options]
   --warmup N            unmeasured rounds per cell first (default ${FULL_MATRIX.warmupRounds})
   --model ID            model (default fmnist-vgg16)
   --svg-dir DIR         where the charts go (default docs/img); --no-svg for none
+  --markdown FILE       write the cells, the predictions and the goals as Markdown tables
   --endpoints FILE      run against deployed functions (AWS after cdk deploy, or 'npm run local-cloud' on another
                         host) instead of a local cloud and shaping proxy here; needs --link; warm cells only
   --link MBPS,MS        the uplink and RTT you measured on that link (they label the cell; nothing is shaped)
@@ -76,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     model: { type: 'string' },
     'svg-dir': { type: 'string' },
     'no-svg': { type: 'boolean' },
+    markdown: { type: 'string' },
     endpoints: { type: 'string' },
     link: { type: 'string' },
     region: { type: 'string' },
@@ -160,6 +163,12 @@ export async function run(argv: string[]): Promise<number> {
     const file = resolve(f.json);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+    log(`bench: wrote ${file}`);
+  }
+  if (f.markdown) {
+    const file = resolve(f.markdown);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${cellTable(result.cells)}\n\n${predictionTable(result.cells)}\n\n${goalLines(goals)}\n`);
     log(`bench: wrote ${file}`);
   }
   if (!f['no-svg']) {
