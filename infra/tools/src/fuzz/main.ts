@@ -105,7 +105,7 @@ export async function run(argv: string[]): Promise<number> {
         `  routes: ${r.byRoute.url} Function URL, ${r.byRoute.invoke} Invoke; cold starts ${r.coldStarts}; instances ${r.instancesBefore} -> ${r.instancesAfter} (${r.instancesReplaced} replaced)`,
       );
       console.log(
-        `  RSS of the instance processes ${r.rssBeforeMb} MB after ${r.warmupCases} warm-up cases -> ${r.rssAfterMb} MB (${r.rssGrowthPct}%)`,
+        `  RSS of the instance processes ${r.rssBeforeMb} MB after ${r.warmupCases} warm-up cases -> ${r.rssAfterMb} MB (${r.rssGrowthPct}%); at each tenth: ${r.rssSamplesMb.join(', ')} MB`,
       );
     }
     for (const [fam, s] of Object.entries(r.byFamily).sort()) {

@@ -46,6 +46,8 @@ export interface CloudFuzzResult extends FuzzStats {
   rssBeforeMb: number;
   rssAfterMb: number;
   rssGrowthPct: number;
+  /** RSS of the instances after each tenth of the counted cases. */
+  rssSamplesMb: number[];
   instancesBefore: number;
   instancesAfter: number;
   /** Instance processes alive after the warm-up that were gone at the end (a crash or a timeout kills one). */
@@ -258,6 +260,7 @@ export async function runCloud(opts: CloudFuzzOptions): Promise<CloudFuzzResult>
     const seed = opts.seed ?? 1;
     const batch = opts.batch ?? 250;
     const byRoute = { url: 0, invoke: 0 };
+    const rssSamples: number[] = [];
     const runBatches = async (total: number, seedOf: (b: number) => number, stats: FuzzStats, count: boolean) => {
       // batches no larger than an even share, so that every function gets some of a short run
       const size = Math.max(1, Math.min(batch, Math.ceil(total / arbs.length)));
@@ -273,7 +276,13 @@ export async function runCloud(opts: CloudFuzzOptions): Promise<CloudFuzzResult>
           judge(stats, { ...c, expect: sent.expect }, sent.outcome);
         }
         done += n;
-        if (count) opts.onProgress?.(done, stats);
+        if (count) {
+          // RSS of the instances at every tenth of the run: a leak climbs, a warming allocator levels off
+          if (Math.floor((10 * done) / total) > Math.floor((10 * (done - n)) / total)) {
+            rssSamples.push(totalRssMb(cloud.pids()));
+          }
+          opts.onProgress?.(done, stats);
+        }
       }
     };
     const warmup = opts.warmup ?? Math.min(2000, opts.cases);
@@ -296,6 +305,7 @@ export async function runCloud(opts: CloudFuzzOptions): Promise<CloudFuzzResult>
       rssBeforeMb: rssBefore,
       rssAfterMb: rssAfter,
       rssGrowthPct: growthPct(rssBefore, rssAfter),
+      rssSamplesMb: rssSamples,
       instancesBefore: pidsBefore.length,
       instancesAfter: pidsAfter.length,
       instancesReplaced: pidsBefore.filter((p) => !pidsAfter.includes(p)).length,
