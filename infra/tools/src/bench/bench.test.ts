@@ -17,6 +17,7 @@ import {
   uncodedFeatureBytes,
 } from './strategies.js';
 import { type CellRecord, checkGoals, statsOf, summarizeCell } from './summary.js';
+import { cellTable } from './tables.js';
 
 const model = loadModel('fmnist-vgg16');
 const profile = loadProfile(model.dir, { manifest: model.manifest });
@@ -129,6 +130,11 @@ describe('summary', () => {
     expect(c.bestSingle).toBe('edgeOnlyFull');
     expect(c.strategies.cloudOnlyPng?.bytes).toBe(600);
     expect(c.decision).toBe('edge r000');
+    const table = cellTable([c]).split('\n');
+    expect(table).toHaveLength(3);
+    expect(table[2]).toMatch(
+      /^\| host \| 1 \| 40 \| 1 \| warm \| 16\.0 \| - \| - \| 50\.0 \| 20\.0 \| - \| - \| 12\.0 \| 16\.0 \| edge r000 \| edge r000 \| 0\.6 \| 0\.75 \| 0\.75 \| 0 \|$/,
+    );
     const g = checkGoals([c]);
     expect(g).toMatchObject({ cells: 1, withinBestSingle: 1, withinOracle: 1, notSlowerThanNeurosurgeon: 1 });
     expect(g.geomeanOursOverNeurosurgeonAtOrBelow1Mbps).toBe(0.6);
