@@ -11,6 +11,7 @@ import { type BenchRun, runBench } from './runBench.js';
 import {
   benchFloor,
   buildStrategies,
+  quietVariant,
   rawImageBytes,
   rowKey,
   STRATEGY_NAMES,
@@ -86,6 +87,14 @@ describe('strategies', () => {
     expect(new Set(splits.map((r) => r.variant)).size).toBeGreaterThan(1);
     expect(by.jmdc?.rows.length).toBe(profile.rows.length);
     expect([by.jmdc?.coldAware, by.jmdc?.warmUp]).toEqual([true, true]);
+    const quiet = by.jmdc ? quietVariant(by.jmdc) : undefined;
+    expect([quiet?.key, quiet?.warmUp, quiet?.explore, quiet?.coldAware, quiet?.rows.length]).toEqual([
+      'jmdcQuiet',
+      false,
+      false,
+      true,
+      profile.rows.length,
+    ]);
   });
 
   it('restricts edge-only pruned to variants within the floor, and cloud-only raw to one raw row of the exact size', () => {

@@ -97,6 +97,7 @@ async function makeClient(spec: ClientSpec): Promise<JmdcClient> {
     profile: { ...profile, rows: spec.rows },
     objective: { minimize: 'latency', minAccuracy: spec.minAccuracy },
     warmUp: spec.warmUp,
+    ...(spec.explore === false ? { explore: false as const } : {}),
     // the cloud part is waited for (a cold start is paid, not escaped by a local finish)
     timeouts: { deadlineFloorMs: 20_000 },
     // without cold-start awareness no init cost is priced: none assumed, none learned

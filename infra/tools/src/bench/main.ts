@@ -52,6 +52,7 @@ export const usage = `usage: npm run bench -- [options]
   --model ID            model (default fmnist-vgg16)
   --svg-dir DIR         where the charts go (default docs/img); --no-svg for none
   --markdown FILE       write the cells, the predictions and the goals as Markdown tables
+  --diagnose-background also run jmdcQuiet: jmdc without exploration probes and warm-ups
   --endpoints FILE      run against deployed functions (AWS after cdk deploy, or 'npm run local-cloud' on another
                         host) instead of a local cloud and shaping proxy here; needs --link; warm cells only
   --link MBPS,MS        the uplink and RTT you measured on that link (they label the cell; nothing is shaped)
@@ -79,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     'svg-dir': { type: 'string' },
     'no-svg': { type: 'boolean' },
     markdown: { type: 'string' },
+    'diagnose-background': { type: 'boolean' },
     endpoints: { type: 'string' },
     link: { type: 'string' },
     region: { type: 'string' },
@@ -143,6 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     requests: f.requests === undefined ? base.requests : num(f.requests, 'requests', { min: 1, int: true }),
     warmupRounds: f.warmup === undefined ? base.warmupRounds : num(f.warmup, 'warmup', { min: 1, int: true }),
     ...(remote ? { remote } : {}),
+    ...(f['diagnose-background'] ? { diagnoseBackground: true } : {}),
     workDir: resolve('.jmdc', 'bench'),
     log,
     signal: stop.signal,

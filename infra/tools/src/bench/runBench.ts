@@ -23,6 +23,7 @@ import {
   type ClientSpec,
   fixedSpec,
   paretoRows,
+  quietVariant,
   rowKey,
   STRATEGY_NAMES,
   type Strategy,
@@ -53,6 +54,11 @@ export interface BenchConfig {
   paretoCandidates?: number;
   /** Only these strategies (tests). @default all */
   strategies?: StrategyName[];
+  /**
+   * Adds `jmdcQuiet`: jmdc without exploration probes and warm-ups, to see what its background work
+   * costs on the device. @default false
+   */
+  diagnoseBackground?: boolean;
   /** Timed calibration rounds on each device, [min, max]. @default [5, 11] */
   calibrationRounds?: [number, number];
   /**
@@ -93,7 +99,7 @@ export interface DeviceEmulation {
 export interface BenchRun {
   machine: { cpu: string; cores: number; arch: string; node: string; memoryGiB: number; loadavgAtStart: number[] };
   deviceEmulation: DeviceEmulation[];
-  strategies: { name: StrategyName; description: string; approximation?: string; rows: number }[];
+  strategies: { name: Strategy['name']; description: string; approximation?: string; rows: number }[];
   floor: number;
   cells: CellSummary[];
   /** Null when run against remote functions. */
@@ -184,7 +190,11 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
   const profile = loadProfile(model.dir, { manifest: model.manifest });
   const floor = benchFloor(profile);
   const all = buildStrategies(model.manifest, profile);
-  const strategies = cfg.strategies ? all.filter((s) => cfg.strategies?.includes(s.name)) : all;
+  const strategies: Strategy[] = cfg.strategies
+    ? all.filter((s) => cfg.strategies?.includes(s.name as StrategyName))
+    : [...all];
+  const ours = all.find((s) => s.name === 'jmdc');
+  if (cfg.diagnoseBackground && ours) strategies.push(quietVariant(ours));
   const maxBatch = Math.max(...cfg.batches);
   const imagesNeeded = Math.min(10_000, (cfg.requests + 2 * cfg.warmupRounds + 1) * maxBatch);
   const labels = loadSplit(model.dir, 'test', imagesNeeded).labels;

@@ -35,11 +35,14 @@ export interface ClientSpec {
   coldAware: boolean;
   /** Background warm-up of probably-cold functions. */
   warmUp: boolean;
+  /** Exploration probes that keep the link measured. @default true */
+  explore?: boolean;
 }
 
 /** A strategy: its client and a short description with the paper it follows. */
 export interface Strategy extends ClientSpec {
-  name: StrategyName;
+  /** One of {@link STRATEGY_NAMES}, or `jmdcQuiet` (see {@link quietVariant}). */
+  name: StrategyName | 'jmdcQuiet';
   description: string;
   /** Set where the strategy is approximated (what the paper does that the codec cannot). */
   approximation?: string;
@@ -204,6 +207,24 @@ export function buildStrategies(manifest: Manifest, profile: NormalizedProfile):
       warmUp: true,
     }),
   ];
+}
+
+/**
+ * jmdc without its background work (no exploration probes, no warm-ups): a diagnostic strategy that
+ * shows what that work costs on a slow device.
+ *
+ * @example
+ * quietVariant(buildStrategies(manifest, profile).find((s) => s.name === 'jmdc')!).key // 'jmdcQuiet'
+ */
+export function quietVariant(ours: Strategy): Strategy {
+  return {
+    ...ours,
+    name: 'jmdcQuiet',
+    key: 'jmdcQuiet',
+    description: 'diagnostic: jmdc without exploration probes and warm-ups',
+    warmUp: false,
+    explore: false,
+  };
 }
 
 /** A client that always uses one row (an oracle candidate). */
