@@ -132,6 +132,8 @@ export class JmdcClient {
   private lastCloudAt = 0;
   private lastExploreAt: number;
   private exploring = false;
+  /** The last upload probe found a new instance (no sample): probe again at the next call. */
+  private reprobe = false;
   private callsSinceExplore = Number.POSITIVE_INFINITY;
   private readonly counters = {
     sent: 0,
@@ -634,7 +636,7 @@ export class JmdcClient {
     this.callsSinceExplore++;
     // a change of the link earns a probe at once, but not more often than every few calls (jitter
     // beyond the fit's tolerance must not turn into a probe per request)
-    const changed = link.takeChange() && this.callsSinceExplore >= CHANGE_PROBE_MIN_CALLS;
+    const changed = (link.takeChange() && this.callsSinceExplore >= CHANGE_PROBE_MIN_CALLS) || this.reprobe;
     const newest = link.newestAt();
     const due =
       now - this.lastExploreAt >= ex.intervalMs &&
@@ -647,6 +649,7 @@ export class JmdcClient {
     this.lastExploreAt = now;
     this.callsSinceExplore = 0;
     this.exploring = true;
+    this.reprobe = false;
     let info: ExploreInfo;
     let job: Promise<unknown>;
     if (t.probeUpload && warmPoint !== undefined) {
@@ -654,10 +657,10 @@ export class JmdcClient {
       info = { kind: 'upload-probe', point, bytes };
       job = t.probeUpload(point, bytes, { deadline: Date.now() + this.o.deadline.floorMs * 5 }).then((r) => {
         this.counters.probeBytes += r.bytesSent - bytes;
-        // a probe that found a new instance waited for its start too: no network sample
-        if (r.coldStart !== true) {
-          this.estimators.observeProbe(r.ttfbMs - (r.serverMs ?? 0), this.clock.now(), r.bytesSent);
-        }
+        // a probe that found a new instance waited for its start too: no network sample, but the
+        // instance is warm now, so the next call probes again
+        if (r.coldStart === true) this.reprobe = true;
+        else this.estimators.observeProbe(r.ttfbMs - (r.serverMs ?? 0), this.clock.now(), r.bytesSent);
       });
     } else if (t.probe) {
       info = { kind: 'probe', point, bytes: 0 };

@@ -199,8 +199,10 @@ export class LinkEstimator {
     }
     this.buf.push({ bytes, netMs: net, at });
     if (this.offRun >= this.run) {
-      // the link changed: only the samples that say so describe it now
+      // the link changed: only the samples that say so describe it now, and the old bandwidth no
+      // longer does (until samples of two sizes identify the new one, the prior stands)
       this.buf = this.buf.slice(-this.run);
+      this.lastSlope = undefined;
       this.offRun = 0;
       this.offSign = 0;
       this.changed = true;

@@ -6,7 +6,7 @@
 import { isJmdcError, JmdcClient } from '@jmdc/edge-sdk';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { loadSplit } from '../dataset.js';
-import type { EdgeInit, EdgeResult, FromEdge, ToEdge } from './protocol.js';
+import type { EdgeClassify, EdgeInit, EdgeResult, FromEdge, ToEdge } from './protocol.js';
 
 function send(msg: FromEdge): void {
   process.send?.(msg);
@@ -43,6 +43,7 @@ async function init(msg: EdgeInit): Promise<void> {
     objective: msg.objective as never,
     threads: msg.threads,
     stateFile: false,
+    explore: { intervalMs: msg.exploreIntervalMs },
     ...(lambdaClient ? { lambdaClient: lambdaClient as never } : {}),
     onWarning: (m) => process.stderr.write(`edge: ${m}\n`),
   });
@@ -67,14 +68,22 @@ async function init(msg: EdgeInit): Promise<void> {
   send({ type: 'ready', calibration, calibrationMs, wholeNetworkMs });
 }
 
-async function classify(index: number): Promise<void> {
+async function classify({ index, first, count }: EdgeClassify): Promise<void> {
   if (!client || !images) throw new Error('classify before init');
   const now = performance.now();
   firstCallAt ??= now;
-  const image = images.subarray(index * imageBytes, (index + 1) * imageBytes);
-  const out: EdgeResult = { type: 'result', index, startedMs: now - firstCallAt, estimates: estimates(client) };
+  const batch: Uint8Array[] = [];
+  for (let i = first; i < first + count; i++) batch.push(images.subarray(i * imageBytes, (i + 1) * imageBytes));
+  const out: EdgeResult = {
+    type: 'result',
+    index,
+    first,
+    count,
+    startedMs: now - firstCallAt,
+    estimates: estimates(client),
+  };
   try {
-    const r = await client.classify(image);
+    const r = await client.classify(batch.length === 1 ? (batch[0] as Uint8Array) : batch);
     out.result = {
       classes: r.classes,
       decision: r.decision,
@@ -108,7 +117,7 @@ process.on('message', (msg: ToEdge) => {
   queue = queue.then(async () => {
     try {
       if (msg.type === 'init') await init(msg);
-      else if (msg.type === 'classify') await classify(msg.index);
+      else if (msg.type === 'classify') await classify(msg);
       else if (msg.type === 'close') {
         await client?.close();
         process.disconnect?.();

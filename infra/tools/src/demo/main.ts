@@ -5,7 +5,8 @@
  *                [--objective latency|accuracy] [--min-accuracy A] [--max-latency-ms L]
  *                [--transport url|invoke] [--report FILE] [--json]
  */
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import { NETWORK_PROFILES } from '@jmdc/netem';
@@ -17,17 +18,23 @@ import { decisionLabel } from './summary.js';
 
 /** The device the demo emulates unless `--device` says otherwise. */
 export const DEFAULT_DEVICE = 'pi-zero2';
+const DEFAULT_IMAGES = 480;
+const DEFAULT_BATCH = 8;
 const DEFAULT_GAP_MS = 25_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
+const DEFAULT_EXPLORE_MS = 5_000;
 
 export const usage = `usage: npm start -- [options]
-  --images N            test images to classify (default 300)
+  --images N            test images to classify (default ${DEFAULT_IMAGES})
+  --batch B             images per request (default ${DEFAULT_BATCH}; the planner prices the batch)
   --model ID            model id or folder (default fmnist-vgg16)
   --network PROFILE     one network profile for the whole run (${Object.keys(NETWORK_PROFILES).join(', ')})
   --trace FILE          a JSON trace [{ "atMs": 0, "conditions": "wifi" | {...}, "label": "..." }, ...]
-                        (default: Wi-Fi, then 3G, then an idle gap of ${DEFAULT_GAP_MS / 1000} s and Wi-Fi again)
+                        (default: Wi-Fi, 3G, NB-IoT, then an idle gap of ${DEFAULT_GAP_MS / 1000} s and Wi-Fi again)
   --gap-ms MS           idle gap of the default scenario (default ${DEFAULT_GAP_MS})
   --idle-timeout-ms MS  the local cloud reaps idle instances after this (default ${DEFAULT_IDLE_TIMEOUT_MS})
+  --explore-ms MS        the client's minimum time between exploration probes (default ${DEFAULT_EXPLORE_MS};
+                        the SDK's default is 30000, for devices that run for hours)
   --device PRESET       emulated device, a fraction of one core of this machine (default ${DEFAULT_DEVICE}; 'host' = no limit)
   --objective latency|accuracy   minimize latency (default) or maximize accuracy
   --min-accuracy A      accuracy floor for latency (default: the SDK's, full model's validation accuracy - 1 point)
@@ -63,11 +70,13 @@ function progressBar(total: number, json: boolean): (done: number, rec?: Request
 export async function run(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     images: { type: 'string' },
+    batch: { type: 'string' },
     model: { type: 'string' },
     network: { type: 'string' },
     trace: { type: 'string' },
     'gap-ms': { type: 'string' },
     'idle-timeout-ms': { type: 'string' },
+    'explore-ms': { type: 'string' },
     device: { type: 'string' },
     objective: { type: 'string' },
     'min-accuracy': { type: 'string' },
@@ -81,12 +90,15 @@ export async function run(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  const images = f.images === undefined ? 300 : num(f.images, 'images', { min: 1, max: 10_000, int: true });
+  const images = f.images === undefined ? DEFAULT_IMAGES : num(f.images, 'images', { min: 1, max: 10_000, int: true });
+  const batch = f.batch === undefined ? DEFAULT_BATCH : num(f.batch, 'batch', { min: 1, max: 64, int: true });
   const gapMs = f['gap-ms'] === undefined ? DEFAULT_GAP_MS : num(f['gap-ms'], 'gap-ms', { min: 0 });
   const idleTimeoutMs =
     f['idle-timeout-ms'] === undefined
       ? DEFAULT_IDLE_TIMEOUT_MS
       : num(f['idle-timeout-ms'], 'idle-timeout-ms', { min: 100 });
+  const exploreIntervalMs =
+    f['explore-ms'] === undefined ? DEFAULT_EXPLORE_MS : num(f['explore-ms'], 'explore-ms', { min: 100 });
   if (f.network && f.trace) throw new UsageError('--network and --trace exclude each other');
   if (f.network && !NETWORK_PROFILES[f.network]) {
     throw new UsageError(`unknown network profile '${f.network}' (known: ${Object.keys(NETWORK_PROFILES).join(', ')})`);
@@ -138,11 +150,13 @@ export async function run(argv: string[]): Promise<number> {
   const demo = await runDemo({
     model: f.model ?? 'fmnist-vgg16',
     images,
+    batch,
     network,
     device,
     objective,
     transport,
     idleTimeoutMs,
+    exploreIntervalMs,
     reportFile,
     workDir,
     log,
@@ -152,12 +166,14 @@ export async function run(argv: string[]): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   writeReport(reportFile, demo);
+  // every request as recorded, for analysis beyond the report
+  writeFileSync(join(dirname(reportFile), 'records.json'), `${JSON.stringify(demo.records)}\n`);
   const s = demo.summary;
   const lines = [
     '',
-    `images ${s.images}, classified ${s.classified}, lost ${s.lost}, errors ${s.errors}`,
+    `images ${s.images} in ${s.requests} requests of ${s.batch}, classified ${s.classified}, lost ${s.lost}, errors ${s.errors}`,
     `accuracy ${(100 * s.accuracy).toFixed(2)}%`,
-    `latency median ${s.medianMs} ms, p95 ${s.p95Ms} ms (predicted median ${s.predictedMedianMs} ms; median |predicted - measured| ${s.predictionErrorPctMedian}%)`,
+    `latency per request median ${s.medianMs} ms, p95 ${s.p95Ms} ms (predicted median ${s.predictedMedianMs} ms; median |predicted - measured| ${s.predictionErrorPctMedian}%)`,
     `bytes sent: mean ${s.meanBytes} B per image, ${s.totalBytes} B in all`,
     `cold starts seen by requests ${s.coldStarts}; local cloud: ${demo.cloud.invocations} invocations, ${demo.cloud.coldStarts} cold starts`,
     `fallbacks ${s.fallbacks}${

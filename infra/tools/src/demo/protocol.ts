@@ -18,11 +18,21 @@ export interface EdgeInit {
   objective: Record<string, unknown>;
   /** onnxruntime intra-op threads on the device (the device is a fraction of one core: 1). */
   threads: number;
+  /** Minimum time between two exploration probes of the client, ms. */
+  exploreIntervalMs: number;
   /** The test split's first `images` images are classified. */
   images: number;
 }
 
-export type ToEdge = EdgeInit | { type: 'classify'; index: number } | { type: 'close' };
+/** Classify images `first`..`first + count - 1` of the split as one batch; `index` numbers the request. */
+export interface EdgeClassify {
+  type: 'classify';
+  index: number;
+  first: number;
+  count: number;
+}
+
+export type ToEdge = EdgeInit | EdgeClassify | { type: 'close' };
 
 /** What the device measured in calibration (ms per head, and the whole network per variant). */
 export interface EdgeReady {
@@ -35,7 +45,11 @@ export interface EdgeReady {
 /** One classify call as the worker saw it. */
 export interface EdgeResult {
   type: 'result';
+  /** The request's number. */
   index: number;
+  /** Its first image and how many it classified (a batch). */
+  first: number;
+  count: number;
   /** ms since the worker's first classify call. */
   startedMs: number;
   result?: Pick<

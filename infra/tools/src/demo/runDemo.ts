@@ -35,11 +35,15 @@ const REGION = 'us-east-1';
 export interface DemoOptions {
   model: string;
   images: number;
+  /** Images per request (the last request may hold fewer). */
+  batch: number;
   /** Index-based phases (the default scenario or one `--network` profile), or a time-based trace. */
   network: { phases: Phase[] } | { trace: TraceStep[]; source: string };
   device: DevicePreset;
   objective: Record<string, unknown>;
   transport: 'url' | 'invoke';
+  /** The client's minimum time between exploration probes, ms (a demo lasts minutes, not hours). */
+  exploreIntervalMs: number;
   /** Idle instances of the local cloud are reaped after this long. */
   idleTimeoutMs: number;
   /** Where the HTML report goes. */
@@ -195,6 +199,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       credentials: LOCAL_CREDENTIALS,
       objective: opts.objective,
       threads: 1,
+      exploreIntervalMs: opts.exploreIntervalMs,
       images,
     });
     opts.signal?.throwIfAborted();
@@ -206,7 +211,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
 
     const records: RequestRecord[] = [];
     const phases = 'phases' in opts.network ? opts.network.phases : undefined;
-    const starts = phases ? phaseStarts(phases, images) : [];
+    const requests = Math.ceil(images / opts.batch);
+    const starts = phases ? phaseStarts(phases, requests) : [];
     let phaseLabel = phases?.[0]?.label ?? 'trace';
     const runStart = performance.now();
     if (!phases && 'trace' in opts.network) {
@@ -219,7 +225,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
         },
       });
     }
-    for (let i = 0; i < images; i++) {
+    for (let i = 0; i < requests; i++) {
       opts.signal?.throwIfAborted();
       if (phases) {
         const k = starts.indexOf(i);
@@ -238,16 +244,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       const atMs = performance.now() - runStart;
       const phase = phaseLabel;
       const reply = nextMessage(child, 'result');
-      send(child, { type: 'classify', index: i });
+      const first = i * opts.batch;
+      const count = Math.min(opts.batch, images - first);
+      send(child, { type: 'classify', index: i, first, count });
       const r: EdgeResult = await reply;
-      const rec: RequestRecord = { ...r, label: labels[i] as number, phase, link, atMs };
+      const rec: RequestRecord = { ...r, labels: Array.from(labels.subarray(first, first + count)), phase, link, atMs };
       records.push(rec);
-      opts.onProgress?.(i + 1, images, rec);
+      opts.onProgress?.(first + count, images, rec);
     }
     trace?.stop();
 
     const stats = cloud.stats();
-    const summary = summarize(images, records);
+    const summary = summarize(images, opts.batch, records);
     send(child, { type: 'close' });
     return {
       summary,

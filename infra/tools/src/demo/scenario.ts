@@ -1,8 +1,8 @@
 /**
  * What the demo's network does while it runs. The default scenario changes conditions at fixed
  * fractions of the run, so that a run of any length passes through every phase: a good Wi-Fi link,
- * then a 3G link with a long RTT, then an idle gap longer than the local cloud keeps an idle instance
- * (the functions go cold) and Wi-Fi again.
+ * then a 3G link with a long RTT, then a thin NB-IoT-class uplink, then an idle gap longer than the
+ * local cloud keeps an idle instance (the functions go cold) and Wi-Fi again.
  */
 import type { LinkConditions } from '@jmdc/netem';
 
@@ -24,8 +24,9 @@ export interface Phase {
 export function defaultScenario(gapMs: number): Phase[] {
   return [
     { from: 0, label: 'Wi-Fi', conditions: 'wifi' },
-    { from: 0.35, label: '3G', conditions: '3g' },
-    { from: 0.65, label: `Wi-Fi after ${Math.round(gapMs / 1000)} s idle`, conditions: 'wifi', idleBeforeMs: gapMs },
+    { from: 0.25, label: '3G', conditions: '3g' },
+    { from: 0.5, label: 'NB-IoT', conditions: 'nbiot' },
+    { from: 0.75, label: `Wi-Fi after ${Math.round(gapMs / 1000)} s idle`, conditions: 'wifi', idleBeforeMs: gapMs },
   ];
 }
 

@@ -3,7 +3,8 @@ import type { EdgeResult } from './protocol.js';
 
 /** One classified image, as the demo records it. */
 export interface RequestRecord extends EdgeResult {
-  label: number;
+  /** True classes of the request's images. */
+  labels: number[];
   /** Label of the scenario phase (or trace step) in force when the request was sent. */
   phase: string;
   /** Conditions the shaping proxy applied when the request was sent. */
@@ -54,17 +55,24 @@ export interface PhaseSummary {
 /** What the demo prints (and `--json` emits as its last line). */
 export interface DemoSummary {
   images: number;
+  /** Images per request. */
+  batch: number;
+  requests: number;
+  /** Images that got a class. */
   classified: number;
-  /** Requests that got neither a result nor a typed error. */
+  /** Images that got neither a class nor a typed error. */
   lost: number;
-  /** Requests that ended with a typed error (no classes). */
+  /** Images whose request ended with a typed error (no classes). */
   errors: number;
+  /** Over the classified images. */
   accuracy: number;
+  /** Latency of a request (one batch), ms. */
   medianMs: number;
   p95Ms: number;
   predictedMedianMs: number;
   /** Median of |predicted - measured| / measured over the requests, %. */
   predictionErrorPctMedian: number;
+  /** Bytes sent per image (mean). */
   meanBytes: number;
   totalBytes: number;
   /** Requests whose function answered from a cold start. */
@@ -78,13 +86,19 @@ export interface DemoSummary {
   phases: PhaseSummary[];
 }
 
-/** Summarizes the records of a run of `images` images. */
-export function summarize(images: number, records: readonly RequestRecord[]): DemoSummary {
+/** Summarizes the records of a run of `images` images in batches of `batch`. */
+export function summarize(images: number, batch: number, records: readonly RequestRecord[]): DemoSummary {
   const ok = records.filter((r) => r.result !== undefined);
   const res = ok.map((r) => r.result as NonNullable<EdgeResult['result']>);
   const total = res.map((r) => r.timings.totalMs);
-  const correct = ok.filter((r) => r.result?.classes[0] === r.label).length;
-  const bytes = res.map((r) => r.bytesSent);
+  const classified = ok.reduce((n, r) => n + r.count, 0);
+  const answered = records.reduce((n, r) => n + r.count, 0);
+  let correct = 0;
+  for (const r of ok)
+    r.labels.forEach((l, i) => {
+      if (r.result?.classes[i] === l) correct++;
+    });
+  const totalBytes = res.reduce((n, r) => n + r.bytesSent, 0);
   const errPct = res
     .filter((r) => r.timings.totalMs > 0)
     .map((r) => (100 * Math.abs(r.predicted.totalMs - r.timings.totalMs)) / r.timings.totalMs);
@@ -95,10 +109,12 @@ export function summarize(images: number, records: readonly RequestRecord[]): De
   const phaseNames = [...new Set(records.map((r) => r.phase))];
   return {
     images,
-    classified: ok.length,
-    lost: images - records.length,
-    errors: records.length - ok.length,
-    accuracy: round(ok.length ? correct / ok.length : Number.NaN, 4),
+    batch,
+    requests: records.length,
+    classified,
+    lost: images - answered,
+    errors: answered - classified,
+    accuracy: round(classified ? correct / classified : Number.NaN, 4),
     medianMs: round(quantile(total, 0.5)),
     p95Ms: round(quantile(total, 0.95)),
     predictedMedianMs: round(
@@ -108,8 +124,8 @@ export function summarize(images: number, records: readonly RequestRecord[]): De
       ),
     ),
     predictionErrorPctMedian: round(quantile(errPct, 0.5), 1),
-    meanBytes: round(bytes.length ? bytes.reduce((a, b) => a + b, 0) / bytes.length : 0, 1),
-    totalBytes: bytes.reduce((a, b) => a + b, 0),
+    meanBytes: round(classified ? totalBytes / classified : 0, 1),
+    totalBytes,
     coldStarts: res.filter((r) => r.coldStart).length,
     fallbacks: fallbacks.length,
     fallbacksByReason: countBy(fallbacks, (r) => (r.fallback ? r.fallback.reason : 'none')),
