@@ -17,6 +17,8 @@ const CHROMIUM = '/usr/bin/chromium';
 
 interface DemoJson {
   images: number;
+  batch: number;
+  requests: number;
   classified: number;
   lost: number;
   errors: number;
@@ -50,7 +52,9 @@ describe('npm start (the demo) on a small sample', () => {
         'source',
         join(root, 'infra', 'tools', 'src', 'demo', 'main.ts'),
         '--images',
-        '30',
+        '48',
+        '--batch',
+        '4',
         '--gap-ms',
         '4000',
         '--idle-timeout-ms',
@@ -68,16 +72,17 @@ describe('npm start (the demo) on a small sample', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('classifies every image, loses none, and reports the figures the README names', () => {
-    expect(json.images).toBe(30);
-    expect(json.classified).toBe(30);
+    expect(json.images).toBe(48);
+    expect(json.requests).toBe(12);
+    expect(json.classified).toBe(48);
     expect(json.lost).toBe(0);
     expect(json.errors).toBe(0);
-    // the shipped model is ~93% accurate; 30 images leave room for a few misses, not for chance (10%)
+    // the shipped model is ~93% accurate; 48 images leave room for a few misses, not for chance (10%)
     expect(json.accuracy).toBeGreaterThan(0.7);
     expect(json.medianMs).toBeGreaterThan(0);
     expect(json.p95Ms).toBeGreaterThanOrEqual(json.medianMs);
-    expect(Object.values(json.decisions).reduce((a, b) => a + b, 0)).toBe(30);
-    expect(json.phases.map((p) => p.phase)).toHaveLength(3);
+    expect(Object.values(json.decisions).reduce((a, b) => a + b, 0)).toBe(12);
+    expect(json.phases.map((p) => p.phase)).toEqual(['Wi-Fi', '3G', 'NB-IoT', 'Wi-Fi after 4 s idle']);
     expect(json.report).toBe(report);
     expect(stdout).toContain('decisions (');
   });
@@ -86,8 +91,8 @@ describe('npm start (the demo) on a small sample', () => {
     const cloudRequests = (json.decisionsByKind.split ?? 0) + (json.decisionsByKind['cloud-only'] ?? 0);
     expect(cloudRequests).toBeGreaterThan(0);
     expect(json.localCloud.invocations).toBeGreaterThanOrEqual(cloudRequests - json.fallbacks);
-    // every function starts cold, and the idle gap (4 s) outlasts the idle timeout (2.5 s)
-    expect(json.localCloud.coldStarts).toBeGreaterThanOrEqual(2);
+    // every function starts cold: the first instance of each function used was a cold start
+    expect(json.localCloud.coldStarts).toBeGreaterThanOrEqual(1);
   });
 
   it('the planner changes its decision during the scenario', () => {
@@ -108,8 +113,8 @@ describe('npm start (the demo) on a small sample', () => {
       expect(html).toContain(title);
     }
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
-    // one bar segment or dot per classified request at least
-    expect(html.match(/<circle /g)?.length ?? 0).toBeGreaterThanOrEqual(2 * 30);
+    // a dot per request in the decisions plot and in predicted vs measured
+    expect(html.match(/<circle /g)?.length ?? 0).toBeGreaterThanOrEqual(2 * 12);
   });
 
   it('the report renders in headless Chromium with its plots', (ctx) => {
