@@ -1,5 +1,6 @@
 /** Minimal `--flag value` / `--flag` parsing shared by the CLI commands; bad flags exit with code 2. */
 import { parseArgs } from 'node:util';
+import { isJmdcError } from '../errors.js';
 
 export class UsageError extends Error {}
 
@@ -32,6 +33,32 @@ export function parseFlags<T extends FlagSpec>(argv: string[], spec: T): Flags<T
     return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Flags<T>;
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+}
+
+/** A command: `run` returns the exit code; `usage` is printed after a usage error. */
+export interface CommandModule {
+  run(argv: string[]): Promise<number>;
+  usage: string;
+}
+
+/**
+ * Runs a command and returns its exit code: on a {@link UsageError} it prints `label: message` and the
+ * command's usage (2); on a JMDC error, `label: code: message` (1); any other error is thrown.
+ */
+export async function runCommand(label: string, mod: CommandModule, argv: string[]): Promise<number> {
+  try {
+    return await mod.run(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`${label}: ${e.message}\n\n${mod.usage}`);
+      return 2;
+    }
+    if (isJmdcError(e)) {
+      console.error(`${label}: ${e.code}: ${e.message}`);
+      return 1;
+    }
+    throw e;
   }
 }
 

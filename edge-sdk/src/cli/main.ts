@@ -5,12 +5,11 @@
  * live in the `infra/tools` workspace of the repository (`npm start`, `npm run eval -- ...`) and are
  * not part of the edge SDK a device installs.
  */
-import { isJmdcError } from '../errors.js';
-import { UsageError } from './args.js';
+import { type CommandModule, runCommand } from './args.js';
 
 interface Command {
   summary: string;
-  load: () => Promise<{ run(argv: string[]): Promise<number>; usage: string }>;
+  load: () => Promise<CommandModule>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -34,18 +33,5 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`jmdc: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
-  const mod = await cmd.load();
-  try {
-    return await mod.run(rest);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`jmdc ${name}: ${e.message}\n\n${mod.usage}`);
-      return 2;
-    }
-    if (isJmdcError(e)) {
-      console.error(`jmdc ${name}: ${e.code}: ${e.message}`);
-      return 1;
-    }
-    throw e;
-  }
+  return runCommand(`jmdc ${name}`, await cmd.load(), rest);
 }

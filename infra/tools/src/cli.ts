@@ -4,11 +4,10 @@
  * live here, outside the edge SDK a device installs.
  */
 
-import { UsageError } from '@jmdc/edge-sdk/cli';
-import { isJmdcError } from '@jmdc/edge-sdk/errors';
+import { type CommandModule, runCommand } from '@jmdc/edge-sdk/cli';
 
 interface Command {
-  load: () => Promise<{ run(argv: string[]): Promise<number>; usage: string }>;
+  load: () => Promise<CommandModule>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -24,20 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`usage: npm run <${Object.keys(COMMANDS).join('|')}> -- [options]  (--help for the options)`);
     return 2;
   }
-  const mod = await cmd.load();
-  try {
-    return await mod.run(rest);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`${name}: ${e.message}\n\n${mod.usage}`);
-      return 2;
-    }
-    if (isJmdcError(e)) {
-      console.error(`${name}: ${e.code}: ${e.message}`);
-      return 1;
-    }
-    throw e;
-  }
+  return runCommand(name, await cmd.load(), rest);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await main(process.argv.slice(2));

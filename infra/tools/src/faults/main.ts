@@ -12,8 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JmdcClient } from '@jmdc/edge-sdk';
-import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
-import { isJmdcError } from '@jmdc/edge-sdk/errors';
+import { num, parseFlags, runCommand } from '@jmdc/edge-sdk/cli';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { type FaultSpec, type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import { type LinkConditions, type ShapingProxy, startShapingProxy } from '@jmdc/netem';
@@ -255,15 +254,5 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  try {
-    process.exitCode = await run(process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`faults: ${e.message}\n\n${usage}`);
-      process.exitCode = 2;
-    } else if (isJmdcError(e)) {
-      console.error(`faults: ${e.code}: ${e.message}`);
-      process.exitCode = 1;
-    } else throw e;
-  }
+  process.exitCode = await runCommand('faults', { run, usage }, process.argv.slice(2));
 }

@@ -8,8 +8,7 @@
  * when any case crashed, hung, got a 5xx or a wrong answer, or RSS grew by 10% or more.
  */
 import { join } from 'node:path';
-import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
-import { isJmdcError } from '@jmdc/edge-sdk/errors';
+import { num, parseFlags, runCommand, UsageError } from '@jmdc/edge-sdk/cli';
 import { type FuzzStats, HANG_MS } from './oracle.js';
 import { runCloud } from './runCloud.js';
 import { runInProcess } from './runInProcess.js';
@@ -123,15 +122,5 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  try {
-    process.exitCode = await run(process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`fuzz: ${e.message}\n\n${usage}`);
-      process.exitCode = 2;
-    } else if (isJmdcError(e)) {
-      console.error(`fuzz: ${e.code}: ${e.message}`);
-      process.exitCode = 1;
-    } else throw e;
-  }
+  process.exitCode = await runCommand('fuzz', { run, usage }, process.argv.slice(2));
 }

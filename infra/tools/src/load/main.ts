@@ -14,8 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { JmdcClient } from '@jmdc/edge-sdk';
-import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
-import { isJmdcError } from '@jmdc/edge-sdk/errors';
+import { num, parseFlags, runCommand } from '@jmdc/edge-sdk/cli';
 import { type InferenceBackend, type InferenceSession, loadModel } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
@@ -228,15 +227,5 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  try {
-    process.exitCode = await run(process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`load: ${e.message}\n\n${usage}`);
-      process.exitCode = 2;
-    } else if (isJmdcError(e)) {
-      console.error(`load: ${e.code}: ${e.message}`);
-      process.exitCode = 1;
-    } else throw e;
-  }
+  process.exitCode = await runCommand('load', { run, usage }, process.argv.slice(2));
 }
