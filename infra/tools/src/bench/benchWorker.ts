@@ -8,9 +8,11 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isJmdcError, JmdcClient, loadProfile, type NormalizedProfile } from '@jmdc/edge-sdk';
-import { type InferenceBackend, type InferenceSession, loadModel } from '@jmdc/edge-sdk/model';
+import { loadModel } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { loadSplit } from '../dataset.js';
+import { classifyOutcome, serveParent } from '../deviceWorker.js';
+import { SharedSessions } from '../sharedSessions.js';
 import type { FromWorker, ToWorker, WorkerInit, WorkerResult } from './protocol.js';
 import type { ClientSpec } from './strategies.js';
 
@@ -18,39 +20,15 @@ function send(msg: FromWorker): void {
   process.send?.(msg);
 }
 
-/** One session per file for every client; a client's `release()` keeps it for the next cell. */
-class SharedBackend implements InferenceBackend {
-  private readonly sessions = new Map<string, Promise<InferenceSession>>();
-  constructor(private readonly inner: InferenceBackend) {}
-  load(path: string): Promise<InferenceSession> {
-    let s = this.sessions.get(path);
-    if (!s) {
-      s = this.inner.load(path);
-      this.sessions.set(path, s);
-    }
-    return s.then((real) => ({
-      inputNames: real.inputNames,
-      outputNames: real.outputNames,
-      run: (feeds) => real.run(feeds),
-      release: async () => {},
-    }));
-  }
-  async close(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release().catch(() => {});
-    this.sessions.clear();
-  }
-}
-
 let cfg: WorkerInit | undefined;
 let profile: NormalizedProfile | undefined;
-let backend: SharedBackend | undefined;
+let backend: SharedSessions | undefined;
 let calibrationFile = '';
 let images: Uint8Array | undefined;
 let imageBytes = 0;
 let count = 0;
 let clients = new Map<string, JmdcClient>();
 let serial = 0;
-let queue: Promise<void> = Promise.resolve();
 
 async function init(msg: WorkerInit): Promise<void> {
   cfg = msg;
@@ -60,7 +38,7 @@ async function init(msg: WorkerInit): Promise<void> {
   images = split.images;
   imageBytes = split.imageBytes;
   count = split.count;
-  backend = new SharedBackend(new OrtBackend({ intraOpThreads: msg.threads }));
+  backend = new SharedSessions(new OrtBackend({ intraOpThreads: msg.threads }));
   mkdirSync(msg.stateDir, { recursive: true });
   calibrationFile = join(msg.stateDir, 'calibration.json');
   // edge-only client (no endpoints): measures this device and writes the calibration file
@@ -132,49 +110,19 @@ async function classify(key: string, start: number, batch: number): Promise<void
     const k = (start + i) % count;
     list.push(images.subarray(k * imageBytes, (k + 1) * imageBytes));
   }
-  const out: WorkerResult = { type: 'result', key };
-  try {
-    const r = await client.classify(batch === 1 ? (list[0] as Uint8Array) : list);
-    out.result = {
-      classes: r.classes,
-      decision: r.decision,
-      predicted: r.predicted,
-      timings: r.timings,
-      bytesSent: r.bytesSent,
-      coldStart: r.coldStart,
-      fallback: r.fallback,
-      attempts: r.attempts,
-    };
-  } catch (e) {
-    out.error = isJmdcError(e)
-      ? { code: e.code, message: e.message }
-      : { code: 'UNEXPECTED', message: (e as Error).message };
-  }
+  const out: WorkerResult = { type: 'result', key, ...(await classifyOutcome(client, list)) };
   send(out);
 }
 
 async function closeAll(): Promise<void> {
   await Promise.all([...clients.values()].map((c) => c.close().catch(() => {})));
   clients.clear();
-  await backend?.close();
+  // a session that fails to release is not worth reporting at the end
+  await backend?.close().catch(() => {});
 }
 
-process.on('message', (msg: ToWorker) => {
-  queue = queue.then(async () => {
-    try {
-      if (msg.type === 'init') await init(msg);
-      else if (msg.type === 'clients') await setClients(msg.specs);
-      else if (msg.type === 'classify') await classify(msg.key, msg.start, msg.batch);
-      else if (msg.type === 'close') {
-        await closeAll();
-        process.disconnect?.();
-      }
-    } catch (e) {
-      send({ type: 'fatal', message: (e as Error).message, ...(isJmdcError(e) ? { code: e.code } : {}) });
-    }
-  });
-});
-process.on('disconnect', () => {
-  void closeAll().finally(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-});
+serveParent<ToWorker>(async (msg) => {
+  if (msg.type === 'init') await init(msg);
+  else if (msg.type === 'clients') await setClients(msg.specs);
+  else if (msg.type === 'classify') await classify(msg.key, msg.start, msg.batch);
+}, closeAll);

@@ -3,9 +3,10 @@
  * budget before it loads anything): a `JmdcClient` that calibrates on this (emulated) device, then
  * classifies the test images the parent asks for, one at a time, and reports each result.
  */
-import { isJmdcError, JmdcClient } from '@jmdc/edge-sdk';
+import { JmdcClient } from '@jmdc/edge-sdk';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { loadSplit } from '../dataset.js';
+import { classifyOutcome, serveParent } from '../deviceWorker.js';
 import type { EdgeClassify, EdgeInit, EdgeResult, FromEdge, ToEdge } from './protocol.js';
 
 function send(msg: FromEdge): void {
@@ -16,8 +17,6 @@ let client: JmdcClient | undefined;
 let images: Uint8Array | undefined;
 let imageBytes = 0;
 let firstCallAt: number | undefined;
-// requests are served one at a time, in order
-let queue: Promise<void> = Promise.resolve();
 
 async function init(msg: EdgeInit): Promise<void> {
   const model = loadModel(msg.model);
@@ -82,23 +81,7 @@ async function classify({ index, first, count }: EdgeClassify): Promise<void> {
     startedMs: now - firstCallAt,
     estimates: estimates(client),
   };
-  try {
-    const r = await client.classify(batch.length === 1 ? (batch[0] as Uint8Array) : batch);
-    out.result = {
-      classes: r.classes,
-      decision: r.decision,
-      predicted: r.predicted,
-      timings: r.timings,
-      bytesSent: r.bytesSent,
-      coldStart: r.coldStart,
-      fallback: r.fallback,
-      attempts: r.attempts,
-    };
-  } catch (e) {
-    out.error = isJmdcError(e)
-      ? { code: e.code, message: e.message }
-      : { code: 'UNEXPECTED', message: (e as Error).message };
-  }
+  Object.assign(out, await classifyOutcome(client, batch));
   out.estimates = estimates(client);
   send(out);
 }
@@ -113,26 +96,11 @@ function estimates(c: JmdcClient): EdgeResult['estimates'] {
   };
 }
 
-process.on('message', (msg: ToEdge) => {
-  queue = queue.then(async () => {
-    try {
-      if (msg.type === 'init') await init(msg);
-      else if (msg.type === 'classify') await classify(msg);
-      else if (msg.type === 'close') {
-        await client?.close();
-        process.disconnect?.();
-      }
-    } catch (e) {
-      send({
-        type: 'fatal',
-        message: (e as Error).message,
-        ...(isJmdcError(e) ? { code: e.code } : {}),
-      });
-    }
-  });
-});
-// the demo is gone: nothing to serve
-process.on('disconnect', () => {
-  void client?.close().finally(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-});
+// requests are served one at a time, in order; when the demo is gone there is nothing to serve
+serveParent<ToEdge>(
+  async (msg) => {
+    if (msg.type === 'init') await init(msg);
+    else if (msg.type === 'classify') await classify(msg);
+  },
+  () => client?.close(),
+);

@@ -95,6 +95,12 @@ export function mergeStats(a: FuzzStats, b: FuzzStats): FuzzStats {
   return a;
 }
 
+/** Adds the warm-up's failures to `stats`: a failure during the warm-up is a failure all the same. */
+export function addWarmUpFailures(stats: FuzzStats, warm: FuzzStats): void {
+  for (const k of ['crashes', 'hangs', 'status5xx', 'wrongAnswers', 'decoderCrashes'] as const) stats[k] += warm[k];
+  stats.failures.push(...warm.failures.slice(0, Math.max(0, 20 - stats.failures.length)));
+}
+
 function fail(stats: FuzzStats, c: FuzzCase, reason: string, detail: unknown): string {
   if (stats.failures.length < 20) {
     const text =

@@ -11,7 +11,7 @@ import { loadModel } from '@jmdc/edge-sdk/model';
 import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import fc from 'fast-check';
 import { type FuzzCase, fuzzCaseArb, fuzzTarget } from './generators.js';
-import { type FuzzStats, growthPct, judge, newStats, type Outcome } from './oracle.js';
+import { addWarmUpFailures, type FuzzStats, growthPct, judge, newStats, type Outcome } from './oracle.js';
 import { signPost } from './sign.js';
 
 /** The local cloud's test credentials. */
@@ -295,9 +295,7 @@ export async function runCloud(opts: CloudFuzzOptions): Promise<CloudFuzzResult>
     await runBatches(opts.cases, (b) => seed + b, stats, true);
     const pidsAfter = cloud.pids();
     const rssAfter = totalRssMb(pidsAfter);
-    for (const k of ['crashes', 'hangs', 'status5xx', 'wrongAnswers', 'decoderCrashes'] as const)
-      stats[k] += warmStats[k];
-    stats.failures.push(...warmStats.failures.slice(0, Math.max(0, 20 - stats.failures.length)));
+    addWarmUpFailures(stats, warmStats);
     return {
       ...stats,
       warmupCases: warmup,

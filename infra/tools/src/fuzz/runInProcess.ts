@@ -3,15 +3,14 @@
  * generated cases in batches, with the RSS of this process measured after a warm-up and at the end.
  */
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { decodePayload } from '@jmdc/edge-sdk/codec';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { createTailHandler, type TailHandler, type TailResponse } from '@jmdc/functions';
 import fc from 'fast-check';
+import { gcFunction } from '../sharedSessions.js';
 import { type FuzzCase, type FuzzTarget, fuzzCaseArb, fuzzTarget } from './generators.js';
-import { type FuzzStats, growthPct, judge, newStats, type Outcome } from './oracle.js';
+import { addWarmUpFailures, type FuzzStats, growthPct, judge, newStats, type Outcome } from './oracle.js';
 
 /** Options of {@link runInProcess}. */
 export interface InProcessOptions {
@@ -62,16 +61,6 @@ export function parseResponse(res: TailResponse): { status: number; body: unknow
   }
   const { statusCode, ...body } = res as { statusCode: number };
   return { status: statusCode, body };
-}
-
-/** A collector of garbage, when V8 lets us have one (RSS is measured after a collection). */
-function gcFunction(): (() => void) | undefined {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
 }
 
 function memoryMb(gc: (() => void) | undefined): { rss: number; heap: number } {
@@ -174,10 +163,7 @@ export async function runInProcess(opts: InProcessOptions): Promise<InProcessRes
       opts.onProgress?.(done, stats);
     }
     const after = memoryMb(gc);
-    // a failure during the warm-up is a failure all the same
-    for (const k of ['crashes', 'hangs', 'status5xx', 'wrongAnswers', 'decoderCrashes'] as const)
-      stats[k] += warmStats[k];
-    stats.failures.push(...warmStats.failures.slice(0, Math.max(0, 20 - stats.failures.length)));
+    addWarmUpFailures(stats, warmStats);
     return {
       ...stats,
       warmupCases: warmup,

@@ -11,15 +11,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type { JmdcClient } from '@jmdc/edge-sdk';
 import { num, parseFlags, runCommand } from '@jmdc/edge-sdk/cli';
-import { type InferenceBackend, type InferenceSession, loadModel } from '@jmdc/edge-sdk/model';
+import { loadModel } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import { type CallOutcome, cloudClient, percentile, settle } from '../faults/clients.js';
 import { processRssMb } from '../fuzz/runCloud.js';
+import { gcFunction, SharedSessions } from '../sharedSessions.js';
 
 export const usage = `usage: npm run load -- [options]
   --quick          15 s (default 60 s), after a warm-up of 3 s (default 5 s)
@@ -44,44 +43,6 @@ const FLAGS = {
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
-
-/**
- * A backend whose sessions are shared by every client: one onnxruntime session per ONNX file for the
- * whole fleet (a session may run several calls at once), released once at the end.
- */
-export class SharedSessions implements InferenceBackend {
-  private readonly sessions = new Map<string, Promise<InferenceSession>>();
-  constructor(private readonly inner: InferenceBackend) {}
-
-  load(path: string): Promise<InferenceSession> {
-    let s = this.sessions.get(path);
-    if (!s) {
-      s = this.inner.load(path);
-      this.sessions.set(path, s);
-    }
-    return s.then((x) => ({
-      inputNames: x.inputNames,
-      outputNames: x.outputNames,
-      run: (feeds) => x.run(feeds),
-      release: async () => {}, // a client's close() leaves the shared session alone
-    }));
-  }
-
-  async close(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    await Promise.all(all.map(async (s) => (await s.catch(() => undefined))?.release()));
-  }
-}
-
-function gcFunction(): (() => void) | undefined {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round1 = (x: number) => Math.round(x * 10) / 10;
