@@ -7,6 +7,7 @@
 import {
   type ClassifyResult,
   JmdcClient,
+  type JmdcClientOptions,
   type Profile,
   type RequestTiming,
   type SendOptions,
@@ -112,23 +113,33 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
+/** A client of the tiny model behind `link`, on the test's clock: no warm-up, no state file, one thread. */
+async function linkClient(
+  link: EmulatedLink,
+  now: () => number,
+  opts: Pick<JmdcClientOptions, 'priors' | 'explore'>,
+): Promise<JmdcClient> {
+  const client = await JmdcClient.create({
+    model: TINY_MODEL_DIR,
+    profile: linkProfile(),
+    transport: link,
+    warmUp: false,
+    stateFile: false,
+    threads: 1,
+    ...opts,
+    clock: { now },
+    onWarning: () => {},
+  });
+  clients.push(client);
+  return client;
+}
+
 describe('uplink bandwidth measured from requests of different sizes', () => {
   it('tracks a step from 10 to 0.5 Mbit/s within 5 requests, and the decision changes', async () => {
     const { manifest } = loadModel(TINY_MODEL_DIR);
     const link = new EmulatedLink(manifest.hash);
     let now = 1_000_000;
-    const client = await JmdcClient.create({
-      model: TINY_MODEL_DIR,
-      profile: linkProfile(),
-      transport: link,
-      warmUp: false,
-      stateFile: false,
-      threads: 1,
-      priors: { initMs: 0, uplinkMbps: 10 },
-      clock: { now: () => now },
-      onWarning: () => {},
-    });
-    clients.push(client);
+    const client = await linkClient(link, () => now, { priors: { initMs: 0, uplinkMbps: 10 } });
     const image = new Uint8Array(784).fill(7);
     const step = async (): Promise<ClassifyResult> => {
       now += 50;
@@ -170,19 +181,10 @@ describe('uplink bandwidth measured from requests of different sizes', () => {
     link.rttMs = 5;
     let now = 1_000_000;
     // a prior RTT that makes the cloud look hopeless: the device wins and nothing would correct it
-    const client = await JmdcClient.create({
-      model: TINY_MODEL_DIR,
-      profile: linkProfile(),
-      transport: link,
-      warmUp: false,
-      stateFile: false,
-      threads: 1,
+    const client = await linkClient(link, () => now, {
       priors: { initMs: 0, rttMs: 2000 },
       explore: { intervalMs: 10_000 },
-      clock: { now: () => now },
-      onWarning: () => {},
     });
-    clients.push(client);
     const image = new Uint8Array(784);
     now += 1000;
     const r1 = await client.classify(image);
