@@ -3,7 +3,7 @@ import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
 import { DeadlineScope } from './deadline.js';
 import { classifyNetworkError, errorCode, NOT_SENT_CODES } from './errors.js';
 import { errorForStatus, implausibleTimings, parseCloudResponse, RETRYABLE_STATUS } from './response.js';
-import { type RetryOptions, RetryPolicy, withAttempts } from './retry.js';
+import { type RetryOptions, RetryPolicy, sendRecorded } from './retry.js';
 import type { CredentialsInput } from './sigv4.js';
 import type { ExpectedAnswer, RequestTiming, SendOptions, SendResult, TimingBounds, Transport } from './types.js';
 import type { HttpTimeouts } from './UrlTransport.js';
@@ -163,20 +163,9 @@ export class InvokeTransport implements Transport {
     if (!name) throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, `no function for point ${point}`, { point });
     const { sdk, client } = await this.load();
     const body = new TextEncoder().encode(JSON.stringify({ payload: Buffer.from(payload).toString('base64') }));
-    const requests: RequestTiming[] = [];
-    const record = (t: RequestTiming) => {
-      requests.push(t);
-      opts.onRequest?.(t);
-    };
-    try {
-      const { value } = await this.retry.run(
-        () => this.once(sdk, client, point, name, body, payload.byteLength, opts, record),
-        opts,
-      );
-      return { ...value, attempts: requests.length, requests };
-    } catch (e) {
-      throw withAttempts(e, requests.length);
-    }
+    return sendRecorded(this.retry, opts, (record) =>
+      this.once(sdk, client, point, name, body, payload.byteLength, opts, record),
+    );
   }
 
   private async once(

@@ -7,7 +7,7 @@ import { DeadlineScope } from './deadline.js';
 import { classifyNetworkError } from './errors.js';
 import { assertSigningAllowed, type HostLookup, isLoopbackAddress } from './loopback.js';
 import { errorForStatus, implausibleTimings, parseCloudResponse } from './response.js';
-import { type RetryOptions, RetryPolicy, withAttempts } from './retry.js';
+import { type RetryOptions, RetryPolicy, sendRecorded, withAttempts } from './retry.js';
 import { type CredentialsInput, RequestSigner } from './sigv4.js';
 import type { ExpectedAnswer, RequestTiming, SendOptions, SendResult, TimingBounds, Transport } from './types.js';
 
@@ -267,22 +267,12 @@ export class UrlTransport implements Transport {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'transport is closed');
     const url = this.url(point);
     await this.checkUnsigned();
-    const requests: RequestTiming[] = [];
-    const record = (t: RequestTiming) => {
-      requests.push(t);
-      opts.onRequest?.(t);
-    };
-    try {
-      const { value } = await this.retry.run(async () => {
-        const a = await this.once(point, url, payload, opts, record);
-        // null only answers a probe (probe = false here)
-        if (!a) throw new JmdcError(ErrorCodes.INTERNAL, 'no answer');
-        return a;
-      }, opts);
-      return { ...value, attempts: requests.length, requests };
-    } catch (e) {
-      throw withAttempts(e, requests.length);
-    }
+    return sendRecorded(this.retry, opts, async (record) => {
+      const a = await this.once(point, url, payload, opts, record);
+      // null only answers a probe (probe = false here)
+      if (!a) throw new JmdcError(ErrorCodes.INTERNAL, 'no answer');
+      return a;
+    });
   }
 
   private async once(

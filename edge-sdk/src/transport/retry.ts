@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
+import type { RequestTiming, SendOptions } from './types.js';
 
 /**
  * Retry settings (validated once by {@link RetryPolicy}).
@@ -118,6 +119,33 @@ export class RetryPolicy {
         }
       }
     }
+  }
+}
+
+/**
+ * One `Transport.send`: runs `attempt` under `policy` until it succeeds or must not be repeated, giving it
+ * a `record` that collects every request actually written (and passes each to `opts.onRequest`). The
+ * result carries them and their count as `requests` and `attempts`; a thrown error, their count
+ * ({@link attemptsOf}).
+ *
+ * @example
+ * return sendRecorded(this.retry, opts, (record) => this.once(point, payload, opts, record))
+ */
+export async function sendRecorded<T extends object>(
+  policy: RetryPolicy,
+  opts: SendOptions,
+  attempt: (record: (t: RequestTiming) => void) => Promise<T>,
+): Promise<T & { attempts: number; requests: RequestTiming[] }> {
+  const requests: RequestTiming[] = [];
+  const record = (t: RequestTiming) => {
+    requests.push(t);
+    opts.onRequest?.(t);
+  };
+  try {
+    const { value } = await policy.run(() => attempt(record), opts);
+    return { ...value, attempts: requests.length, requests };
+  } catch (e) {
+    throw withAttempts(e, requests.length);
   }
 }
 
