@@ -3,7 +3,6 @@
  * refuses unsigned, wrongly signed, expired, future-dated and replayed-beyond-skew requests with 403
  * before any function runs; and no path from a request or a manifest leads out of the model folder.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,10 +12,9 @@ import { ErrorCodes } from '@jmdc/edge-sdk/errors';
 import { loadModel, resolveModelDir, validateManifest } from '@jmdc/edge-sdk/model';
 import { createTailHandler } from '@jmdc/functions';
 import { type InvocationLog, type LocalCloud, startLocalCloud, verifySigV4 } from '@jmdc/local-cloud';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBE_HANDLER, writeFakeAssembly } from '../../infra/local-cloud/src/fakeAssembly.js';
-import { NodeSha256 } from '../../infra/local-cloud/src/sigv4.js';
+import { signTestPost } from '../../infra/local-cloud/src/testHelpers.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const TINY = join(REPO, 'test', 'fixtures', 'models', 'tiny-vgg11');
@@ -69,30 +67,8 @@ describe('SigV4 on the local cloud', () => {
     body: string,
     opts: { date?: Date; accessKeyId?: string; secret?: string; region?: string } = {},
   ): Promise<Signed> => {
-    const host = new URL(cloud.url).host;
-    const signer = new SignatureV4({
-      service: 'lambda',
-      region: opts.region ?? REGION,
-      credentials: { accessKeyId: opts.accessKeyId ?? 'test', secretAccessKey: opts.secret ?? 'test' },
-      sha256: NodeSha256,
-    });
     const bytes = Buffer.from(body);
-    const req = await signer.sign(
-      {
-        method: 'POST',
-        protocol: 'http:',
-        hostname: host.split(':')[0]!,
-        path,
-        headers: {
-          host,
-          'content-type': 'application/json',
-          'x-amz-content-sha256': createHash('sha256').update(bytes).digest('hex'),
-        },
-        body: bytes,
-      },
-      opts.date ? { signingDate: opts.date } : {},
-    );
-    return { path, body: bytes, headers: req.headers as Record<string, string> };
+    return { path, body: bytes, headers: await signTestPost(new URL(cloud.url).host, path, bytes, opts) };
   };
 
   beforeAll(async () => {

@@ -4,18 +4,16 @@
  * the concurrency limit, the timeout, idle reaping, fault injection, the endpoints file, and that stop()
  * leaves no process behind.
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PROBE_HANDLER, writeFakeAssembly } from './fakeAssembly.js';
 import type { InvocationLog, LocalCloud } from './index.js';
 import { startLocalCloud } from './index.js';
-import { NodeSha256 } from './sigv4.js';
+import { alive, signTestPost, type TestSigningOptions } from './testHelpers.js';
 
 const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const dir = mkdtempSync(join(tmpdir(), 'jmdc-lc-'));
@@ -57,37 +55,12 @@ function send(path: string, body: Buffer | string, headers: Record<string, strin
 }
 
 /** SigV4 headers for a POST of `body` to `path`, as if sent to `host` (default: the cloud's). */
-async function signed(
+function signed(
   path: string,
   body: Buffer | string,
-  opts: { host?: string; date?: Date; secret?: string; contentType?: string } = {},
+  opts: TestSigningOptions & { host?: string } = {},
 ): Promise<Record<string, string>> {
-  const host = opts.host ?? new URL(cloud.url).host;
-  const u = new URL(path, 'http://x');
-  const signer = new SignatureV4({
-    service: 'lambda',
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: opts.secret ?? 'test' },
-    sha256: NodeSha256,
-  });
-  const bytes = Buffer.from(body);
-  const req = await signer.sign(
-    {
-      method: 'POST',
-      protocol: 'http:',
-      hostname: host.split(':')[0]!,
-      path: u.pathname,
-      query: Object.fromEntries(u.searchParams),
-      headers: {
-        host,
-        'content-type': opts.contentType ?? 'application/json',
-        'x-amz-content-sha256': createHash('sha256').update(bytes).digest('hex'),
-      },
-      body: bytes,
-    },
-    opts.date ? { signingDate: opts.date } : {},
-  );
-  return req.headers as Record<string, string>;
+  return signTestPost(opts.host ?? new URL(cloud.url).host, path, body, opts);
 }
 
 async function signedPost(path: string, body: Buffer | string, contentType = 'application/json'): Promise<Res> {
@@ -107,15 +80,6 @@ async function invoke(name: string, payload: unknown) {
 }
 
 const nameOf = (point: number) => cloud.functions.find((f) => f.point === point)!.name;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 beforeAll(async () => {
   writeFakeAssembly(dir, [

@@ -9,18 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it, vi } from 'vitest';
 import { PROBE_HANDLER, writeFakeAssembly } from './fakeAssembly.js';
+import { alive } from './testHelpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jmdc-lc-kill-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 it('kills every instance when the local cloud process is SIGKILLed', async () => {
   writeFakeAssembly(dir, [
