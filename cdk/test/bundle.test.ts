@@ -3,7 +3,7 @@
  * platform only, exactly the model files of each point; and the bundle of one point actually runs
  * (imported by Node in a child process, with the x64 binary of this machine linked in for the test).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -17,11 +17,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import { promisify } from 'node:util';
 import { modelFilesForPoint, readProfileRows, variantsForPoint } from '@jmdc/functions/modelFiles';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JmdcStack } from '../lib/jmdc-stack.js';
 import { functionSources, readManifest } from '../lib/partition-function.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -57,12 +55,37 @@ describe.each(MODELS)('function bundles of $name', ({ name, dir: modelDir }) => 
   let outdir = '';
   const bundles = new Map<number, Bundle>();
 
-  beforeAll(() => {
+  beforeAll(async () => {
     outdir = mkdtempSync(join(tmpdir(), 'jmdc-bundle-'));
-    const app = new App({ outdir });
-    const stack = new JmdcStack(app, 'JmdcBundle', { modelDir, points });
-    const fns = Template.fromStack(stack).findResources('AWS::Lambda::Function');
-    for (const r of Object.values(fns)) {
+    // `cdk synth` of the app, as a deploy runs it, in a child process: bundling takes tens of seconds,
+    // longer than a test worker may block its event loop
+    await promisify(execFile)(
+      'npx',
+      [
+        'cdk',
+        'synth',
+        '--no-notices',
+        '-q',
+        '-o',
+        outdir,
+        '-c',
+        `model=${modelDir}`,
+        '-c',
+        `points=${points.join(',')}`,
+        '-c',
+        'stackName=JmdcBundle',
+      ],
+      {
+        cwd: join(REPO, 'cdk'),
+        env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const template = JSON.parse(readFileSync(join(outdir, 'JmdcBundle.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: unknown }>;
+    };
+    const fns = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    for (const r of fns) {
       // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
       const props = (r as any).Properties;
       const point = Number(props.Environment.Variables.JMDC_POINT);

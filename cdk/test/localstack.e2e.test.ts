@@ -59,7 +59,7 @@ describe.skipIf(skipReason !== undefined)('LocalStack end to end (tiny fixture, 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'jmdc-localstack-'));
     const endpointsFile = join(work, 'endpoints.json');
-    deployLocal({ endpoint: ENDPOINT, work, stack: STACK, points: [0, 1], endpointsFile, timeoutMs: 600_000 });
+    await deployLocal({ endpoint: ENDPOINT, work, stack: STACK, points: [0, 1], endpointsFile, timeoutMs: 600_000 });
     endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as EndpointsFile;
 
     payloads.set(0, encodeRaw(pixels, golden.sourceShape, batch, { model: ref }));

@@ -85,7 +85,7 @@ describe.skipIf(skipReason !== undefined)('deploy to moto_server (tiny fixture, 
       }
     }
     work = mkdtempSync(join(tmpdir(), 'jmdc-moto-'));
-    const deployed = deployLocal({
+    const deployed = await deployLocal({
       endpoint: ENDPOINT,
       work,
       stack: STACK,
