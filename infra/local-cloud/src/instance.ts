@@ -64,7 +64,8 @@ export interface InstanceOptions {
   onExit?: (inst: Instance) => void;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+/** The whole body of `req`, or undefined when it is longer than `limit` bytes (it is read to its end all the same). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { type AssemblyInfo, readAssembly } from './assembly.js';
 import { LocalCloudError, LocalCloudErrorCodes } from './errors.js';
 import { type FaultSpec, FaultTable } from './faults.js';
-import { errorObject, type Instance, type Outcome } from './instance.js';
+import { errorObject, type Instance, type Outcome, readBody } from './instance.js';
 import { FunctionPool } from './pool.js';
 import { type Credentials, verifySigV4 } from './sigv4.js';
 import { ensureAssembly, REPO_ROOT } from './synth.js';
@@ -140,19 +140,6 @@ function resolveModelDir(model: string): string {
     );
   }
   return found;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean }> {
-  return new Promise((res, rej) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n <= limit) chunks.push(c);
-    });
-    req.on('end', () => res({ body: n > limit ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge: n > limit }));
-    req.on('error', rej);
-  });
 }
 
 const TEXT_TYPE = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
@@ -484,13 +471,13 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
         return;
       }
     }
-    const { body, tooLarge } = await readBody(req, MAX_REQUEST_BYTES);
+    const body = await readBody(req, MAX_REQUEST_BYTES);
     if (urlMatch && !pool) {
       respond(res, json(404, { Message: null }, { 'x-amzn-ErrorType': 'ResourceNotFoundException' }), requestId);
       return;
     }
     const fnPool = pool!;
-    if (tooLarge) {
+    if (body === undefined) {
       const message = `Request must be smaller than ${MAX_REQUEST_BYTES} bytes for the InvokeFunction operation`;
       const reply =
         route === 'url'
