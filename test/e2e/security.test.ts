@@ -4,7 +4,6 @@
  * before any function runs; and no path from a request or a manifest leads out of the model folder.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRaw } from '@jmdc/edge-sdk/codec';
@@ -14,7 +13,7 @@ import { createTailHandler } from '@jmdc/functions';
 import { type InvocationLog, type LocalCloud, startLocalCloud, verifySigV4 } from '@jmdc/local-cloud';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBE_HANDLER, writeFakeAssembly } from '../../infra/local-cloud/src/fakeAssembly.js';
-import { signTestPost } from '../../infra/local-cloud/src/testHelpers.js';
+import { signTestPost, testPost } from '../../infra/local-cloud/src/testHelpers.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const TINY = join(REPO, 'test', 'fixtures', 'models', 'tiny-vgg11');
@@ -39,27 +38,7 @@ describe('SigV4 on the local cloud', () => {
   let cloud: LocalCloud;
   let invokePath = '';
 
-  const send = (s: Signed): Promise<Res> => {
-    const u = new URL(cloud.url);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: u.hostname,
-          port: u.port,
-          method: 'POST',
-          path: s.path,
-          headers: { 'content-length': String(s.body.length), ...s.headers },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        },
-      );
-      req.on('error', reject);
-      req.end(s.body);
-    });
-  };
+  const send = (s: Signed): Promise<Res> => testPost(cloud.url, s.path, s.body, s.headers);
 
   /** A POST of `body` to `path` signed as the SDK signs it (service lambda), with overrides for the attacks. */
   const sign = async (

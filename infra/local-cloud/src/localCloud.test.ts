@@ -5,7 +5,6 @@
  * leaves no process behind.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PROBE_HANDLER, writeFakeAssembly } from './fakeAssembly.js';
 import type { InvocationLog, LocalCloud } from './index.js';
 import { startLocalCloud } from './index.js';
-import { alive, signTestPost, type TestSigningOptions } from './testHelpers.js';
+import { alive, signTestPost, type TestResponse, type TestSigningOptions, testPost } from './testHelpers.js';
 
 const CREDS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const dir = mkdtempSync(join(tmpdir(), 'jmdc-lc-'));
@@ -21,37 +20,8 @@ let cloud: LocalCloud;
 const logs: InvocationLog[] = [];
 const seenPids = new Set<number>();
 
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked field by field
-  json: () => any;
-}
-
-function send(path: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<Res> {
-  const u = new URL(cloud.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        method: 'POST',
-        path,
-        headers: { 'content-length': String(Buffer.byteLength(body)), ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+function send(path: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<TestResponse> {
+  return testPost(cloud.url, path, body, headers);
 }
 
 /** SigV4 headers for a POST of `body` to `path`, as if sent to `host` (default: the cloud's). */
@@ -63,7 +33,11 @@ function signed(
   return signTestPost(opts.host ?? new URL(cloud.url).host, path, body, opts);
 }
 
-async function signedPost(path: string, body: Buffer | string, contentType = 'application/json'): Promise<Res> {
+async function signedPost(
+  path: string,
+  body: Buffer | string,
+  contentType = 'application/json',
+): Promise<TestResponse> {
   return send(path, body, await signed(path, body, { contentType }));
 }
 

@@ -1,5 +1,6 @@
-/** Helpers of the local cloud's tests (and the repository's end-to-end tests): signing, process checks. */
+/** Helpers of the local cloud's tests (and the repository's end-to-end tests): signed POSTs, process checks. */
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from './sigv4.js';
 
@@ -61,4 +62,44 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** An answer of {@link testPost}. */
+export interface TestResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked field by field
+  json: () => any;
+}
+
+/** A POST of `body` to `path` on the server at `baseUrl`, with `headers` (content-length is set). */
+export function testPost(
+  baseUrl: string,
+  path: string,
+  body: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<TestResponse> {
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        method: 'POST',
+        path,
+        headers: { 'content-length': String(Buffer.byteLength(body)), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
