@@ -22,7 +22,7 @@ const DEFAULT_IMAGES = 480;
 const DEFAULT_BATCH = 8;
 const DEFAULT_GAP_MS = 25_000;
 const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
-const DEFAULT_EXPLORE_MS = 5_000;
+const DEFAULT_EXPLORE_MS = 3_000;
 
 export const usage = `usage: npm start -- [options]
   --images N            test images to classify (default ${DEFAULT_IMAGES})

@@ -94,7 +94,13 @@ export function linkChart(run: DemoRun): string {
   const fr = frame(W, 260, { left: 60, right: 60, top: 46, bottom: 40 });
   const n = rs.length;
   const x = linear([0, Math.max(1, n)], [fr.left, fr.right]);
-  const ups = rs.flatMap((r) => [r.link.uplinkMbps, r.estimates.uplinkMbps]).filter((v) => v > 0 && Number.isFinite(v));
+  // estimates beyond 1000x the emulated link's fastest rate are drawn at the edge of the plot
+  const links = rs.map((r) => r.link.uplinkMbps).filter((v) => v > 0 && Number.isFinite(v));
+  const top = Math.max(...links, 1) * 20;
+  const clampUp = (v: number): number => Math.min(top, Math.max(top / 1e5, v));
+  const ups = rs
+    .flatMap((r) => [r.link.uplinkMbps, clampUp(r.estimates.uplinkMbps)])
+    .filter((v) => v > 0 && Number.isFinite(v));
   const up = log([Math.min(...ups, 1) * 0.8, Math.max(...ups, 1) * 1.25], [fr.bottom, fr.top]);
   const rtts = rs.flatMap((r) => [r.link.rttMs, r.estimates.rttMs]).filter(Number.isFinite);
   const rtt = linear([0, Math.max(...rtts, 10) * 1.1], [fr.bottom, fr.top]);
@@ -118,7 +124,7 @@ export function linkChart(run: DemoRun): string {
         true,
       ) +
       path(
-        rs.map((r) => [x(r.index), up(r.estimates.uplinkMbps)]),
+        rs.map((r) => [x(r.index), up(clampUp(r.estimates.uplinkMbps))]),
         'uplink est',
       ) +
       path(

@@ -24,9 +24,9 @@ export interface Phase {
 export function defaultScenario(gapMs: number): Phase[] {
   return [
     { from: 0, label: 'Wi-Fi', conditions: 'wifi' },
-    { from: 0.25, label: '3G', conditions: '3g' },
-    { from: 0.5, label: 'NB-IoT', conditions: 'nbiot' },
-    { from: 0.75, label: `Wi-Fi after ${Math.round(gapMs / 1000)} s idle`, conditions: 'wifi', idleBeforeMs: gapMs },
+    { from: 0.2, label: '3G', conditions: '3g' },
+    { from: 0.4, label: 'NB-IoT', conditions: 'nbiot' },
+    { from: 0.6, label: `Wi-Fi after ${Math.round(gapMs / 1000)} s idle`, conditions: 'wifi', idleBeforeMs: gapMs },
   ];
 }
 
