@@ -232,7 +232,7 @@ export function loadProfile(path: string, opts: NormalizeOptions = {}): Normaliz
   if (!existsSync(file)) {
     throw new JmdcError(
       ErrorCodes.PROFILE_NOT_FOUND,
-      `no profile at ${file} (run: npx jmdc profile --model ${opts.manifest?.id ?? '<id>'})`,
+      `no profile at ${file} (run from the repository: npm run profile -- --model ${opts.manifest?.id ?? '<id>'})`,
       { file },
     );
   }

@@ -1,6 +1,6 @@
 /**
  * Shapes of `models/<id>/profile.json`, the offline accuracy/size/timing profile written by
- * `jmdc profile`, and of the normalized form the planner works on.
+ * `npm run profile` (infra/tools), and of the normalized form the planner works on.
  */
 
 /**
@@ -21,7 +21,7 @@ export type RowKind = 'edge-only' | 'cloud-only' | 'split';
 export type RowCoder = 'none' | 'deflate' | 'brotli' | 'rans' | 'raw' | 'png';
 
 /**
- * One setting of the compression grid as `jmdc profile` wrote it.
+ * One setting of the compression grid as `npm run profile` wrote it.
  *
  * @example
  * const row: ProfileRow = profile.rows[0] // { point: 2, variant: 0.5, keep: 0.25, bits: 4, coder: 'rans', valAccuracy: 0.924, ... }

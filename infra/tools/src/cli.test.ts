@@ -22,7 +22,7 @@ async function jmdc(...args: string[]): Promise<{ json: Record<string, unknown>;
   return { json: JSON.parse(last) as Record<string, unknown>, stderr };
 }
 
-describe('jmdc eval on the tiny fixture (real dataset split, real ORT, real codec)', () => {
+describe('npm run eval on the tiny fixture (real dataset split, real ORT, real codec)', () => {
   it('full-model accuracy equals the accuracy the training pipeline measured on the same split', async () => {
     const { json } = await jmdc('eval', '--model', tiny, '--split', 'val', '--point', 'edge', '--json');
     expect(json.n).toBe(256);
@@ -89,7 +89,7 @@ describe('jmdc eval on the tiny fixture (real dataset split, real ORT, real code
   });
 });
 
-describe('jmdc profile on the tiny fixture', () => {
+describe('npm run profile on the tiny fixture', () => {
   it('writes every grid row with val and test accuracy', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'jmdc-profile-')), 'profile.json');
     await run(
