@@ -3,12 +3,11 @@
  * empty folder from the npm cache (`npm ci --offline`, with a lockfile made from the repository's),
  * and two apps run from that folder — ESM (`.mjs`, top-level await) and CommonJS (a default
  * `npm init -y` project: `.js` with `await import()` inside an async function, the way the README
- * documents) — each classifying a Fashion-MNIST image edge-only with the shipped model and against a
- * cloud on loopback. The cloud is a minimal HTTP front on `createTailHandler` of `@jmdc/functions`
- * for point 0, the code every tail Lambda runs. (`startLocalCloud` of `@jmdc/local-cloud` first
- * synthesizes the CDK app and bundles the functions: 41 s for the tiny model whenever the SDK or
- * function sources changed, which would double this test's time.) Then the README's onnxruntime trim command
- * is run and the ESM app again. One pack and one install are shared by every case.
+ * documents) — each classifying a Fashion-MNIST image edge-only with the shipped model and against the
+ * local cloud (`@jmdc/local-cloud`: the CDK assembly's bundles in Lambda-runtime processes), found
+ * through the `endpoints.json` it writes and signed with credentials from the environment, as an app
+ * deployed against AWS would be. Then the README's onnxruntime trim command is run and the ESM app
+ * again. One pack and one install are shared by every case.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,13 +21,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createTailHandler } from '@jmdc/functions';
+import { type InvocationLog, type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appLockfile, type Lockfile } from './appLockfile.js';
 
@@ -49,14 +46,14 @@ const edgeClient = await JmdcClient.create({ model: env.JMDC_MODEL_DIR, stateFil
 const e = await edgeClient.classify(image);
 await edgeClient.close();
 const out = { edge: { classes: e.classes, probabilities: e.probabilities, decision: e.decision, fallback: e.fallback } };
-if (env.JMDC_CLOUD_URL) {
+if (env.JMDC_ENDPOINTS) {
   const cloudClient = await JmdcClient.create({
     model: env.JMDC_MODEL_DIR,
     profile: env.JMDC_PROFILE,
-    endpoints: { 0: { url: env.JMDC_CLOUD_URL } },
-    signing: false,
+    endpoints: env.JMDC_ENDPOINTS,
     priors: { initMs: 0 },
     warmUp: false,
+    timeouts: { deadlineMs: 60000 },
     stateFile: false,
     threads: 1,
   });
@@ -111,9 +108,9 @@ function softmax(row: number[]): number[] {
 
 let tmp: string;
 let app: string;
-let server: Server;
-let cloudUrl: string;
-const served: Array<{ status: number; classes?: number[] }> = [];
+let localCloud: LocalCloud;
+let endpointsFile: string;
+const served: InvocationLog[] = [];
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'jmdc-packed-'));
@@ -157,35 +154,13 @@ beforeAll(async () => {
   }
   writeFileSync(join(tmp, 'profile-slow-device.json'), JSON.stringify(profile));
 
-  const tail = await createTailHandler({ point: 0, modelDir: MODEL_DIR, threads: 1 });
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      const out = (await tail.handle(
-        {
-          body: Buffer.concat(chunks).toString('base64'),
-          isBase64Encoded: true,
-          headers: { 'content-type': String(req.headers['content-type'] ?? '') },
-          requestContext: { http: { method: req.method ?? 'GET', path: req.url ?? '/' } },
-        },
-        { awsRequestId: `req-${served.length + 1}` },
-      )) as { statusCode: number; headers?: Record<string, string>; body: string };
-      const parsed = JSON.parse(out.body) as { classes?: number[] };
-      served.push({ status: out.statusCode, ...(parsed.classes ? { classes: parsed.classes } : {}) });
-      res.writeHead(out.statusCode, out.headers ?? { 'content-type': 'application/json' });
-      res.end(out.body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cloudUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/points/0`;
-}, 120_000);
+  localCloud = await startLocalCloud({ model: MODEL_DIR, onInvocation: (l) => served.push(l) });
+  endpointsFile = join(tmp, 'endpoints.json');
+  writeFileSync(endpointsFile, JSON.stringify(localCloud.endpoints));
+}, 300_000);
 
 afterAll(async () => {
-  if (server) {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  }
+  await localCloud?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -198,7 +173,11 @@ async function runApp(file: string, cloud: boolean): Promise<AppOut> {
       NODE_OPTIONS: '',
       JMDC_MODEL_DIR: MODEL_DIR,
       JMDC_IMAGE: JSON.stringify(golden.images[0]),
-      ...(cloud ? { JMDC_CLOUD_URL: cloudUrl, JMDC_PROFILE: join(tmp, 'profile-slow-device.json') } : {}),
+      // the credentials the local cloud accepts, from the environment as the AWS credential chain reads them
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_PROFILE: '',
+      ...(cloud ? { JMDC_ENDPOINTS: endpointsFile, JMDC_PROFILE: join(tmp, 'profile-slow-device.json') } : {}),
     },
   });
   return JSON.parse(stdout.trim().split('\n').pop() as string) as AppOut;
@@ -224,7 +203,7 @@ describe('the packed SDK in an empty app', () => {
     expect(existsSync(join(app, 'node_modules', '@aws-sdk', 'client-lambda'))).toBe(false);
   });
 
-  it('ESM app: classifies edge-only like the golden logits, and through the loopback cloud', async () => {
+  it('ESM app: classifies edge-only like the golden logits, and through the local cloud, signed', async () => {
     const before = served.length;
     const out = await runApp('esm.mjs', true);
     expectGoldenEdge(out);
@@ -235,7 +214,7 @@ describe('the packed SDK in an empty app', () => {
     expect(cloud.bytesSent).toBeGreaterThan(0);
     const answered = served.slice(before).filter((s) => s.status === 200);
     expect(answered).toHaveLength(1);
-    expect(cloud.classes).toEqual(answered[0]?.classes);
+    expect(answered[0]).toMatchObject({ point: 0, route: 'url' });
     expect(cloud.classes).toEqual([argmax(golden.logits.r000?.[0] as number[])]);
   });
 
@@ -246,7 +225,8 @@ describe('the packed SDK in an empty app', () => {
     expect(out.cloud?.decision.kind).toBe('cloud-only');
     expect(out.cloud?.fallback).toBe(false);
     const answered = served.slice(before).filter((s) => s.status === 200);
-    expect(out.cloud?.classes).toEqual(answered[0]?.classes);
+    expect(answered).toHaveLength(1);
+    expect(out.cloud?.classes).toEqual([argmax(golden.logits.r000?.[0] as number[])]);
   });
 
   it("the README's onnxruntime trim keeps only this platform's binary, and the app still runs", async () => {
