@@ -5,7 +5,7 @@
  * batch x function state) the strategies are interleaved request by request on the same test images;
  * then the oracle's candidates (fixed rows) are measured the same way.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,6 +16,7 @@ import { loadModel } from '@jmdc/edge-sdk/model';
 import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import { type CpuBudget, createCpuBudget, type DevicePreset, type ShapingProxy, startShapingProxy } from '@jmdc/netem';
 import { loadSplit } from '../dataset.js';
+import { forkWorker, nextMessage } from '../workerProcess.js';
 import type { FromWorker, ToWorker, WorkerReady, WorkerResult } from './protocol.js';
 import {
   benchFloor,
@@ -108,41 +109,6 @@ export interface BenchRun {
 }
 
 const workerPath = join(dirname(fileURLToPath(import.meta.url)), 'benchWorker.ts');
-
-function forkWorker(): ChildProcess {
-  return fork(workerPath, [], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    serialization: 'advanced',
-  });
-}
-
-function nextMessage<T extends FromWorker['type']>(
-  child: ChildProcess,
-  type: T,
-): Promise<Extract<FromWorker, { type: T }>> {
-  return new Promise((resolvePromise, reject) => {
-    const onMessage = (m: FromWorker): void => {
-      if (m.type === type) {
-        cleanup();
-        resolvePromise(m as Extract<FromWorker, { type: T }>);
-      } else if (m.type === 'fatal') {
-        cleanup();
-        reject(Object.assign(new Error(`device worker: ${m.message}`), { code: m.code }));
-      }
-    };
-    const onExit = (code: number | null, signal: string | null): void => {
-      cleanup();
-      reject(new Error(`device worker exited (${code ?? signal}) before '${type}'`));
-    };
-    const cleanup = (): void => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
 
 function send(child: ChildProcess, msg: ToWorker): void {
   child.send(msg);
@@ -305,7 +271,7 @@ async function runDevice(
   const stateDir = join(cfg.workDir, `state-${device.name}`);
   rmSync(stateDir, { recursive: true, force: true });
   try {
-    child = forkWorker();
+    child = forkWorker(workerPath);
     let method = 'none';
     let detail = 'this machine at full speed';
     if (device.cpuFraction < 1) {
@@ -317,7 +283,7 @@ async function runDevice(
     // one intra-op thread everywhere: the budgets are fractions of one core, and the host shares its cores
     const threads = 1;
     log(`device ${device.name}: ${device.cpuFraction} of one core (${method}: ${detail}); calibrating...`);
-    const ready = nextMessage(child, 'ready');
+    const ready = nextMessage<FromWorker, 'ready'>(child, 'ready');
     send(child, {
       type: 'init',
       model: cfg.model,
@@ -365,7 +331,7 @@ async function runDevice(
 
 /** Classifies one batch with the client `key` and records it. */
 async function classifyOnce(child: ChildProcess, key: string, start: number, batch: number): Promise<WorkerResult> {
-  const reply = nextMessage(child, 'result');
+  const reply = nextMessage<FromWorker, 'result'>(child, 'result');
   send(child, { type: 'classify', key, start, batch });
   return reply;
 }
@@ -394,7 +360,7 @@ async function interleave(
 
 /** Replaces the worker's clients; resolves with the keys of those it could create. */
 async function setClients(child: ChildProcess, specs: ClientSpec[]): Promise<string[]> {
-  const ready = nextMessage(child, 'clientsReady');
+  const ready = nextMessage<FromWorker, 'clientsReady'>(child, 'clientsReady');
   send(child, { type: 'clients', specs });
   return (await ready).keys;
 }

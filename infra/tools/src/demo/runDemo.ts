@@ -4,7 +4,7 @@
  * its own process, optionally under a CPU budget that stands in for a weaker device; Fashion-MNIST test
  * images are classified one at a time while the network changes.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,7 @@ import {
   type TraceStep,
 } from '@jmdc/netem';
 import { loadSplit } from '../dataset.js';
+import { forkWorker, nextMessage } from '../workerProcess.js';
 import type { EdgeReady, EdgeResult, FromEdge, ToEdge } from './protocol.js';
 import { type Phase, phaseStarts } from './scenario.js';
 import { type DemoSummary, type RequestRecord, summarize } from './summary.js';
@@ -81,43 +82,6 @@ export interface DemoRun {
 
 const workerPath = join(dirname(fileURLToPath(import.meta.url)), 'edgeWorker.ts');
 
-/** Starts the edge worker process (TypeScript through tsx, with the workspaces' `source` condition). */
-function forkWorker(): ChildProcess {
-  return fork(workerPath, [], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    serialization: 'advanced',
-  });
-}
-
-/** Waits for the worker's next message of `type`; a `fatal` message or an exit rejects. */
-function nextMessage<T extends FromEdge['type']>(
-  child: ChildProcess,
-  type: T,
-): Promise<Extract<FromEdge, { type: T }>> {
-  return new Promise((resolvePromise, reject) => {
-    const onMessage = (m: FromEdge): void => {
-      if (m.type === type) {
-        cleanup();
-        resolvePromise(m as Extract<FromEdge, { type: T }>);
-      } else if (m.type === 'fatal') {
-        cleanup();
-        reject(Object.assign(new Error(`edge worker: ${m.message}`), { code: m.code }));
-      }
-    };
-    const onExit = (code: number | null, signal: string | null): void => {
-      cleanup();
-      reject(new Error(`edge worker exited (${code ?? signal}) before '${type}'`));
-    };
-    const cleanup = (): void => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
 function send(child: ChildProcess, msg: ToEdge): void {
   child.send(msg);
 }
@@ -175,7 +139,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
     const endpointsFile = join(opts.workDir, 'endpoints.json');
     writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
 
-    child = forkWorker();
+    child = forkWorker(workerPath);
     child.on('message', (m: FromEdge) => {
       if (m.type === 'progress') log(`device: ${m.line}`);
     });
@@ -204,7 +168,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
     });
     opts.signal?.throwIfAborted();
     log('calibrating the device (heads and whole network, under its CPU budget)...');
-    const ready: EdgeReady = await nextMessage(child, 'ready');
+    const ready: EdgeReady = await nextMessage<FromEdge, 'ready'>(child, 'ready');
     log(
       `calibrated in ${(ready.calibrationMs / 1000).toFixed(1)} s: whole network ${ready.wholeNetworkMs?.toFixed(1) ?? '?'} ms on this device`,
     );
@@ -243,7 +207,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       const link = linkOf(proxy);
       const atMs = performance.now() - runStart;
       const phase = phaseLabel;
-      const reply = nextMessage(child, 'result');
+      const reply = nextMessage<FromEdge, 'result'>(child, 'result');
       const first = i * opts.batch;
       const count = Math.min(opts.batch, images - first);
       send(child, { type: 'classify', index: i, first, count });
