@@ -3,7 +3,7 @@
  * loads only those: a function deployed with variants ['r000'] needs no other block and refuses a
  * payload of another variant with JMDC_ERR_UNKNOWN_VARIANT.
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFeatures } from '@jmdc/edge-sdk/codec';
@@ -11,7 +11,7 @@ import { featureDims, loadModel } from '@jmdc/edge-sdk/model';
 import { afterAll, describe, expect, it } from 'vitest';
 import { optionsFromEnv } from './config.js';
 import { ErrorCodes } from './errors.js';
-import { modelFilesForPoint, readProfileRows, variantsForPoint } from './modelFiles.js';
+import { modelFilesForPoint, readProfileRows, variantsForPoint, verifyPointFiles } from './modelFiles.js';
 import { createTailHandler } from './TailHandler.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -104,6 +104,36 @@ describe('a handler deployed with some variants only', () => {
       expect(refused.error.code).toBe(ErrorCodes.UNKNOWN_VARIANT);
     } finally {
       await tail.close();
+    }
+  });
+});
+
+describe('verifyPointFiles: paths and links', () => {
+  const work = mkdtempSync(join(tmpdir(), 'jmdc-pointfiles-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('passes for the fixture; a tail block linked outside the folder is JMDC_ERR_MANIFEST_INVALID', () => {
+    const dir = join(work, 'model');
+    cpSync(TINY, dir, { recursive: true });
+    const model = loadModel(dir);
+    expect(() => verifyPointFiles(model, 4)).not.toThrow();
+    renameSync(join(dir, 'r000', 'classifier.onnx'), join(work, 'classifier.onnx'));
+    symlinkSync(join(work, 'classifier.onnx'), join(dir, 'r000', 'classifier.onnx'));
+    expect(() => verifyPointFiles(model, 4)).toThrow(
+      expect.objectContaining({
+        code: ErrorCodes.MANIFEST_INVALID,
+        details: expect.objectContaining({ reason: 'outside-model-folder' }),
+      }),
+    );
+  });
+
+  it('a hand-made manifest with a NUL, .. or absolute block file is JMDC_ERR_MANIFEST_INVALID before any read', () => {
+    for (const file of ['r000/classifier.onnx\0', '../x.onnx', '/etc/passwd', 'r000\\classifier.onnx']) {
+      const m = structuredClone(manifest);
+      m.variants[0]!.blocks.at(-1)!.file = file;
+      expect(() => verifyPointFiles({ dir: TINY, manifest: m }, 4, ['r000'])).toThrow(
+        expect.objectContaining({ code: ErrorCodes.MANIFEST_INVALID }),
+      );
     }
   });
 });

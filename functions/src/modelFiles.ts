@@ -5,8 +5,8 @@
  *
  * This module imports no native code: the CDK app loads it at synth time.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { BlockFile, LoadedModel, Manifest, Variant } from '@jmdc/edge-sdk/model';
 import { findVariant, sha256File } from '@jmdc/edge-sdk/model';
 import { ErrorCodes, JmdcError, ModelError } from './errors.js';
@@ -118,23 +118,58 @@ export function modelBytesForPoint(manifest: Manifest, point: number, variants?:
 }
 
 /**
+ * The path of a block file in `dir`, read only after checking that it stays in the folder: a plain
+ * relative path (as `validateManifest` requires) whose real path, links resolved, lies inside the
+ * folder's real path. Throws MANIFEST_INVALID for a path or link that leaves the folder, MODEL_NOT_FOUND
+ * for a missing file or a link to nothing.
+ */
+function blockPath(dir: string, realDir: string, file: string): string {
+  const segments = file.split('/');
+  if (
+    file.includes('\0') ||
+    file.includes('\\') ||
+    isAbsolute(file) ||
+    segments.some((s) => s === '' || s === '.' || s === '..')
+  ) {
+    throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${JSON.stringify(file)} is not a plain relative path`, {
+      file,
+      reason: 'unsafe-path',
+    });
+  }
+  const path = join(dir, file);
+  if (lstatSync(path, { throwIfNoEntry: false }) === undefined || !existsSync(path)) {
+    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${path} missing`, { file });
+  }
+  const rel = relative(realDir, realpathSync(path));
+  if (rel === '' || isAbsolute(rel) || rel.split(sep)[0] === '..') {
+    throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${file} escapes the model folder`, {
+      file,
+      reason: 'outside-model-folder',
+    });
+  }
+  return path;
+}
+
+/**
  * Checks the size and sha256 of only the files the tail of `point` loads for `variants` (default:
  * every variant; a function's bundle
  * carries no other block, so the manifest's content hash cannot be recomputed there).
- * Throws MODEL_NOT_FOUND or MODEL_HASH_MISMATCH (both 500: a broken deployment is our fault).
+ * Throws MODEL_NOT_FOUND or MODEL_HASH_MISMATCH (both 500: a broken deployment is our fault), and
+ * MANIFEST_INVALID for a block file whose path or link leaves the model folder.
  *
  * @example
  * verifyPointFiles(loadModel('/var/task/model'), 2)
  */
 export function verifyPointFiles({ dir, manifest }: LoadedModel, point: number, variants?: readonly string[]): void {
-  const root = resolve(dir);
+  let realDir: string;
+  try {
+    realDir = realpathSync(dir);
+  } catch (e) {
+    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `model folder ${dir} not found`, { dir }, { cause: e });
+  }
   for (const v of selectVariants(manifest, variants)) {
     for (const b of tailBlocks(manifest, v, point)) {
-      const path = resolve(join(dir, b.file));
-      if (!path.startsWith(root + sep)) {
-        throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${b.file} escapes the model folder`, { file: b.file });
-      }
-      if (!existsSync(path)) throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${path} missing`, { file: b.file });
+      const path = blockPath(dir, realDir, b.file);
       if (statSync(path).size !== b.bytes || sha256File(path) !== b.sha256) {
         throw new ModelError(ErrorCodes.MODEL_HASH_MISMATCH, `${path} does not match its manifest sha256`, {
           file: b.file,
