@@ -5,6 +5,7 @@
  * leaves no process behind.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -181,6 +182,29 @@ describe('Function URL', () => {
     const r = await send('/points/0', big, { 'content-type': 'application/octet-stream' });
     expect(r.status).toBe(413);
     expect(r.headers['x-amzn-errortype']).toBe('RequestEntityTooLargeException');
+  });
+
+  it('refuses a body declared over 6 MB from its Content-Length, before any of it is sent', async () => {
+    const before = logs.length;
+    const { port } = new URL(cloud.url);
+    const head = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(port), '127.0.0.1', () => {
+        // the headers only: the 7 MB body never comes
+        sock.write(
+          'POST /points/0 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 7340032\r\n\r\n',
+        );
+      });
+      let text = '';
+      sock.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+      });
+      sock.on('close', () => resolve(text));
+      sock.on('error', reject);
+      sock.setTimeout(10_000, () => reject(new Error('no answer without the body')));
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(head.toLowerCase()).toContain('x-amzn-errortype: requestentitytoolargeexception');
+    expect(logs.slice(before).map((l) => l.status)).toEqual([413]);
   });
 
   it('answers 502 when the handler throws', async () => {

@@ -471,6 +471,28 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
         return;
       }
     }
+    const tooLarge = (): Reply => {
+      const message = `Request must be smaller than ${MAX_REQUEST_BYTES} bytes for the InvokeFunction operation`;
+      return route === 'url'
+        ? json(
+            413,
+            { Message: message },
+            { 'x-amzn-ErrorType': 'RequestEntityTooLargeException' },
+            'RequestEntityTooLargeException',
+          )
+        : apiError(413, 'RequestEntityTooLargeException', message);
+    };
+    // a body declared too large is refused before any of it is read (the connection is closed after
+    // the answer); one without a length is read, keeping at most the limit
+    const declared = Number(req.headers['content-length']);
+    if (pool && Number.isFinite(declared) && declared > MAX_REQUEST_BYTES) {
+      const reply = tooLarge();
+      reply.headers = { ...reply.headers, connection: 'close' };
+      respond(res, reply, requestId);
+      res.on('finish', () => req.destroy());
+      log(pool, reply);
+      return;
+    }
     const body = await readBody(req, MAX_REQUEST_BYTES);
     if (urlMatch && !pool) {
       respond(res, json(404, { Message: null }, { 'x-amzn-ErrorType': 'ResourceNotFoundException' }), requestId);
@@ -478,16 +500,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     }
     const fnPool = pool!;
     if (body === undefined) {
-      const message = `Request must be smaller than ${MAX_REQUEST_BYTES} bytes for the InvokeFunction operation`;
-      const reply =
-        route === 'url'
-          ? json(
-              413,
-              { Message: message },
-              { 'x-amzn-ErrorType': 'RequestEntityTooLargeException' },
-              'RequestEntityTooLargeException',
-            )
-          : apiError(413, 'RequestEntityTooLargeException', message);
+      const reply = tooLarge();
       respond(res, reply, requestId);
       log(fnPool, reply);
       return;
