@@ -1,4 +1,5 @@
 import type { PlanConditions } from '../types/plan.js';
+import { median } from '../util/median.js';
 import { type AgedSample, AgedSamples } from './AgedSamples.js';
 import { DEFAULT_SAMPLE_BOUNDS, isPlausible, type SampleBounds } from './bounds.js';
 import { CircuitBreaker, type CircuitOptions, type CircuitSnapshot } from './CircuitBreaker.js';
@@ -222,7 +223,7 @@ export class LiveEstimators {
       this.discardedCount++;
       return ['network time'];
     }
-    if (!o.coldStart && o.referenceCloudMs > 0 && o.serverMs > 0) {
+    if (o.referenceCloudMs > 0 && o.serverMs > 0) {
       const ratio = o.serverMs / o.referenceCloudMs;
       if (isPlausible(ratio, 1 / b.maxCloudScale, b.maxCloudScale))
         (this.scale[o.point] as AgedSamples).push(ratio, nowMs);
@@ -274,9 +275,7 @@ export class LiveEstimators {
     if (own.initSamples > 0) return own.initMs();
     const seen = this.cold.filter((c) => c.initSamples > 0).map((c) => c.initMs());
     if (seen.length === 0) return this.priors.initMs;
-    seen.sort((a, b) => a - b);
-    const m = seen.length >> 1;
-    return seen.length % 2 ? (seen[m] as number) : ((seen[m - 1] as number) + (seen[m] as number)) / 2;
+    return median(seen);
   }
 
   /** The planner's conditions now (functions whose breaker is open are unavailable). */

@@ -1,3 +1,5 @@
+import { median } from '../util/median.js';
+
 /**
  * The median of the last `size` samples: a single outlier never moves it past its neighbours, and a
  * step change is followed once more than half of the window holds new samples (3 of 5).
@@ -33,11 +35,7 @@ export class WindowMedian {
 
   /** The median of the window, or `fallback` when it is empty. */
   value(fallback = Number.NaN): number {
-    const n = this.buf.length;
-    if (n === 0) return fallback;
-    const s = [...this.buf].sort((a, b) => a - b);
-    const m = n >> 1;
-    return n % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+    return this.buf.length === 0 ? fallback : median(this.buf);
   }
 
   /** The samples, oldest first (for persistence). */
