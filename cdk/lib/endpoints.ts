@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 /** One deployed partition point. */
 export interface EndpointEntry {
@@ -49,10 +49,20 @@ export function endpointsFromOutputs(outputs: Outputs, stackName?: string): Endp
   return { model: o.ModelId ?? '', modelHash: o.ModelHash ?? '', region: o.Region ?? '', points };
 }
 
+/**
+ * Writes an endpoints file (creating its folder).
+ *
+ * @example
+ * saveEndpointsFile('.jmdc/endpoints.json', { model: 'tiny-vgg11', modelHash: '', region: 'us-east-1', points: {} })
+ */
+export function saveEndpointsFile(endpointsFile: string, file: EndpointsFile): void {
+  mkdirSync(dirname(resolve(endpointsFile)), { recursive: true });
+  writeFileSync(endpointsFile, `${JSON.stringify(file, null, 2)}\n`);
+}
+
 /** Reads a `--outputs-file` and writes the endpoints file; returns what it wrote. */
 export function writeEndpointsFile(outputsFile: string, endpointsFile: string, stackName?: string): EndpointsFile {
   const file = endpointsFromOutputs(JSON.parse(readFileSync(outputsFile, 'utf8')) as Outputs, stackName);
-  mkdirSync(dirname(endpointsFile), { recursive: true });
-  writeFileSync(endpointsFile, `${JSON.stringify(file, null, 2)}\n`);
+  saveEndpointsFile(endpointsFile, file);
   return file;
 }

@@ -4,11 +4,12 @@
  * Function URL routes the SDK uses (`/points/<p>`) and the Lambda Invoke API.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { type EndpointEntry, type EndpointsFile, saveEndpointsFile } from '@jmdc/cdk/endpoints';
 import { type AssemblyInfo, readAssembly } from './assembly.js';
 import { LocalCloudError, LocalCloudErrorCodes } from './errors.js';
 import { type FaultSpec, FaultTable } from './faults.js';
@@ -21,19 +22,7 @@ import { ensureAssembly, REPO_ROOT } from './synth.js';
 export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 const ACCOUNT = '000000000000';
 
-/** One deployed partition point (the format of `cdk/lib/endpoints.ts`). */
-export interface EndpointEntry {
-  url: string;
-  functionName: string;
-}
-
-/** What the SDK reads to find the cloud half; the same format `npm run deploy -w @jmdc/cdk` writes. */
-export interface EndpointsFile {
-  model: string;
-  modelHash: string;
-  region: string;
-  points: Record<string, EndpointEntry>;
-}
+export type { EndpointEntry, EndpointsFile };
 
 /** Options of {@link startLocalCloud}. */
 export interface LocalCloudOptions {
@@ -668,10 +657,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     return { model: modelId, modelHash, region, points };
   };
   const endpoints = endpointsAt(url);
-  if (opts.endpointsFile) {
-    mkdirSync(dirname(resolve(opts.endpointsFile)), { recursive: true });
-    writeFileSync(opts.endpointsFile, `${JSON.stringify(endpoints, null, 2)}\n`);
-  }
+  if (opts.endpointsFile) saveEndpointsFile(opts.endpointsFile, endpoints);
 
   // a normal exit of this process takes every instance with it (a SIGKILL is the children's watchdog's job)
   const killAll = () => {
