@@ -548,8 +548,11 @@ describe('bounded exploration through the real URL transport', () => {
     now += 10_000;
     const r2 = await c.classify(images);
     expect(r2.explored).toEqual({ kind: 'upload-probe', point: 2, bytes: 4096 });
+    now += 500;
     // its timing gives the fit a second request size: the bandwidth is now measured, not the prior
     await vi.waitFor(() => expect(c.stats().bandwidthIdentified).toBe(true), { timeout: 5000 });
+    // the function ran to refuse the probe: its idle time counts from the probe's answer
+    expect(c.stats().points[2]?.idleMs).toBe(0);
     // the function refused the probe's body before decoding anything; the request was measured
     expect(cloud.hits.map((h) => [h.point, h.bytes, h.status])).toEqual([
       [2, r1.bytesSent, 200],
