@@ -1,6 +1,6 @@
 /** The benchmark's figures per cell, computed from the per-request records. */
 import type { PlanRow } from '@jmdc/edge-sdk';
-import { quantile } from '../demo/summary.js';
+import { quantile } from '../stats.js';
 import type { WorkerResult } from './protocol.js';
 import { rowKey, type StrategyName } from './strategies.js';
 

@@ -5,8 +5,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { quantile } from '../stats.js';
 import type { DemoRun } from './runDemo.js';
-import { decisionLabel, quantile, type RequestRecord } from './summary.js';
+import { decisionLabel, type RequestRecord } from './summary.js';
 import { axes, esc, fmt, frame, legend, linear, log, path } from './svg.js';
 
 const W = 960;

@@ -1,4 +1,5 @@
 /** The demo's figures, computed from the per-request records. */
+import { quantile } from '../stats.js';
 import type { EdgeResult } from './protocol.js';
 
 /** One classified image, as the demo records it. */
@@ -11,16 +12,6 @@ export interface RequestRecord extends EdgeResult {
   link: { uplinkMbps: number; downlinkMbps: number; rttMs: number };
   /** ms since the first request, on the demo's clock. */
   atMs: number;
-}
-
-/** Value at quantile q (0..1) of `xs`, linear between order statistics; NaN when empty. */
-export function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
 }
 
 /** A decision as one short label: `edge-only r000`, `cloud-only`, `split p2 r050 k0.25 b4`. */

@@ -122,11 +122,3 @@ export async function settle(
     clearTimeout(timer);
   }
 }
-
-/** Percentile (nearest rank) of `xs`, rounded to 0.1. */
-export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const v = s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-  return Math.round(v * 10) / 10;
-}

@@ -16,7 +16,8 @@ import { num, parseFlags, runCommand } from '@jmdc/edge-sdk/cli';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { type FaultSpec, type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import { type LinkConditions, type ShapingProxy, startShapingProxy } from '@jmdc/netem';
-import { type CallOutcome, cloudClient, percentile, settle } from './clients.js';
+import { percentile } from '../stats.js';
+import { type CallOutcome, cloudClient, settle } from './clients.js';
 import { HOSTILE_KINDS, type HostileKind, startHostileServer } from './hostile.js';
 
 export const usage = `usage: npm run faults -- [options]

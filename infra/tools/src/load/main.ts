@@ -16,9 +16,10 @@ import { num, parseFlags, runCommand } from '@jmdc/edge-sdk/cli';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
-import { type CallOutcome, cloudClient, percentile, settle } from '../faults/clients.js';
+import { type CallOutcome, cloudClient, settle } from '../faults/clients.js';
 import { processRssMb } from '../fuzz/runCloud.js';
 import { gcFunction, SharedSessions } from '../sharedSessions.js';
+import { percentile } from '../stats.js';
 
 export const usage = `usage: npm run load -- [options]
   --quick          15 s (default 60 s), after a warm-up of 3 s (default 5 s)
