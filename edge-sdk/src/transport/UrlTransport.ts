@@ -1,4 +1,5 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
@@ -197,7 +198,7 @@ export class UrlTransport implements Transport {
       // IP literals are decided here; names are resolved before the first request
       for (const u of this.urls.values()) {
         const h = u.hostname.replace(/^\[|\]$/g, '');
-        if (/^[\d.]+$|:/.test(h) && !isLoopbackAddress(h)) {
+        if (isIP(h) !== 0 && !isLoopbackAddress(h)) {
           throw new JmdcError(
             ErrorCodes.INVALID_ARGUMENT,
             `signing: false sends image data unsigned, which is allowed only to loopback addresses (127.0.0.0/8, ::1): ${h} is not one`,
