@@ -84,8 +84,6 @@ export class TailHandler {
   readonly initMs: number;
   private readonly log: (line: string) => void;
   private readonly fills = new Map<string, Float32Array>();
-  /** Ids of the variants this function serves. */
-  private readonly served: ReadonlySet<string>;
   /** What the decoder accepts here: one layout per served variant (point 0: raw images of the source shape). */
   readonly layouts: readonly ExpectedLayout[];
   /** Largest magnitude of a decoded feature value (see {@link TailHandlerOptions.maxAbsFeature}). */
@@ -97,6 +95,7 @@ export class TailHandler {
     model: LoadedModel,
     runner: ModelRunner,
     limits: DecodeLimits,
+    layouts: readonly ExpectedLayout[],
     initMs: number,
   ) {
     this.point = opts.point;
@@ -105,8 +104,7 @@ export class TailHandler {
     this.initMs = initMs;
     this.limits = limits;
     this.log = opts.log ?? ((line) => console.log(line));
-    this.served = new Set(opts.variants ?? model.manifest.variants.map((v) => v.id));
-    this.layouts = layoutsFor(model, opts.point, this.served);
+    this.layouts = layouts;
     this.maxAbsFeature = opts.maxAbsFeature ?? DEFAULT_MAX_ABS_FEATURE;
     if (opts.point > 0) {
       for (const v of model.manifest.variants) {
@@ -139,13 +137,13 @@ export class TailHandler {
     const variants = (opts.variants ?? model.manifest.variants.map((v) => v.id)).map((id) =>
       findVariant(model.manifest, id),
     );
-    layoutsFor(model, opts.point, new Set(variants.map((v) => v.id))); // fails init when point 0 lacks r000
+    const layouts = layoutsFor(model, opts.point, new Set(variants.map((v) => v.id))); // fails init when point 0 lacks r000
     verifyPointFiles(model, opts.point, opts.variants);
     const backend: InferenceBackend =
       opts.backend ?? new OrtBackend(opts.threads === undefined ? {} : { intraOpThreads: opts.threads });
     const runner = new ModelRunner(model, backend);
     await Promise.all(variants.map((v) => runner.warm(v.id, { tailFrom: opts.point })));
-    return new TailHandler(opts, model, runner, limits, round(performance.now() - t0));
+    return new TailHandler(opts, model, runner, limits, layouts, round(performance.now() - t0));
   }
 
   get modelHash(): string {
@@ -236,7 +234,7 @@ export class TailHandler {
   async infer(payload: Uint8Array): Promise<Inference> {
     const t0 = performance.now();
     // model, point, variant and dims are checked right after the header: nothing is inflated for a payload
-    // this function cannot run
+    // this function cannot run, and a variant it does not serve has no layout (UNKNOWN_VARIANT)
     const decoded: DecodedPayload = decodePayload(payload, {
       limits: this.limits,
       expectModelHash: this.modelHash,
@@ -247,16 +245,6 @@ export class TailHandler {
     });
     const { header } = decoded;
     const variant: Variant = findVariant(this.model.manifest, header.variant);
-    if (!this.served.has(variant.id)) {
-      throw new ModelError(
-        ErrorCodes.UNKNOWN_VARIANT,
-        `the function of point ${this.point} does not serve ${variant.id}`,
-        {
-          variant: variant.id,
-          served: [...this.served],
-        },
-      );
-    }
     const { input, batch } = this.tailInput(decoded, variant);
     const t1 = performance.now();
     const logits = await this.runner.tail(variant.id, this.point, input, batch);
@@ -300,29 +288,11 @@ export class TailHandler {
 
   /** The dense N*C*H*W input of the tail: reconstructed features, or preprocessed images at point 0. */
   private tailInput(decoded: DecodedPayload, variant: Variant): { input: Float32Array; batch: number } {
+    // the decoder has matched kind, point and dims against this.layouts: raw images only at point 0,
+    // features of the variant's dims at this point otherwise
     const { header } = decoded;
     if (decoded.kind === 'raw') {
-      if (this.point !== 0) {
-        throw new JmdcError(
-          ErrorCodes.WRONG_POINT,
-          `a raw image payload goes to the point-0 function, this is point ${this.point}`,
-          { point: this.point },
-        );
-      }
       return { input: preprocess(this.model.manifest, decoded.images, header.batch), batch: header.batch };
-    }
-    if (this.point === 0) {
-      throw new JmdcError(ErrorCodes.WRONG_POINT, 'the point-0 function takes raw image payloads, not features', {
-        point: 0,
-      });
-    }
-    const want = featureDims(variant, this.point);
-    if (header.dims.some((d, i) => d !== want[i])) {
-      throw new JmdcError(
-        ErrorCodes.SHAPE_MISMATCH,
-        `features of ${header.dims.join('x')} do not match ${want.join('x')} of variant ${variant.id} at point ${this.point}`,
-        { expected: want, actual: header.dims },
-      );
     }
     const input = reconstructFeatures(decoded, this.fills.get(variant.id));
     for (let i = 0; i < input.length; i++) {
