@@ -5,8 +5,7 @@
  *                [--objective latency|accuracy] [--min-accuracy A] [--max-latency-ms L]
  *                [--transport url|invoke] [--report FILE] [--json]
  */
-import { writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import { NETWORK_PROFILES } from '@jmdc/netem';
@@ -157,7 +156,6 @@ export async function run(argv: string[]): Promise<number> {
     transport,
     idleTimeoutMs,
     exploreIntervalMs,
-    reportFile,
     workDir,
     log,
     onProgress: (done, _total, rec) => bar(done, rec),
@@ -166,8 +164,6 @@ export async function run(argv: string[]): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   writeReport(reportFile, demo);
-  // every request as recorded, for analysis beyond the report
-  writeFileSync(join(dirname(reportFile), 'records.json'), `${JSON.stringify(demo.records)}\n`);
   const s = demo.summary;
   const lines = [
     '',

@@ -4,7 +4,7 @@
  * estimates against the emulated link, the decisions over time, and predicted against measured latency.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { quantile } from '../stats.js';
 import type { DemoRun } from './runDemo.js';
 import { decisionLabel, type RequestRecord } from './summary.js';
@@ -274,8 +274,9 @@ ${table([
 `;
 }
 
-/** Writes the report to `file`. */
+/** Writes the report to `file` and, beside it, every request as recorded (records.json) for analysis beyond it. */
 export function writeReport(file: string, run: DemoRun): void {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, renderReport(run));
+  writeFileSync(join(dirname(file), 'records.json'), `${JSON.stringify(run.records)}\n`);
 }

@@ -47,8 +47,6 @@ export interface DemoOptions {
   exploreIntervalMs: number;
   /** Idle instances of the local cloud are reaped after this long. */
   idleTimeoutMs: number;
-  /** Where the HTML report goes. */
-  reportFile: string;
   /** Working folder for the endpoints file. */
   workDir: string;
   /** Progress and info lines. */
