@@ -130,6 +130,11 @@ describe('option validation, in one place and before any side effect', () => {
       alternatives: 3,
     });
     expect(resolveOptions({ model: 'm', explore: false }).explore).toBe(false);
+    // every RetryOptions key is an option of the client
+    expect(resolveOptions({ model: 'm', retry: { maxRetryAfterMs: 5000 } }).retry).toEqual({ maxRetryAfterMs: 5000 });
+    expect(() => resolveOptions({ model: 'm', retry: { maxRetryAfterMs: -1 } })).toThrow(
+      'retry.maxRetryAfterMs must be a number >= 0, got -1',
+    );
     expect(() => resolveOptions(null as unknown as JmdcClientOptions)).toThrow(/options must be an object, got null/);
     expect(() => resolveOptions({} as JmdcClientOptions)).toThrow(/model must be a model id or folder, got undefined/);
   });

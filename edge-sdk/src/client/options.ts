@@ -235,6 +235,7 @@ const KNOWN: Shape = {
     maxDelayMs: 'any',
     budgetRatio: 'any',
     budgetTokens: 'any',
+    maxRetryAfterMs: 'any',
     random: 'any',
   },
   costWeight: 'any',
@@ -396,6 +397,7 @@ export function resolveOptions(opts: JmdcClientOptions): ResolvedOptions {
     number(retry.maxDelayMs, 'retry.maxDelayMs', undefined, { min: 0 });
     number(retry.budgetRatio, 'retry.budgetRatio', undefined, { min: 0 });
     number(retry.budgetTokens, 'retry.budgetTokens', undefined, { min: 0 });
+    number(retry.maxRetryAfterMs, 'retry.maxRetryAfterMs', undefined, { min: 0 });
     if (retry.random !== undefined && typeof retry.random !== 'function') {
       invalid(`retry.random must be a function, got ${describeValue(retry.random)}`);
     }
