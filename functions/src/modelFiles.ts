@@ -5,10 +5,10 @@
  *
  * This module imports no native code: the CDK app loads it at synth time.
  */
-import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BlockFile, LoadedModel, Manifest, Variant } from '@jmdc/edge-sdk/model';
-import { findVariant, sha256File } from '@jmdc/edge-sdk/model';
+import { findVariant, modelFilePath, sha256File } from '@jmdc/edge-sdk/model';
 import { ErrorCodes, JmdcError, ModelError } from './errors.js';
 
 // the CDK app reads manifests through this module (it depends on @jmdc/functions only)
@@ -118,44 +118,11 @@ export function modelBytesForPoint(manifest: Manifest, point: number, variants?:
 }
 
 /**
- * The path of a block file in `dir`, read only after checking that it stays in the folder: a plain
- * relative path (as `validateManifest` requires) whose real path, links resolved, lies inside the
- * folder's real path. Throws MANIFEST_INVALID for a path or link that leaves the folder, MODEL_NOT_FOUND
- * for a missing file or a link to nothing.
- */
-function blockPath(dir: string, realDir: string, file: string): string {
-  const segments = file.split('/');
-  if (
-    file.includes('\0') ||
-    file.includes('\\') ||
-    isAbsolute(file) ||
-    segments.some((s) => s === '' || s === '.' || s === '..')
-  ) {
-    throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${JSON.stringify(file)} is not a plain relative path`, {
-      file,
-      reason: 'unsafe-path',
-    });
-  }
-  const path = join(dir, file);
-  if (lstatSync(path, { throwIfNoEntry: false }) === undefined || !existsSync(path)) {
-    throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${path} missing`, { file });
-  }
-  const rel = relative(realDir, realpathSync(path));
-  if (rel === '' || isAbsolute(rel) || rel.split(sep)[0] === '..') {
-    throw new ModelError(ErrorCodes.MANIFEST_INVALID, `${file} escapes the model folder`, {
-      file,
-      reason: 'outside-model-folder',
-    });
-  }
-  return path;
-}
-
-/**
  * Checks the size and sha256 of only the files the tail of `point` loads for `variants` (default:
  * every variant; a function's bundle
  * carries no other block, so the manifest's content hash cannot be recomputed there).
  * Throws MODEL_NOT_FOUND or MODEL_HASH_MISMATCH (both 500: a broken deployment is our fault), and
- * MANIFEST_INVALID for a block file whose path or link leaves the model folder.
+ * MANIFEST_INVALID for a block file whose path or link leaves the model folder or is not a file (`modelFilePath`).
  *
  * @example
  * verifyPointFiles(loadModel('/var/task/model'), 2)
@@ -169,7 +136,9 @@ export function verifyPointFiles({ dir, manifest }: LoadedModel, point: number, 
   }
   for (const v of selectVariants(manifest, variants)) {
     for (const b of tailBlocks(manifest, v, point)) {
-      const path = blockPath(dir, realDir, b.file);
+      // checked right before the read: a plain relative path whose real path stays in the folder
+      const path = modelFilePath(dir, b.file, realDir);
+      if (!existsSync(path)) throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${path} missing`, { file: b.file });
       if (statSync(path).size !== b.bytes || sha256File(path) !== b.sha256) {
         throw new ModelError(ErrorCodes.MODEL_HASH_MISMATCH, `${path} does not match its manifest sha256`, {
           file: b.file,

@@ -5,6 +5,7 @@ export {
   featureDims,
   findVariant,
   loadModel,
+  modelFilePath,
   resolveModelDir,
   sha256File,
   validateManifest,
