@@ -11,6 +11,7 @@ import type { LoadedModel } from '../model/types.js';
 import { Planner } from '../planner/planner.js';
 import { loadProfile, normalizeProfile } from '../profile/loadProfile.js';
 import type { DeviceCalibration, NormalizedProfile } from '../profile/types.js';
+import { FLOAT32_MAX } from '../transport/response.js';
 import { attemptsOf } from '../transport/retry.js';
 import type { SendResult, Transport } from '../transport/types.js';
 import type { ClassifyOptions, ClassifyResult, ExploreInfo, FallbackReason, ImageInput } from '../types/classify.js';
@@ -25,8 +26,6 @@ const RAW_FORMATS: ReadonlySet<string> = new Set(['raw', 'png', 'deflate']);
 const FEATURE_CODERS: ReadonlySet<string> = new Set(['none', 'deflate', 'brotli', 'rans', 'auto']);
 /** Classify calls between two probes triggered by a change of the link. */
 const CHANGE_PROBE_MIN_CALLS = 4;
-/** Largest finite float32: logits beyond it would become ±Infinity in a Float32Array. */
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 function reasonFor(code: ErrorCode): FallbackReason {
   switch (code) {
@@ -572,7 +571,11 @@ export class JmdcClient {
     }
   }
 
-  /** Checks a cloud answer against the request and the model; returns the logits. */
+  /**
+   * Checks a cloud answer against the request and the model; returns the logits. The built-in
+   * transports already refuse such answers in `parseCloudResponse` (from `send`'s `expect`);
+   * this holds an injected {@link Transport} to the same rules.
+   */
   private checkResponse(sent: SendResult, N: number, classes: number): Float32Array {
     const { response } = sent;
     const { hash } = this.model.manifest;
