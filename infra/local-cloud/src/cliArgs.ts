@@ -2,6 +2,7 @@
  * Flags of `npm run local-cloud` and the one log line per invocation it prints.
  */
 import { join } from 'node:path';
+import { DEFAULT_ENDPOINTS_FILE } from '@jmdc/cdk/endpoints';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import type { InvocationLog, LocalCloudOptions } from './localCloud.js';
 import { REPO_ROOT } from './synth.js';
@@ -90,8 +91,7 @@ export function parseCliArgs(argv: string[]): CliConfig {
   }
   if (f['no-endpoints-file'] && f['endpoints-file'])
     throw new UsageError('--endpoints-file and --no-endpoints-file exclude each other');
-  if (!f['no-endpoints-file'])
-    options.endpointsFile = f['endpoints-file'] ?? join(REPO_ROOT, '.jmdc', 'endpoints.json');
+  if (!f['no-endpoints-file']) options.endpointsFile = f['endpoints-file'] ?? join(REPO_ROOT, DEFAULT_ENDPOINTS_FILE);
   if (f.assembly) options.assemblyDir = f.assembly;
   return { help: f.help === true, json: f.json === true, functionLogs: f['function-logs'] === true, options };
 }
