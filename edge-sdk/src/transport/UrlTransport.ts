@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { ErrorCodes, JmdcError, TransportError } from '../errors.js';
 import { DeadlineScope } from './deadline.js';
-import { classifyNetworkError } from './errors.js';
+import { classifyNetworkError, errorCode } from './errors.js';
 import { assertSigningAllowed, type HostLookup, isLoopbackAddress } from './loopback.js';
 import { errorForStatus, implausibleTimings, parseCloudResponse } from './response.js';
 import { type RetryOptions, RetryPolicy, sendRecorded, withAttempts } from './retry.js';
@@ -381,8 +381,10 @@ export class UrlTransport implements Transport {
     } catch (e) {
       const reason = scope.reason();
       if (reason) throw reason;
-      if ((e as { code?: unknown; cause?: { code?: unknown } })?.cause?.code === 'JMDC_NOT_LOOPBACK') {
-        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, (e as { cause: Error }).cause.message, {}, { cause: e });
+      // undici surfaces the connect-time lookup's error itself (or, elsewhere, as the cause)
+      if (errorCode(e) === 'JMDC_NOT_LOOPBACK') {
+        const refusal = (e as { code?: unknown }).code === 'JMDC_NOT_LOOPBACK' ? e : (e as { cause: unknown }).cause;
+        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, (refusal as Error).message, {}, { cause: e });
       }
       throw classifyNetworkError(e, { sent: sentAt !== undefined });
     } finally {
