@@ -25,10 +25,12 @@ describe('UrlTransport: the connect-time loopback check of unsigned requests', (
   });
   afterAll(() => t.close());
 
-  it('refuses a connection to a name that resolves off loopback at connect time with JMDC_ERR_INVALID_ARGUMENT', async () => {
+  it('refuses a request or probe to a name that resolves off loopback at connect time with JMDC_ERR_INVALID_ARGUMENT', async () => {
     const e = (await t.send(1, new Uint8Array(4)).catch((x: unknown) => x)) as JmdcError;
     expect(e.code).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(e.message).toContain('unsigned request refused: rebind.example.invalid resolves to 192.0.2.7');
     expect(attemptsOf(e)).toBe(0);
+    const p = (await t.probe(1).catch((x: unknown) => x)) as JmdcError;
+    expect(p.code).toBe(ErrorCodes.INVALID_ARGUMENT);
   });
 });

@@ -106,6 +106,19 @@ function loopbackOnlyLookup(host: string, options: LookupAllOptions | number | o
   });
 }
 
+/**
+ * The error of a failed request: the connect-time loopback refusal of an unsigned request (undici
+ * throws the lookup's own error, code `JMDC_NOT_LOOPBACK`, or carries it as the cause) is
+ * `JMDC_ERR_INVALID_ARGUMENT`; anything else is classified by {@link classifyNetworkError}.
+ */
+function requestError(e: unknown, sent: boolean): JmdcError {
+  if (errorCode(e) === 'JMDC_NOT_LOOPBACK') {
+    const refusal = (e as { code?: unknown }).code === 'JMDC_NOT_LOOPBACK' ? e : (e as { cause: unknown }).cause;
+    return new JmdcError(ErrorCodes.INVALID_ARGUMENT, (refusal as Error).message, {}, { cause: e });
+  }
+  return classifyNetworkError(e, { sent });
+}
+
 /** Request line and header bytes as HTTP/1.1 writes them (approximate: undici may add a header or two). */
 function headerBytes(url: URL, headers: Record<string, string>): number {
   let n = `POST ${url.pathname}${url.search} HTTP/1.1\r\n`.length + `host: ${url.host}\r\n`.length;
@@ -381,12 +394,7 @@ export class UrlTransport implements Transport {
     } catch (e) {
       const reason = scope.reason();
       if (reason) throw reason;
-      // undici surfaces the connect-time lookup's error itself (or, elsewhere, as the cause)
-      if (errorCode(e) === 'JMDC_NOT_LOOPBACK') {
-        const refusal = (e as { code?: unknown }).code === 'JMDC_NOT_LOOPBACK' ? e : (e as { cause: unknown }).cause;
-        throw new JmdcError(ErrorCodes.INVALID_ARGUMENT, (refusal as Error).message, {}, { cause: e });
-      }
-      throw classifyNetworkError(e, { sent: sentAt !== undefined });
+      throw requestError(e, sentAt !== undefined);
     } finally {
       scope.dispose();
       if (writeAt !== undefined) {
@@ -435,7 +443,7 @@ export class UrlTransport implements Transport {
       });
       await res.body.dump();
     } catch (e) {
-      throw scope.reason() ?? classifyNetworkError(e, { sent: false });
+      throw scope.reason() ?? requestError(e, false);
     } finally {
       scope.dispose();
     }
