@@ -1,3 +1,4 @@
+import { readProfileRows } from '@jmdc/functions/modelFiles';
 import { Aws, CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -72,6 +73,8 @@ export class JmdcStack extends Stack {
     if (points.length === 0) throw new Error('no partition points to deploy');
     if (new Set(points).size !== points.length) throw new Error(`points repeat: ${points.join(',')}`);
     const functions = new Map<number, PartitionFunction>();
+    // profile.json read once for every point (each function serves the variants its point's rows use)
+    const profileRows = readProfileRows(props.modelDir);
     for (const point of points) {
       functions.set(
         point,
@@ -85,6 +88,7 @@ export class JmdcStack extends Stack {
           logRetention: props.logRetention,
           architecture: props.architecture,
           cors: props.cors,
+          ...(profileRows ? { profileRows } : {}),
         }),
       );
     }
