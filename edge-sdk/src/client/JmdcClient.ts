@@ -660,13 +660,10 @@ export class JmdcClient {
       info = { kind: 'upload-probe', point, bytes };
       job = t.probeUpload(point, bytes, { deadline: Date.now() + this.o.deadline.floorMs * 5 }).then((r) => {
         this.counters.probeBytes += r.bytesSent - bytes;
-        // the function ran to refuse the probe: its instance is warm now (the next request's idle time
-        // counts from here)
-        this.estimators.noteActivity(point, this.clock.now());
-        // a probe that found a new instance waited for its start too: no network sample, but the
-        // instance is warm now, so the next call probes again
+        this.estimators.observeUploadProbe(point, r, this.clock.now());
+        // a probe that found a new instance gave no network sample, but the instance is warm now, so
+        // the next call probes again
         if (r.coldStart === true) this.reprobe = true;
-        else this.estimators.observeProbe(r.ttfbMs - (r.serverMs ?? 0), this.clock.now(), r.bytesSent);
       });
     } else if (t.probe) {
       info = { kind: 'probe', point, bytes: 0 };

@@ -245,6 +245,22 @@ export class LiveEstimators {
     return ok;
   }
 
+  /**
+   * An upload probe's answer from the function of `point`, received at `nowMs`: the function ran to
+   * refuse the body, so it is active now; its network time is `ttfbMs - serverMs` for `bytesSent`
+   * bytes, except that a cold answer's wait also holds the instance's start and is no network sample
+   * (as in {@link observe}). Returns false when no sample was learned (cold, or discarded).
+   */
+  observeUploadProbe(
+    point: number,
+    r: { ttfbMs: number; serverMs?: number; bytesSent: number; coldStart?: boolean },
+    nowMs: number,
+  ): boolean {
+    this.noteActivity(point, nowMs);
+    if (r.coldStart === true) return false;
+    return this.observeProbe(r.ttfbMs - (r.serverMs ?? 0), nowMs, r.bytesSent);
+  }
+
   /** Current uplink estimate at `nowMs`, Mbit/s. */
   uplinkMbps(nowMs: number): number {
     return this.link.fit(nowMs).uplinkMbps;

@@ -140,6 +140,18 @@ describe('LiveEstimators: what responses teach, and what they must not', () => {
     expect(est.stats(5).bandwidthIdentified).toBe(true);
   });
 
+  it('learns from a warm upload probe, marks its function active, and takes no sample from a cold one', () => {
+    const est = new LiveEstimators({ pointCount: 2 });
+    expect(est.observeUploadProbe(1, { ttfbMs: 40, serverMs: 2, bytesSent: 4500, coldStart: true }, 10)).toBe(false);
+    expect(est.stats(10).linkSamples).toBe(0);
+    expect(est.stats(15).points[1]?.idleMs).toBe(5);
+    expect(est.observeUploadProbe(1, { ttfbMs: 40, serverMs: 2, bytesSent: 4500 }, 20)).toBe(true);
+    expect(est.stats(20).linkSamples).toBe(1);
+    // 38 ms of network for 4,500 bytes at the prior 10 Mbit/s: 3.6 ms of upload, the rest RTT
+    expect(est.rttMs(20)).toBeCloseTo(38 - (4500 * 8) / 10_000, 6);
+    expect(est.stats(20).points[1]?.idleMs).toBe(0);
+  });
+
   it('takes no network sample from a cold answer, and prices its whole unexplained wait as the cold start', () => {
     const est = new LiveEstimators({ pointCount: 2, priors: { rttMs: 20 } });
     est.observe(obs(600, 20, 5), 1);
