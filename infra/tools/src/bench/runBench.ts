@@ -6,17 +6,18 @@
  * then the oracle's candidates (fixed rows) are measured the same way.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { arch, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { loadProfile, type PlanRow } from '@jmdc/edge-sdk';
 import { loadModel } from '@jmdc/edge-sdk/model';
-import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
-import { type CpuBudget, createCpuBudget, type DevicePreset, type ShapingProxy, startShapingProxy } from '@jmdc/netem';
+import type { LocalCloud } from '@jmdc/local-cloud';
+import type { CpuBudget, DevicePreset, ShapingProxy } from '@jmdc/netem';
 import { loadSplit } from '../dataset.js';
-import { forkWorker, nextMessage } from '../workerProcess.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startCloudBehindProxy, startDevice } from '../localSystem.js';
+import { nextMessage } from '../workerProcess.js';
 import type { FromWorker, ToWorker, WorkerReady, WorkerResult } from './protocol.js';
 import {
   benchFloor,
@@ -32,8 +33,6 @@ import {
 } from './strategies.js';
 import { type CellRecord, type CellSummary, summarizeCell } from './summary.js';
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-const REGION = 'us-east-1';
 /** Downlink of every cell (the answers are a few hundred bytes): an assumption, the issue fixes only the uplink. */
 export const BENCH_DOWNLINK_MBPS = 20;
 
@@ -196,18 +195,12 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       );
     } else {
       log(`local cloud: model ${model.manifest.id}`);
-      cloud = await startLocalCloud({
-        model: model.dir,
-        idleTimeoutMs: 3_600_000,
-        onInfo: (line) => log(`local cloud: ${line}`),
-      });
-      const target = new URL(cloud.url);
-      proxy = await startShapingProxy({
-        target: { host: target.hostname, port: Number(target.port) },
-        conditions: 'loopback',
-      });
-      endpointsFile = join(cfg.workDir, 'endpoints.json');
-      writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
+      const system = await startCloudBehindProxy(
+        { model: model.dir, idleTimeoutMs: 3_600_000, onInfo: (line) => log(`local cloud: ${line}`) },
+        'loopback',
+        cfg.workDir,
+      );
+      ({ cloud, proxy, endpointsFile } = system);
       log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
     }
 
@@ -271,15 +264,10 @@ async function runDevice(
   const stateDir = join(cfg.workDir, `state-${device.name}`);
   rmSync(stateDir, { recursive: true, force: true });
   try {
-    child = forkWorker(workerPath);
-    let method = 'none';
-    let detail = 'this machine at full speed';
-    if (device.cpuFraction < 1) {
-      budget = await createCpuBudget({ cpuFraction: device.cpuFraction, name: `jmdc-bench-${process.pid}` });
-      method = budget.method;
-      detail = budget.detail;
-      if (child.pid !== undefined) budget.addProcess(child.pid);
-    }
+    const dev = await startDevice(workerPath, device, `jmdc-bench-${process.pid}`);
+    ({ child, budget } = dev);
+    const { method } = dev;
+    const detail = dev.detail ?? 'this machine at full speed';
     // one intra-op thread everywhere: the budgets are fractions of one core, and the host shares its cores
     const threads = 1;
     log(`device ${device.name}: ${device.cpuFraction} of one core (${method}: ${detail}); calibrating...`);
@@ -288,7 +276,7 @@ async function runDevice(
       type: 'init',
       model: cfg.model,
       endpointsFile: ctx.endpointsFile,
-      ...(cfg.remote?.region ? { region: cfg.remote.region } : cfg.remote ? {} : { region: REGION }),
+      ...(cfg.remote?.region ? { region: cfg.remote.region } : cfg.remote ? {} : { region: LOCAL_REGION }),
       ...(cfg.remote && !cfg.remote.localCredentials ? {} : { credentials: LOCAL_CREDENTIALS }),
       threads,
       images: ctx.imagesNeeded,

@@ -5,32 +5,27 @@
  * images are classified one at a time while the network changes.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '@jmdc/edge-sdk/model';
-import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
+import type { LocalCloud } from '@jmdc/local-cloud';
 import {
   type CpuBudget,
-  createCpuBudget,
   DEVICE_PRESETS,
   type DevicePreset,
   type LinkConditions,
   loadTrace,
   type ShapingProxy,
-  startShapingProxy,
   type TraceStep,
 } from '@jmdc/netem';
 import { loadSplit } from '../dataset.js';
-import { forkWorker, nextMessage } from '../workerProcess.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startCloudBehindProxy, startDevice } from '../localSystem.js';
+import { nextMessage } from '../workerProcess.js';
 import type { EdgeReady, EdgeResult, FromEdge, ToEdge } from './protocol.js';
 import { type Phase, phaseStarts } from './scenario.js';
 import { type DemoSummary, type RequestRecord, summarize } from './summary.js';
-
-/** Credentials the local cloud accepts (its LocalStack-style default); the client signs with them. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-const REGION = 'us-east-1';
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -108,48 +103,41 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
   const invocationLog: DemoRun['cloud']['invocationLog'] = [];
   try {
     log(`local cloud: model ${model.manifest.id}, idle timeout ${opts.idleTimeoutMs} ms`);
-    cloud = await startLocalCloud({
-      model: model.dir,
-      idleTimeoutMs: opts.idleTimeoutMs,
-      onInfo: (line) => log(`local cloud: ${line}`),
-      onInvocation: (l) =>
-        invocationLog.push({
-          atMs: performance.now() - t0,
-          functionName: l.functionName,
-          cold: l.cold,
-          ...(l.initMs !== undefined ? { initMs: l.initMs } : {}),
-          durationMs: l.durationMs,
-          status: l.status,
-        }),
-    });
-    const target = new URL(cloud.url);
     const first =
       'phases' in opts.network
         ? (opts.network.phases[0]?.conditions ?? 'loopback')
         : (opts.network.trace[0]?.conditions ?? 'loopback');
-    proxy = await startShapingProxy({
-      target: { host: target.hostname, port: Number(target.port) },
-      conditions: first,
-    });
+    mkdirSync(opts.workDir, { recursive: true });
+    const system = await startCloudBehindProxy(
+      {
+        model: model.dir,
+        idleTimeoutMs: opts.idleTimeoutMs,
+        onInfo: (line) => log(`local cloud: ${line}`),
+        onInvocation: (l) =>
+          invocationLog.push({
+            atMs: performance.now() - t0,
+            functionName: l.functionName,
+            cold: l.cold,
+            ...(l.initMs !== undefined ? { initMs: l.initMs } : {}),
+            durationMs: l.durationMs,
+            status: l.status,
+          }),
+      },
+      first,
+      opts.workDir,
+    );
+    ({ cloud, proxy } = system);
+    const { endpointsFile } = system;
     log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
 
-    mkdirSync(opts.workDir, { recursive: true });
-    const endpointsFile = join(opts.workDir, 'endpoints.json');
-    writeFileSync(endpointsFile, `${JSON.stringify(cloud.endpointsAt(proxy.url), null, 2)}\n`);
-
-    child = forkWorker(workerPath);
+    const cpuFraction = opts.device.cpuFraction;
+    const dev = await startDevice(workerPath, opts.device, `jmdc-demo-${process.pid}`);
+    ({ child, budget } = dev);
     child.on('message', (m: FromEdge) => {
       if (m.type === 'progress') log(`device: ${m.line}`);
     });
-    const cpuFraction = opts.device.cpuFraction;
-    let method = 'none';
-    let detail = 'one core of this machine, no limit';
-    if (cpuFraction < 1) {
-      budget = await createCpuBudget({ cpuFraction, name: `jmdc-demo-${process.pid}` });
-      method = budget.method;
-      detail = budget.detail;
-      if (child.pid !== undefined) budget.addProcess(child.pid);
-    }
+    const { method } = dev;
+    const detail = dev.detail ?? 'one core of this machine, no limit';
     log(`device: ${opts.device.name} (${cpuFraction} of one core of this machine, ${method}: ${detail})`);
     send(child, {
       type: 'init',
@@ -157,7 +145,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
       endpointsFile,
       transport: opts.transport,
       invokeEndpoint: proxy.url,
-      region: REGION,
+      region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
       objective: opts.objective,
       threads: 1,

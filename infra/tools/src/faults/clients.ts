@@ -8,9 +8,7 @@ import { type EndpointsInput, JmdcClient } from '@jmdc/edge-sdk';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import type { InferenceBackend } from '@jmdc/edge-sdk/model';
 import { loadModel } from '@jmdc/edge-sdk/model';
-
-/** The local cloud's test credentials (the LocalStack convention). */
-export const TEST_CREDENTIALS = Object.freeze({ accessKeyId: 'test', secretAccessKey: 'test' });
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
 
 /** The accuracy floor of {@link cloudClient}: above {@link EDGE_ONLY_ACCURACY}, below every row of the model. */
 export const FORCED_FLOOR = 0.9;
@@ -61,8 +59,8 @@ export async function cloudClient(o: CloudClientOptions): Promise<JmdcClient> {
     model: dir,
     endpoints: o.endpoints,
     transport: o.transport ?? 'url',
-    region: 'us-east-1',
-    credentials: TEST_CREDENTIALS,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
     profile: profileForPoint(dir, o.point) as never,
     objective: { minimize: 'latency', minAccuracy: FORCED_FLOOR },
     stateFile: false,

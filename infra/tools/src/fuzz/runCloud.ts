@@ -10,13 +10,11 @@ import { performance } from 'node:perf_hooks';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import fc from 'fast-check';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
 import { type FuzzCase, fuzzCaseArb, fuzzTarget } from './generators.js';
 import { addWarmUpFailures, type FuzzStats, growthPct, judge, newStats, type Outcome } from './oracle.js';
 import { signPost } from './sign.js';
 
-/** The local cloud's test credentials. */
-export const TEST_CREDENTIALS = Object.freeze({ accessKeyId: 'test', secretAccessKey: 'test' });
-const REGION = 'us-east-1';
 /** A request still unanswered after this is cut off (and counted as a hang). */
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -188,7 +186,7 @@ async function sendCase(
           expect: c.expect,
         };
   const outcome: Outcome = { ms: 0 };
-  const headers = signPost(url, body, contentType, TEST_CREDENTIALS, REGION);
+  const headers = signPost(url, body, contentType, LOCAL_CREDENTIALS, LOCAL_REGION);
   // the request's own time (signing hashes the body before it): wall clock, and the CPU of this process (the
   // front runs here) and of the instances
   const t0 = performance.now();
