@@ -76,25 +76,6 @@ export function newStats(): FuzzStats {
   };
 }
 
-/** Folds `b` into `a`. */
-export function mergeStats(a: FuzzStats, b: FuzzStats): FuzzStats {
-  for (const k of ['cases', 'crashes', 'hangs', 'status5xx', 'wrongAnswers', 'decoderCrashes', 'slowWall'] as const) {
-    a[k] += b[k];
-  }
-  a.maxCaseMs = Math.max(a.maxCaseMs, b.maxCaseMs);
-  a.maxCaseCpuMs = Math.max(a.maxCaseCpuMs, b.maxCaseCpuMs);
-  for (const [f, s] of Object.entries(b.byFamily)) {
-    const t = a.byFamily[f] ?? { cases: 0, accepted: 0, rejected: 0 };
-    a.byFamily[f] = t;
-    t.cases += s.cases;
-    t.accepted += s.accepted;
-    t.rejected += s.rejected;
-  }
-  for (const [c, n] of Object.entries(b.codes)) a.codes[c] = (a.codes[c] ?? 0) + n;
-  a.failures.push(...b.failures.slice(0, Math.max(0, 20 - a.failures.length)));
-  return a;
-}
-
 /** Adds the warm-up's failures to `stats`: a failure during the warm-up is a failure all the same. */
 export function addWarmUpFailures(stats: FuzzStats, warm: FuzzStats): void {
   for (const k of ['crashes', 'hangs', 'status5xx', 'wrongAnswers', 'decoderCrashes'] as const) stats[k] += warm[k];
