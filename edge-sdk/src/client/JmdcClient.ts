@@ -420,7 +420,8 @@ export class JmdcClient {
       attempts: out.attempts,
       deadlineMs: budget,
     };
-    if (!this.closed) {
+    // the plan for the next call, only for what uses it (warm-up, exploration)
+    if (!this.closed && (this.o.warmUp || this.o.explore)) {
       const next = this.plan({ batch: N });
       if (this.o.warmUp) this.maybeWarm(next);
       const explored = this.explore(next);
