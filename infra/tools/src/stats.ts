@@ -15,5 +15,12 @@ export function percentile(xs: readonly number[], p: number): number {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
   const v = s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-  return Math.round(v * 10) / 10;
+  return round(v, 1);
+}
+
+/** `x` rounded to `digits` decimals (a non-finite value as it is). */
+export function round(x: number, digits = 2): number {
+  if (!Number.isFinite(x)) return x;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }

@@ -1,6 +1,6 @@
 /** The benchmark's figures per cell, computed from the per-request records. */
 import type { PlanRow } from '@jmdc/edge-sdk';
-import { quantile } from '../stats.js';
+import { quantile, round } from '../stats.js';
 import type { WorkerResult } from './protocol.js';
 import { rowKey, type StrategyName } from './strategies.js';
 
@@ -58,12 +58,6 @@ export const SINGLE_STRATEGIES: readonly StrategyName[] = [
   'cloudOnlyRaw',
   'cloudOnlyPng',
 ];
-
-function round(x: number, digits = 2): number {
-  if (!Number.isFinite(x)) return x;
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
 
 /** Figures of a list of records (one strategy in one cell). */
 export function statsOf(records: readonly CellRecord[]): StrategyStats {

@@ -1,5 +1,5 @@
 /** The demo's figures, computed from the per-request records. */
-import { quantile } from '../stats.js';
+import { quantile, round } from '../stats.js';
 import type { EdgeResult } from './protocol.js';
 
 /** One classified image, as the demo records it. */
@@ -20,12 +20,6 @@ export function decisionLabel(d: NonNullable<EdgeResult['result']>['decision']):
   if (d.kind === 'edge-only') return `edge-only ${variant}`;
   if (d.kind === 'cloud-only') return 'cloud-only';
   return `split p${d.point} ${variant} k${d.keep} b${d.bits}`;
-}
-
-function round(x: number, digits = 2): number {
-  if (!Number.isFinite(x)) return x;
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }
 
 function countBy<T>(xs: readonly T[], key: (x: T) => string): Record<string, number> {

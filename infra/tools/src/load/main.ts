@@ -19,7 +19,7 @@ import { type LocalCloud, startLocalCloud } from '@jmdc/local-cloud';
 import { type CallOutcome, cloudClient, settle } from '../faults/clients.js';
 import { processRssMb } from '../fuzz/runCloud.js';
 import { gcFunction, SharedSessions } from '../sharedSessions.js';
-import { percentile } from '../stats.js';
+import { percentile, round } from '../stats.js';
 
 export const usage = `usage: npm run load -- [options]
   --quick          15 s (default 60 s), after a warm-up of 3 s (default 5 s)
@@ -46,8 +46,7 @@ const FLAGS = {
 } as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const round1 = (x: number) => Math.round(x * 10) / 10;
-const growth = (a: number, b: number) => (a > 0 ? round1(((b - a) / a) * 100) : 0);
+const growth = (a: number, b: number) => (a > 0 ? round(((b - a) / a) * 100, 1) : 0);
 
 export async function run(argv: string[]): Promise<number> {
   const f = parseFlags(argv, FLAGS);
@@ -141,13 +140,13 @@ export async function run(argv: string[]): Promise<number> {
     );
     const line = {
       clients,
-      seconds: round1(measured),
+      seconds: round(measured, 1),
       requests: outcomes.length,
       failed,
       p50Ms: percentile(ms, 50),
       p99Ms: percentile(ms, 99),
       rssGrowthPct: Math.max(sdkGrowth, cloudGrowth),
-      throughputPerS: round1(outcomes.length / measured),
+      throughputPerS: round(outcomes.length / measured, 1),
       fallbacks: outcomes.filter((o) => o.fallback).length,
       typedErrors: outcomes.filter((o) => o.kind === 'typedError').length,
       lost: outcomes.filter((o) => o.kind === 'lost').length,
@@ -156,9 +155,9 @@ export async function run(argv: string[]): Promise<number> {
       coldStartsTotal: stats.coldStarts,
       throttles: stats.throttles - throttlesBefore,
       instances: `${pidsBefore.length}->${pidsAfter.length}`,
-      sdkRssMb: `${round1(sdkBefore)}->${round1(sdkAfter)}`,
+      sdkRssMb: `${round(sdkBefore, 1)}->${round(sdkAfter, 1)}`,
       sdkRssGrowthPct: sdkGrowth,
-      cloudRssMb: `${round1(cloudBefore)}->${round1(cloudAfter)}`,
+      cloudRssMb: `${round(cloudBefore, 1)}->${round(cloudAfter, 1)}`,
       cloudRssGrowthPct: cloudGrowth,
       thinkMs,
       deadlineMs,
