@@ -277,7 +277,9 @@ export class LiveEstimators {
     if (own && own.count(nowMs) > 0) return own.value(nowMs);
     const all = this.scale.flatMap((s) => s.live(nowMs));
     if (all.length === 0) return 1;
-    return new AgedSamples({ size: all.length }, all).value(nowMs);
+    // pooled with the same ageing as each point's window (the `cloudScale` options)
+    const { halfLifeMs, maxAgeMs } = this.scale[0] as AgedSamples;
+    return new AgedSamples({ size: all.length, halfLifeMs, maxAgeMs }, all).value(nowMs);
   }
 
   /** P(cold) of the function of `point` at `nowMs`. */

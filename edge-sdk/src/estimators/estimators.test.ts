@@ -140,6 +140,16 @@ describe('LiveEstimators: what responses teach, and what they must not', () => {
     expect(est.stats(5).bandwidthIdentified).toBe(true);
   });
 
+  it("pools the other points' cloud speed with the configured ageing when a point has none", () => {
+    const est = new LiveEstimators({ pointCount: 2, cloudScale: { halfLifeMs: 1000 } });
+    est.observe({ ...obs(600, 20, 5), point: 1, serverMs: 2, referenceCloudMs: 1 }, 0);
+    est.observe({ ...obs(600, 20, 5), point: 1, serverMs: 2, referenceCloudMs: 1 }, 0);
+    est.observe({ ...obs(600, 20, 5), point: 1, serverMs: 8, referenceCloudMs: 1 }, 10_000);
+    // at a half-life of 1 s the newest sample outweighs the two 10 s older ones (at the default 120 s it would not)
+    expect(est.cloudScale(1, 10_000)).toBe(8);
+    expect(est.cloudScale(2, 10_000)).toBe(8);
+  });
+
   it('learns from a warm upload probe, marks its function active, and takes no sample from a cold one', () => {
     const est = new LiveEstimators({ pointCount: 2 });
     expect(est.observeUploadProbe(1, { ttfbMs: 40, serverMs: 2, bytesSent: 4500, coldStart: true }, 10)).toBe(false);
