@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
-import { DEVICE_PRESETS, type DevicePreset } from '@jmdc/netem';
+import { DEVICE_PRESETS, type DevicePreset, devicePreset } from '@jmdc/netem';
 import { writeCharts } from './charts.js';
 import { type BenchConfig, type BenchRun, type FunctionState, runBench } from './runBench.js';
 import { checkGoals } from './summary.js';
@@ -94,9 +94,11 @@ export async function run(argv: string[]): Promise<number> {
   const base = f.quick ? QUICK_MATRIX : FULL_MATRIX;
   const deviceNames = f.devices?.split(',').map((s) => s.trim()) ?? base.devices;
   const devices: DevicePreset[] = deviceNames.map((n) => {
-    const p = DEVICE_PRESETS[n];
-    if (!p) throw new UsageError(`unknown device '${n}' (known: ${Object.keys(DEVICE_PRESETS).join(', ')})`);
-    return p;
+    try {
+      return devicePreset(n);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   });
   const states = [...(f.states?.split(',').map((s) => s.trim()) ?? base.states)] as FunctionState[];
   for (const s of states) if (s !== 'warm' && s !== 'cold') throw new UsageError(`--states: warm or cold, got '${s}'`);

@@ -8,9 +8,9 @@
 import { join, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
-import { NETWORK_PROFILES } from '@jmdc/netem';
+import { devicePreset, NETWORK_PROFILES } from '@jmdc/netem';
 import { writeReport } from './report.js';
-import { type DemoOptions, devicePreset, runDemo, traceFromFile } from './runDemo.js';
+import { type DemoOptions, runDemo, traceFromFile } from './runDemo.js';
 import { defaultScenario } from './scenario.js';
 import type { RequestRecord } from './summary.js';
 import { decisionLabel } from './summary.js';

@@ -13,7 +13,6 @@ import { loadModel } from '@jmdc/edge-sdk/model';
 import type { LocalCloud } from '@jmdc/local-cloud';
 import {
   type CpuBudget,
-  DEVICE_PRESETS,
   type DevicePreset,
   type LinkConditions,
   loadTrace,
@@ -233,13 +232,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
     await proxy?.close().catch(() => {});
     await cloud?.stop();
   }
-}
-
-/** Resolves a device preset name; a clear error lists the known ones. */
-export function devicePreset(name: string): DevicePreset {
-  const p = DEVICE_PRESETS[name];
-  if (!p) throw new Error(`unknown device '${name}' (known: ${Object.keys(DEVICE_PRESETS).join(', ')})`);
-  return p;
 }
 
 /** Reads a trace file for `--trace`. */
