@@ -47,11 +47,6 @@ export interface UrlTransportOptions {
    * every connect), and a refusal is `JMDC_ERR_INVALID_ARGUMENT`. @default true
    */
   signing?: boolean;
-  /**
-   * @deprecated Ignored: whether unsigned requests are allowed depends on the addresses only (see
-   * `signing`).
-   */
-  local?: boolean;
   timeouts?: HttpTimeouts;
   retry?: RetryOptions | RetryPolicy;
   /** Keep-alive time of idle connections. @default 60000 */

@@ -70,7 +70,6 @@ describe('the tiny model on the local cloud', () => {
       urls: { 0: cloud.endpoints.points['0']!.url, 2: cloud.endpoints.points['2']!.url },
       region: 'us-east-1',
       credentials: CREDS,
-      local: true,
     });
     try {
       const raw = encodeRaw(pixels, golden.sourceShape, batch, { model: ref });

@@ -55,7 +55,6 @@ const url = new UrlTransport({
   urls: { 0: cloud.endpoints.points['0']!.url },
   region: 'us-east-1',
   credentials: CREDS,
-  local: true,
 });
 const invoke = new InvokeTransport({
   functions: { 0: name },

@@ -264,7 +264,7 @@ async function runDevice(
   const stateDir = join(cfg.workDir, `state-${device.name}`);
   rmSync(stateDir, { recursive: true, force: true });
   try {
-    const dev = await startDevice(workerPath, device, `jmdc-bench-${process.pid}`);
+    const dev = await startDevice(workerPath, device, `bench-${process.pid}`);
     ({ child, budget } = dev);
     const { method } = dev;
     const detail = dev.detail ?? 'this machine at full speed';

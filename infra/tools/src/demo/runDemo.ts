@@ -130,14 +130,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoRun> {
     log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
 
     const cpuFraction = opts.device.cpuFraction;
-    const dev = await startDevice(workerPath, opts.device, `jmdc-demo-${process.pid}`);
+    const dev = await startDevice(workerPath, opts.device, `demo-${process.pid}`);
     ({ child, budget } = dev);
     child.on('message', (m: FromEdge) => {
       if (m.type === 'progress') log(`device: ${m.line}`);
     });
     const { method } = dev;
-    const detail = dev.detail ?? 'one core of this machine, no limit';
-    log(`device: ${opts.device.name} (${cpuFraction} of one core of this machine, ${method}: ${detail})`);
+    const detail = dev.detail ?? 'no limit';
+    log(`device: ${opts.device.name}, ${cpuFraction} of one core of this machine (${detail})`);
     send(child, {
       type: 'init',
       model: model.dir,
