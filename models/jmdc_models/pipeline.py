@@ -17,6 +17,7 @@ import time
 import torch
 
 from . import data as data_mod
+from .bottleneck import add_bottlenecks, parse_points
 from .export import export_variant, variant_id, write_golden, write_manifest
 from .net import CFGS, Net, block_widths
 from .splits import write_splits
@@ -28,13 +29,13 @@ CONFIGS = {
         "id": "fmnist-vgg16", "dataset": "fashion-mnist", "cfg": "vgg16", "width": 0.5,
         "subset": None, "epochs": 12, "caEpochs": 3, "pruneEpochs": 6, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.1, "batch": 128, "ratios": [0.0, 0.25, 0.5, 0.75], "controlRatio": 0.5,
-        "compressProb": 0.8, "maxBatches": None, "golden": 8,
+        "compressProb": 0.8, "maxBatches": None, "golden": 8, "bottlenecks": "1:4,2:8,3:16", "bottleneckEpochs": 3,
     },
     "tiny": {
         "id": "tiny-vgg11", "dataset": "fashion-mnist", "cfg": "vgg11", "width": 0.0625,
         "subset": [512, 256, 256], "epochs": 1, "caEpochs": 1, "pruneEpochs": 1, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.05, "batch": 64, "ratios": [0.0, 0.5], "controlRatio": 0.5,
-        "compressProb": 0.8, "maxBatches": 4, "golden": 4,
+        "compressProb": 0.8, "maxBatches": 4, "golden": 4, "bottlenecks": "1:2,2:4", "bottleneckEpochs": 1,
     },
 }
 
@@ -229,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     if ds.name == "fashion-mnist":
         write_splits(out, ds.name, 60000, len(ds.val_x), ds.meta["valSeed"], ds.meta["root"],
                      test_count=len(ds.test_x) if cfg["subset"] else None)
+    # 6. learned bottlenecks of the unpruned variant (trained on the exported blocks, which stay frozen)
+    if cfg.get("bottlenecks"):
+        seed_all(args.seed + 3)
+        bneck = add_bottlenecks(out, parse_points(cfg["bottlenecks"]), epochs=cfg["bottleneckEpochs"],
+                                max_batches=mb, seed=args.seed, data_dir=args.data)
+        report["bottlenecks"] = bneck
+        manifest["hash"] = bneck["hash"]
     report["variants"] = [{"ratio": v["ratio"], "accuracy": v["accuracy"],
                            "blocks": [{k: e[k] for k in ("block", "macs", "params", "bytes")} for e in v["files"]]}
                           for v in variants]

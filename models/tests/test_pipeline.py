@@ -94,6 +94,42 @@ class CompressionOpsTest(unittest.TestCase):
         q.sum().backward()  # straight-through: gradient of identity
         torch.testing.assert_close(x.grad, torch.ones_like(x))
 
+    def test_tensor_scope_quantization_uses_one_range_per_item(self):
+        from jmdc_models.bottleneck import fake_quantize_tensor
+
+        torch.manual_seed(0)
+        x = torch.rand(3, 4, 5, 5)
+        mask = torch.ones(3, 25, dtype=torch.bool)
+        q = fake_quantize_tensor(x, mask, 2)
+        for n in range(3):
+            lo, hi = float(x[n].min()), float(x[n].max())
+            step = (hi - lo) / 3
+            self.assertLessEqual(float((q[n] - x[n]).abs().max()), step / 2 + 1e-6)
+            self.assertLessEqual(len(torch.unique(q[n])), 4)
+        # dropped positions pass through untouched
+        mask[:, :10] = False
+        q = fake_quantize_tensor(x, mask, 1)
+        self.assertTrue(torch.equal(q.reshape(3, 4, 25)[:, :, :10], x.reshape(3, 4, 25)[:, :, :10]))
+
+    def test_network_rebuilt_from_onnx_equals_torch(self):
+        from jmdc_models.bottleneck import load_folded
+        from jmdc_models.export import export_variant
+
+        torch.manual_seed(0)
+        net = Net(block_widths(CFGS["vgg11"], 0.0625), 1, 10).eval()
+        with torch.no_grad():
+            for m in net.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.5, 0.5)
+                    m.running_var.uniform_(0.5, 2)
+        with tempfile.TemporaryDirectory() as d:
+            files = export_variant(net, os.path.join(d, "r000"), d, [1, 32, 32])
+            variant = {"blocks": files, "fill": [f.detach().tolist() for f in net.fills]}
+            rebuilt = load_folded(d, variant, 1, 10)
+        x = torch.randn(4, 1, 32, 32)
+        with torch.no_grad():
+            np.testing.assert_allclose(rebuilt(x).numpy(), net(x).numpy(), atol=1e-4)
+
     def test_augment_keeps_shape_and_pixels(self):
         x = torch.arange(2 * 1 * 6 * 6, dtype=torch.uint8).view(2, 1, 6, 6)
         torch.manual_seed(0)
@@ -165,7 +201,56 @@ class TinyPipelineTest(unittest.TestCase):
         for v in m["variants"]:
             for b in v["blocks"]:
                 self.assertEqual(sha256_file(os.path.join(self.out, b["file"])), b["sha256"])
+        for e in m["bottlenecks"]:
+            for role in ("encoder", "decoder"):
+                self.assertEqual(sha256_file(os.path.join(self.out, e[role]["file"])), e[role]["sha256"])
+                files.append(e[role]["file"])
         self.assertEqual(content_hash(self.out, files), m["hash"])
+
+    def test_bottleneck_entries(self):
+        m = self.manifest
+        self.assertEqual([(e["id"], e["point"], e["channels"]) for e in m["bottlenecks"]],
+                         [("r000-p1", 1, 2), ("r000-p2", 2, 4)])
+        r000 = m["variants"][0]
+        for e in m["bottlenecks"]:
+            shape = r000["blocks"][e["point"] - 1]["outShape"]
+            self.assertEqual(e["variant"], 0.0)
+            self.assertEqual(e["codeShape"], [e["channels"], *shape[1:]])
+            self.assertEqual(e["encoder"]["inShape"], shape)
+            self.assertEqual(e["encoder"]["outShape"], e["codeShape"])
+            self.assertEqual(e["decoder"]["inShape"], e["codeShape"])
+            self.assertEqual(e["decoder"]["outShape"], shape)
+            self.assertEqual(len(e["fill"]), e["channels"])
+            self.assertTrue(all(0 <= f <= 1 for f in e["fill"]))
+            self.assertGreater(e["encoder"]["macs"], 0)
+
+    def test_bottleneck_chain_equals_torch_logits(self):
+        """head blocks -> encoder -> decoder -> tail blocks in onnxruntime = the trained torch modules."""
+        with open(os.path.join(self.out, "golden.json")) as f:
+            golden = json.load(f)
+        c, h, w = golden["sourceShape"]
+        imgs = np.array(golden["images"], dtype=np.uint8).reshape(-1, c, h, w)
+        norm = self.manifest["input"]["normalization"]
+        x = data.normalize(np.pad(imgs, ((0, 0), (0, 0), (norm["pad"],) * 2, (norm["pad"],) * 2)),
+                           data.Normalization(norm["mean"], norm["std"], norm["pad"])).numpy()
+        blocks = self.manifest["variants"][0]["blocks"]
+        for e in self.manifest["bottlenecks"]:
+            feats = x
+            for b in blocks[: e["point"]]:
+                feats, _ = ort.InferenceSession(os.path.join(self.out, b["file"])).run(["features", "attention"],
+                                                                                        {"x": feats})
+            (code,) = ort.InferenceSession(os.path.join(self.out, e["encoder"]["file"])).run(["code"],
+                                                                                          {"features": feats})
+            self.assertEqual(list(code.shape[1:]), e["codeShape"])
+            self.assertTrue(((code > 0) & (code < 1)).all())
+            (feats,) = ort.InferenceSession(os.path.join(self.out, e["decoder"]["file"])).run(["features"],
+                                                                                           {"code": code})
+            for b in blocks[e["point"]:-1]:
+                feats, _ = ort.InferenceSession(os.path.join(self.out, b["file"])).run(["features", "attention"],
+                                                                                        {"x": feats})
+            (logits,) = ort.InferenceSession(os.path.join(self.out, blocks[-1]["file"])).run(["logits"],
+                                                                                          {"features": feats})
+            np.testing.assert_allclose(logits, np.array(golden["bottlenecks"][e["id"]]), atol=1e-4)
 
     def test_chained_onnx_blocks_equal_torch_logits(self):
         with open(os.path.join(self.out, "golden.json")) as f:
