@@ -2,7 +2,7 @@ import { CodecError, ErrorCodes } from '../errors.js';
 import { unpackBits } from './bitpack.js';
 import { zlibDecompress } from './coders.js';
 import { f16ToNumber } from './float16.js';
-import { checkExpectations, featureLayout, frameCrc, readHeader } from './header.js';
+import { checkExpectations, crcOffset, featureLayout, frameCrc, readHeader } from './header.js';
 import { decodePng } from './png.js';
 import { checkQuantParams, dequantize, type QuantParams } from './quantize.js';
 import { ransDecodeSections } from './rans.js';
@@ -16,7 +16,7 @@ import type { DecodedPayload, DecodeOptions, PayloadHeader } from './types.js';
  * @example
  * ```ts
  * const h = peekHeader(bytes, { expectPoint: 2 });
- * console.log(h.modelId, h.dims, h.batch);
+ * console.log(h.modelHash, h.dims, h.batch, h.bottleneck);
  * ```
  */
 export function peekHeader(bytes: Uint8Array, opts?: DecodeOptions): PayloadHeader {
@@ -160,7 +160,7 @@ export function decodePayload(bytes: Uint8Array, opts?: DecodeOptions): DecodedP
       expected: total,
     });
   }
-  const crc = frameCrc(bytes, total);
+  const crc = frameCrc(bytes, total, crcOffset(header));
   if (crc !== header.crc32) {
     throw new CodecError(ErrorCodes.CHECKSUM_MISMATCH, 'CRC-32 mismatch', { expected: header.crc32, actual: crc });
   }

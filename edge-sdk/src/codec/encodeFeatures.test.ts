@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../errors.js';
 import { decodePayload, peekHeader } from './decodePayload.js';
 import { encodeFeatures } from './encodeFeatures.js';
 import { F16_SCALE_SLACK } from './quantize.js';
 import { reconstructFeatures } from './reconstructFeatures.js';
 import { selectTopK } from './selectTopK.js';
+import { codecErrorCode } from './testing/assertions.js';
 import { realisticFeatures, uniformFeatures } from './testing/synthetic.js';
 import type { CoderId, DecodedFeatures, FeatureBatch, FeatureEncodeOptions, QuantScope } from './types.js';
 
@@ -26,6 +28,11 @@ const caseArb = fc.record({
   seed: fc.integer({ min: 0, max: 1000 }),
   point: fc.integer({ min: 0, max: 255 }),
   variant: fc.integer({ min: 0, max: 100 }),
+  frame: fc.constantFrom<{ frameVersion: 1 | 2; bottleneck: boolean }>(
+    { frameVersion: 1, bottleneck: false },
+    { frameVersion: 2, bottleneck: false },
+    { frameVersion: 2, bottleneck: true },
+  ),
 });
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -42,7 +49,15 @@ function inputOf(r: Case): FeatureBatch {
 }
 
 function optionsOf(r: Case, coder: CoderId | 'auto'): FeatureEncodeOptions {
-  const base = { model: MODEL, point: r.point, variant: r.variant / 100, bits: r.bits, coder, quantScope: r.scope };
+  const base = {
+    model: MODEL,
+    point: r.point,
+    variant: r.variant / 100,
+    bits: r.bits,
+    coder,
+    quantScope: r.scope,
+    ...r.frame,
+  };
   return 'ratio' in r.keep
     ? { ...base, keep: r.keep.ratio }
     : { ...base, keepCount: Math.min(r.keep.count, r.h * r.w) };
@@ -96,11 +111,13 @@ describe('encodeFeatures / decodePayload', () => {
           if (d.kind !== 'features') throw new Error('expected a features payload');
           const hdr = d.header;
           expect(peekHeader(payload)).toEqual(hdr);
+          const v1 = r.frame.frameVersion === 1;
           expect(hdr).toMatchObject({
-            version: 1,
+            version: r.frame.frameVersion,
             kind: 'features',
-            modelId: MODEL.id,
-            modelHash: MODEL.hash.toLowerCase().slice(0, 7 + 16),
+            bottleneck: r.frame.bottleneck,
+            modelId: v1 ? MODEL.id : undefined,
+            modelHash: MODEL.hash.toLowerCase().slice(0, 7 + (v1 ? 16 : 8)),
             point: r.point,
             variant: r.variant / 100,
             bits: r.bits,
@@ -126,6 +143,40 @@ describe('encodeFeatures / decodePayload', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('writes the compact frame by default: no model id, 4 hash bytes, varint dims, and a header of 24 bytes here', () => {
+    const input = realisticFeatures([64, 8, 8], 1, 5);
+    const opts = { model: MODEL, point: 2, variant: 0, keep: 0.75, bits: 2, quantScope: 'tensor' as const };
+    const v2 = encodeFeatures(input, opts);
+    const v1 = encodeFeatures(input, { ...opts, frameVersion: 1 });
+    const h2 = peekHeader(v2);
+    const h1 = peekHeader(v1);
+    expect(h2).toMatchObject({ version: 2, modelId: undefined, modelHash: 'sha256:01234567', bottleneck: false });
+    expect(h1).toMatchObject({ version: 1, modelId: MODEL.id, modelHash: 'sha256:0123456789abcdef' });
+    // 13 fixed + C, H, W, N (1 byte each) + k = 48 (1 byte) + bodyBytes (2 bytes) + CRC 4
+    expect(h2.headerBytes).toBe(24);
+    expect(h1.headerBytes).toBe(49 + MODEL.id.length);
+    // the same decoded numbers
+    const d1 = decodePayload(v1);
+    const d2 = decodePayload(v2);
+    expect(d2.kind === 'features' && d2.values).toEqual(d1.kind === 'features' && d1.values);
+    expect(d2.kind === 'features' && d2.mask).toEqual(d1.kind === 'features' && d1.mask);
+  });
+
+  it('rejects the bottleneck flag with frame version 1, and an unknown frame version, with JMDC_ERR_INVALID_ARGUMENT', () => {
+    const input = realisticFeatures([4, 2, 2], 1, 5);
+    const opts = { model: MODEL, point: 2, variant: 0, bits: 2 };
+    expect(codecErrorCode(() => encodeFeatures(input, { ...opts, bottleneck: true, frameVersion: 1 }))).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
+    expect(codecErrorCode(() => encodeFeatures(input, { ...opts, frameVersion: 3 as 2 }))).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
+    expect(codecErrorCode(() => encodeFeatures(input, { ...opts, bottleneck: 'yes' as unknown as boolean }))).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
+    expect(peekHeader(encodeFeatures(input, { ...opts, bottleneck: true })).bottleneck).toBe(true);
   });
 
   it('picks the smallest body with auto', () => {

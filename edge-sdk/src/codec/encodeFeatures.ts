@@ -2,7 +2,15 @@ import { CodecError, ErrorCodes } from '../errors.js';
 import { packBits } from './bitpack.js';
 import { zlibCompress } from './coders.js';
 import { f16Bits } from './float16.js';
-import { encodeModelRef, FLAG_BITMAP, FLAG_PARAMS_F16, featureLayout, SCOPE_IDS, writeFrame } from './header.js';
+import {
+  encodeModelRef,
+  FLAG_BITMAP,
+  FLAG_BOTTLENECK,
+  FLAG_PARAMS_F16,
+  featureLayout,
+  SCOPE_IDS,
+  writeFrame,
+} from './header.js';
 import { groupMinMax, type QuantParams, quantizeWith, quantParams } from './quantize.js';
 import { ransEncodeSections } from './rans.js';
 import { keepCountFor, selectTopK } from './selectTopK.js';
@@ -83,6 +91,15 @@ function resolve(input: FeatureBatch, opts: FeatureEncodeOptions) {
   if (!(Number.isFinite(opts.variant) && opts.variant >= 0 && opts.variant <= 1)) {
     throw invalid(`variant must be a prune ratio in [0, 1], got ${opts.variant}`, { variant: opts.variant });
   }
+  const frameVersion = opts.frameVersion ?? 2;
+  if (frameVersion !== 1 && frameVersion !== 2) {
+    throw invalid(`frameVersion must be 1 or 2, got ${String(frameVersion)}`, { frameVersion });
+  }
+  const bottleneck = opts.bottleneck ?? false;
+  if (typeof bottleneck !== 'boolean') throw invalid('bottleneck must be a boolean', { bottleneck });
+  if (bottleneck && frameVersion === 1) {
+    throw invalid('only wire version 2 carries the bottleneck flag: use frameVersion 2', { frameVersion });
+  }
   const model = encodeModelRef(opts.model);
   const valueCount = batch * keepCount * c;
   const worst = featureLayout([c, h, w], batch, keepCount, bits, scope, false);
@@ -92,7 +109,7 @@ function resolve(input: FeatureBatch, opts: FeatureEncodeOptions) {
   if (bad >= 0) throw new CodecError(ErrorCodes.NON_FINITE, `features[${bad}] is not finite`, { index: bad });
   bad = firstNonFinite(input.attention);
   if (bad >= 0) throw new CodecError(ErrorCodes.NON_FINITE, `attention[${bad}] is not finite`, { index: bad });
-  return { c, h, w, hw, batch, bits, keepCount, coder, scope, model, valueCount };
+  return { c, h, w, hw, batch, bits, keepCount, coder, scope, model, valueCount, frameVersion, bottleneck };
 }
 
 function writeParams(body: Uint8Array, at: number, params: QuantParams, f16: boolean): void {
@@ -194,8 +211,9 @@ export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions):
 
   return writeFrame(
     {
+      version: s.frameVersion,
       kind: 'features',
-      flags: (k < hw ? FLAG_BITMAP : 0) | (f16 ? FLAG_PARAMS_F16 : 0),
+      flags: (k < hw ? FLAG_BITMAP : 0) | (f16 ? FLAG_PARAMS_F16 : 0) | (s.bottleneck ? FLAG_BOTTLENECK : 0),
       coder,
       mode: SCOPE_IDS[scope],
       bits,

@@ -53,6 +53,12 @@ export function encodeRaw(
   if (images.length > 0xffffffff) throw new CodecError(ErrorCodes.INVALID_ARGUMENT, 'batch too large for one payload');
   if (format === 'png' && c > 4)
     throw new CodecError(ErrorCodes.INVALID_ARGUMENT, `png needs 1..4 channels, got ${c}`, { c });
+  const frameVersion = opts.frameVersion ?? 2;
+  if (frameVersion !== 1 && frameVersion !== 2) {
+    throw new CodecError(ErrorCodes.INVALID_ARGUMENT, `frameVersion must be 1 or 2, got ${String(frameVersion)}`, {
+      frameVersion,
+    });
+  }
   const model = encodeModelRef(opts.model);
 
   let body: Uint8Array;
@@ -79,6 +85,7 @@ export function encodeRaw(
   }
   return writeFrame(
     {
+      version: frameVersion,
       kind: 'raw',
       flags: 0,
       coder: 'none',

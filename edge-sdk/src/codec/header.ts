@@ -1,6 +1,8 @@
 /**
- * The frame: a 49-byte fixed header, the model id, then the body. All integers little-endian.
- * See docs/wire-format.md for the table and the validation order.
+ * The frame. Version 1: a 49-byte fixed header, the model id, then the body. Version 2 (the compact frame):
+ * a 13-byte fixed part, unsigned LEB128 varints for dims, batch, keep count (only with a bitmap) and body
+ * bytes, the CRC-32, then the body. All fixed-width integers little-endian.
+ * See docs/wire-format.md for the tables and the validation order.
  */
 import { CodecError, ErrorCodes } from '../errors.js';
 import { packedBytes } from './bitpack.js';
@@ -18,18 +20,25 @@ import type {
 } from './types.js';
 
 export const MAGIC = Uint8Array.of(0x4a, 0x4d, 0x44, 0x43); // "JMDC"
-export const VERSION = 1;
+/** The version the encoders write by default (the compact frame). */
+export const VERSION = 2;
+/** The original frame: fixed 49-byte header with the model id. */
+export const VERSION_1 = 1;
+/** The compact frame. */
+export const VERSION_2 = 2;
 export const KIND_FEATURES = 1;
 export const KIND_RAW = 2;
 /** flags bit 0: the body starts with the kept-position bitmap (set iff k < H*W). */
 export const FLAG_BITMAP = 0x01;
 /** flags bit 1: min/scale pairs are binary16 (else binary32). */
 export const FLAG_PARAMS_F16 = 0x02;
+/** flags bit 2 (version 2 only): the features are a learned bottleneck's code. */
+export const FLAG_BOTTLENECK = 0x04;
 export const MAX_MODEL_ID_BYTES = 64;
 /** The header carries the first 8 bytes of the model's sha256 content hash: enough to tell builds apart. */
 export const MODEL_HASH_BYTES = 8;
 
-/** Byte offsets of the fixed header fields. */
+/** Byte offsets of the fixed header fields of a version 1 frame. */
 export const OFF = Object.freeze({
   magic: 0,
   version: 4,
@@ -53,8 +62,38 @@ export const OFF = Object.freeze({
   modelIdLength: 48,
   modelId: 49,
 });
-/** Bytes of the header before the model id. */
+/** Bytes of the version 1 header before the model id. */
 export const FIXED_HEADER_BYTES = 49;
+
+/**
+ * Version 2 carries the first 4 bytes of the model hash: the receiver already knows its model, so the prefix
+ * only has to tell its builds apart (a stale client against a redeployed function); 2^-32 is the chance that
+ * two different builds collide, and the full hash is still compared at deploy time.
+ */
+export const MODEL_HASH_BYTES_V2 = 4;
+/** Byte offsets of the fixed part of a version 2 frame; the varints start at `varints`. */
+export const OFF_V2 = Object.freeze({
+  magic: 0,
+  version: 4,
+  /** bits 0-1 kind, bits 2-3 coder, bits 4-5 scope / raw format, bits 6-7 reserved (0) */
+  type: 5,
+  /** bits 0-2 BITMAP, PARAMS_F16, BOTTLENECK; bits 3-4 reserved (0); bits 5-7 b - 1 */
+  flags: 6,
+  point: 7,
+  variant: 8,
+  modelHash: 9,
+  varints: 13,
+});
+/** Bytes of the fixed part of a version 2 header. */
+export const FIXED_HEADER_BYTES_V2 = 13;
+/** Flag bits (0-2) of the version 2 flags byte. */
+const V2_FLAG_MASK = 0x07;
+/** Reserved bits (3-4) of the version 2 flags byte. */
+const V2_FLAG_RESERVED = 0x18;
+/** Longest varint: 5 bytes carry 32 bits. */
+const MAX_VARINT_BYTES = 5;
+const U32_MAX = 0xffffffff;
+const U16_MAX = 0xffff;
 
 export const SCOPE_IDS: Readonly<Record<QuantScope, number>> = Object.freeze({ channel: 0, tensor: 1 });
 const SCOPES: readonly QuantScope[] = ['channel', 'tensor'];
@@ -160,6 +199,8 @@ export function featureLayout(
 
 /** What the encoders put in a header (the rest is derived). */
 export interface FrameFields {
+  /** Frame version, 1 or 2. */
+  version: 1 | 2;
   kind: 'features' | 'raw';
   flags: number;
   coder: CoderId;
@@ -179,11 +220,62 @@ export interface FrameFields {
 
 /** Assembles header + body and writes the CRC-32 (over every byte of the frame except the CRC field). */
 export function writeFrame(f: FrameFields, body: Uint8Array): Uint8Array {
-  const headerBytes = FIXED_HEADER_BYTES + f.modelId.length;
+  return f.version === VERSION_1 ? writeFrameV1(f, body) : writeFrameV2(f, body);
+}
+
+/** Bytes of the unsigned LEB128 form of `v` (0 <= v < 2^32). */
+export function varintBytes(v: number): number {
+  let n = 1;
+  for (let x = v; x >= 0x80; x = Math.floor(x / 128)) n++;
+  return n;
+}
+
+/** Writes `v` as a minimal unsigned LEB128 varint at `at`; returns the offset after it. */
+export function writeVarint(out: Uint8Array, at: number, v: number): number {
+  let x = v;
+  let i = at;
+  while (x >= 0x80) {
+    out[i++] = (x & 0x7f) | 0x80;
+    x = Math.floor(x / 128);
+  }
+  out[i++] = x;
+  return i;
+}
+
+/** The varints of a version 2 header, in wire order. */
+function v2Varints(f: FrameFields, bodyBytes: number): number[] {
+  const [c, h, w] = f.dims;
+  const out = [c, h, w, f.batch];
+  if ((f.flags & FLAG_BITMAP) !== 0) out.push(f.keepCount);
+  out.push(bodyBytes);
+  return out;
+}
+
+function writeFrameV2(f: FrameFields, body: Uint8Array): Uint8Array {
+  const varints = v2Varints(f, body.length);
+  const headerBytes = FIXED_HEADER_BYTES_V2 + varints.reduce((s, v) => s + varintBytes(v), 0) + 4;
+  const out = new Uint8Array(headerBytes + body.length);
+  out.set(MAGIC, OFF_V2.magic);
+  out[OFF_V2.version] = VERSION_2;
+  out[OFF_V2.type] = (f.kind === 'features' ? KIND_FEATURES : KIND_RAW) | (CODER_IDS[f.coder] << 2) | (f.mode << 4);
+  out[OFF_V2.flags] = f.flags | ((f.bits - 1) << 5);
+  out[OFF_V2.point] = f.point;
+  out[OFF_V2.variant] = f.variantPercent;
+  out.set(f.modelHash.subarray(0, MODEL_HASH_BYTES_V2), OFF_V2.modelHash);
+  let at: number = OFF_V2.varints;
+  for (const v of varints) at = writeVarint(out, at, v);
+  out.set(body, headerBytes);
+  new DataView(out.buffer).setUint32(at, frameCrc(out, out.length, at), true);
+  return out;
+}
+
+function writeFrameV1(f: FrameFields, body: Uint8Array): Uint8Array {
+  const modelId = f.modelId;
+  const headerBytes = FIXED_HEADER_BYTES + modelId.length;
   const out = new Uint8Array(headerBytes + body.length);
   const dv = new DataView(out.buffer);
   out.set(MAGIC, OFF.magic);
-  dv.setUint8(OFF.version, VERSION);
+  dv.setUint8(OFF.version, VERSION_1);
   dv.setUint8(OFF.kind, f.kind === 'features' ? KIND_FEATURES : KIND_RAW);
   dv.setUint8(OFF.flags, f.flags);
   dv.setUint8(OFF.coder, CODER_IDS[f.coder]);
@@ -200,16 +292,24 @@ export function writeFrame(f: FrameFields, body: Uint8Array): Uint8Array {
   dv.setUint32(OFF.bodyBytes, body.length, true);
   dv.setUint32(OFF.rawBodyBytes, f.rawBodyBytes, true);
   out.set(f.modelHash.subarray(0, MODEL_HASH_BYTES), OFF.modelHash);
-  dv.setUint8(OFF.modelIdLength, f.modelId.length);
-  out.set(f.modelId, OFF.modelId);
+  dv.setUint8(OFF.modelIdLength, modelId.length);
+  out.set(modelId, OFF.modelId);
   out.set(body, headerBytes);
   dv.setUint32(OFF.crc32, frameCrc(out, out.length), true);
   return out;
 }
 
-/** CRC-32 of frame bytes [0, 36) and [40, end). */
-export function frameCrc(bytes: Uint8Array, end: number): number {
-  return crc32Update(crc32Update(0, bytes, 0, OFF.crc32), bytes, OFF.crc32 + 4, end);
+/**
+ * CRC-32 of frame bytes [0, crcAt) and [crcAt + 4, end): every byte but the CRC field (at 36 in version 1, the
+ * last 4 bytes of the header in version 2).
+ */
+export function frameCrc(bytes: Uint8Array, end: number, crcAt: number = OFF.crc32): number {
+  return crc32Update(crc32Update(0, bytes, 0, crcAt), bytes, crcAt + 4, end);
+}
+
+/** Offset of the CRC-32 field of a validated header. */
+export function crcOffset(header: PayloadHeader): number {
+  return header.version === VERSION_1 ? OFF.crc32 : header.headerBytes - 4;
 }
 
 function fail(
@@ -239,8 +339,9 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   }
   if (len <= OFF.version) fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the header', { length: len });
   const version = bytes[OFF.version] as number;
-  if (version !== VERSION)
+  if (version !== VERSION_1 && version !== VERSION_2)
     fail(ErrorCodes.UNSUPPORTED_VERSION, `unsupported wire format version ${version}`, { version });
+  if (version === VERSION_2) return readHeaderV2(bytes, limits);
   if (len < FIXED_HEADER_BYTES) fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the header', { length: len });
   const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
 
@@ -339,20 +440,7 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   }
 
   const bodyBytes = dv.getUint32(OFF.bodyBytes, true);
-  let minBody = 1;
-  let exactBody: number | undefined;
-  if (layout !== undefined) {
-    if (coder === 'none') exactBody = layout.rawBodyBytes;
-    else if (coder === 'rans') minBody = 4;
-  } else if (rawFormat === 'raw') exactBody = rawBodyBytes;
-  else if (rawFormat === 'png') minBody = batch * MIN_PNG_ENTRY_BYTES;
-  if (exactBody !== undefined ? bodyBytes !== exactBody : bodyBytes < minBody) {
-    fail(ErrorCodes.COUNT_MISMATCH, `body bytes ${bodyBytes} inconsistent with the header`, {
-      bodyBytes,
-      exactBody,
-      minBody,
-    });
-  }
+  checkBodyBytes(bodyBytes, coder, layout, rawFormat, rawBodyBytes, batch);
 
   const headerBytes = FIXED_HEADER_BYTES + idLength;
   if (len < headerBytes)
@@ -365,8 +453,9 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   }
 
   const header: PayloadHeader = {
-    version,
+    version: VERSION_1,
     kind: features ? 'features' : 'raw',
+    bottleneck: false,
     modelId,
     modelHash: formatModelHash(bytes, OFF.modelHash),
     point,
@@ -389,6 +478,191 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
   return header;
 }
 
+/** Reads a minimal unsigned LEB128 varint of at most 5 bytes and < 2^32 (`BAD_HEADER` otherwise). */
+function readVarint(bytes: Uint8Array, at: number, field: string): { value: number; next: number } {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+    if (at + i >= bytes.length) {
+      fail(ErrorCodes.PAYLOAD_TRUNCATED, `payload ends inside the ${field} varint`, { length: bytes.length, field });
+    }
+    const b = bytes[at + i] as number;
+    value += (b & 0x7f) * mul;
+    mul *= 128;
+    if ((b & 0x80) === 0) {
+      if (b === 0 && i > 0) {
+        fail(ErrorCodes.BAD_HEADER, `${field} varint is not minimal (trailing zero byte)`, {
+          field,
+          reason: 'varint-non-minimal',
+        });
+      }
+      if (value > U32_MAX) {
+        fail(ErrorCodes.BAD_HEADER, `${field} varint exceeds 32 bits`, { field, reason: 'varint-overlong' });
+      }
+      return { value, next: at + i + 1 };
+    }
+  }
+  return fail(ErrorCodes.BAD_HEADER, `${field} varint is longer than ${MAX_VARINT_BYTES} bytes`, {
+    field,
+    reason: 'varint-overlong',
+  });
+}
+
+/**
+ * The version 2 header (docs/wire-format.md, "Version 2"): the same checks as version 1, in the same order,
+ * on the packed fields and varints. The model id is not carried, the keep count only with a bitmap (else it is
+ * H*W), valueCount and rawBodyBytes are derived.
+ */
+function readHeaderV2(bytes: Uint8Array, limits: ReturnType<typeof resolveLimits>): PayloadHeader {
+  const len = bytes.length;
+  if (len < FIXED_HEADER_BYTES_V2)
+    fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the header', { length: len });
+  const type = bytes[OFF_V2.type] as number;
+  const kindId = type & 3;
+  if (kindId !== KIND_FEATURES && kindId !== KIND_RAW)
+    fail(ErrorCodes.BAD_HEADER, `unknown payload kind ${kindId}`, { kind: kindId });
+  const features = kindId === KIND_FEATURES;
+  const coderId = (type >>> 2) & 3;
+  if (!features && coderId !== 0) fail(ErrorCodes.BAD_CODER, `unknown coder ${coderId}`, { coder: coderId });
+  const coder = CODERS_BY_ID[coderId] as CoderId;
+  const mode = (type >>> 4) & 3;
+  if (mode >= (features ? SCOPES.length : RAW_FORMATS.length)) {
+    fail(ErrorCodes.BAD_HEADER, `unknown ${features ? 'quant scope' : 'raw format'} ${mode}`, { mode });
+  }
+  const quantScope: QuantScope = features ? (SCOPES[mode] as QuantScope) : 'channel';
+  const rawFormat: RawFormat | undefined = features ? undefined : RAW_FORMATS[mode];
+
+  const flagsByte = bytes[OFF_V2.flags] as number;
+  const bits = (flagsByte >>> 5) + 1;
+  if (!features && bits !== 8) fail(ErrorCodes.BAD_HEADER, `bits ${bits} out of range`, { bits });
+  const flags = flagsByte & V2_FLAG_MASK;
+  if ((type & 0xc0) !== 0 || (flagsByte & V2_FLAG_RESERVED) !== 0 || (!features && flags !== 0))
+    fail(ErrorCodes.BAD_HEADER, 'reserved flag bits set', { type, flags: flagsByte });
+
+  const point = bytes[OFF_V2.point] as number;
+  const variantPercent = bytes[OFF_V2.variant] as number;
+  if (variantPercent > 100) fail(ErrorCodes.BAD_HEADER, `variant ${variantPercent}% out of range`, { variantPercent });
+  if (!features && (point !== 0 || variantPercent !== 0)) {
+    fail(ErrorCodes.BAD_HEADER, `a raw image payload has point 0 and variant 0, got ${point} and ${variantPercent}%`, {
+      point,
+      variantPercent,
+    });
+  }
+
+  let at: number = OFF_V2.varints;
+  const next = (field: string): number => {
+    const r = readVarint(bytes, at, field);
+    at = r.next;
+    return r.value;
+  };
+  const c = next('C');
+  const h = next('H');
+  const w = next('W');
+  const maxC = Math.min(limits.maxChannels, U16_MAX);
+  const maxSide = Math.min(limits.maxSide, U16_MAX);
+  if (c < 1 || c > maxC || h < 1 || h > maxSide || w < 1 || w > maxSide) {
+    fail(ErrorCodes.DIMS_OUT_OF_RANGE, `dims [${c}, ${h}, ${w}] out of range`, { dims: [c, h, w], limits });
+  }
+  if (rawFormat === 'png' && c > 4)
+    fail(ErrorCodes.DIMS_OUT_OF_RANGE, `png images have 1..4 channels, got ${c}`, { channels: c });
+  const batch = next('N');
+  if (batch < 1 || batch > Math.min(limits.maxBatch, U16_MAX)) {
+    fail(ErrorCodes.BATCH_OUT_OF_RANGE, `batch ${batch} out of range 1..${limits.maxBatch}`, {
+      batch,
+      limit: limits.maxBatch,
+    });
+  }
+  const hw = h * w;
+  const hasBitmap = (flags & FLAG_BITMAP) !== 0;
+  let keepCount = features ? hw : 0;
+  if (hasBitmap) {
+    keepCount = next('k');
+    // with the bitmap, k < H*W; without it k = H*W is implied
+    if (keepCount < 1 || keepCount >= hw) {
+      fail(ErrorCodes.COUNT_MISMATCH, `keep count ${keepCount} out of range for a bitmap of ${hw} positions`, {
+        keepCount,
+        hw,
+      });
+    }
+  }
+  const bodyBytes = next('bodyBytes');
+  const f16 = (flags & FLAG_PARAMS_F16) !== 0;
+  const valueCount = features ? batch * keepCount * c : batch * c * hw;
+  const denseBytes = batch * c * hw * (features ? 4 : 1);
+  const layout = features ? featureLayout([c, h, w], batch, keepCount, bits, quantScope, f16) : undefined;
+  const rawBodyBytes = layout === undefined ? batch * c * hw : layout.rawBodyBytes;
+  if (
+    denseBytes > limits.maxDecodedBytes ||
+    rawBodyBytes > limits.maxDecodedBytes ||
+    valueCount > U32_MAX ||
+    rawBodyBytes > U32_MAX
+  ) {
+    fail(ErrorCodes.DECODED_TOO_LARGE, 'decoded size exceeds maxDecodedBytes', {
+      denseBytes,
+      rawBodyBytes,
+      limit: limits.maxDecodedBytes,
+    });
+  }
+  checkBodyBytes(bodyBytes, coder, layout, rawFormat, rawBodyBytes, batch);
+
+  const headerBytes = at + 4;
+  if (len < headerBytes)
+    fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the checksum', { length: len, headerBytes });
+  let modelHash = 'sha256:';
+  for (let i = 0; i < MODEL_HASH_BYTES_V2; i++) {
+    modelHash += (bytes[OFF_V2.modelHash + i] as number).toString(16).padStart(2, '0');
+  }
+  const header: PayloadHeader = {
+    version: VERSION_2,
+    kind: features ? 'features' : 'raw',
+    bottleneck: (flags & FLAG_BOTTLENECK) !== 0,
+    modelId: undefined,
+    modelHash,
+    point,
+    variant: variantPercent / 100,
+    keepCount,
+    bits,
+    coder,
+    quantScope,
+    paramPrecision: f16 ? 'f16' : 'f32',
+    hasBitmap,
+    dims: [c, h, w],
+    batch,
+    valueCount,
+    bodyBytes,
+    rawBodyBytes,
+    headerBytes,
+    crc32: new DataView(bytes.buffer, bytes.byteOffset, len).getUint32(at, true),
+  };
+  if (rawFormat !== undefined) header.rawFormat = rawFormat;
+  return header;
+}
+
+/** bodyBytes consistent with the coder: the uncoded size for `none` and raw `raw`, else a lower bound. */
+function checkBodyBytes(
+  bodyBytes: number,
+  coder: CoderId,
+  layout: FeatureLayout | undefined,
+  rawFormat: RawFormat | undefined,
+  rawBodyBytes: number,
+  batch: number,
+): void {
+  let minBody = 1;
+  let exactBody: number | undefined;
+  if (layout !== undefined) {
+    if (coder === 'none') exactBody = layout.rawBodyBytes;
+    else if (coder === 'rans') minBody = 4;
+  } else if (rawFormat === 'raw') exactBody = rawBodyBytes;
+  else if (rawFormat === 'png') minBody = batch * MIN_PNG_ENTRY_BYTES;
+  if (exactBody !== undefined ? bodyBytes !== exactBody : bodyBytes < minBody) {
+    fail(ErrorCodes.COUNT_MISMATCH, `body bytes ${bodyBytes} inconsistent with the header`, {
+      bodyBytes,
+      exactBody,
+      minBody,
+    });
+  }
+}
+
 /**
  * Checks the caller's expectations against a validated header: model hash, model id, point, then kind,
  * variant and dims against `expectLayouts`. Runs before any byte of the body is decoded.
@@ -396,7 +670,8 @@ export function readHeader(bytes: Uint8Array, opts: DecodeOptions | undefined): 
 export function checkExpectations(header: PayloadHeader, opts: DecodeOptions | undefined): void {
   if (opts?.expectModelHash !== undefined) {
     parseModelHash(opts.expectModelHash); // validates the format
-    const want = opts.expectModelHash.slice(7, 7 + 2 * MODEL_HASH_BYTES).toLowerCase();
+    const prefixBytes = header.version === VERSION_1 ? MODEL_HASH_BYTES : MODEL_HASH_BYTES_V2;
+    const want = opts.expectModelHash.slice(7, 7 + 2 * prefixBytes).toLowerCase();
     if (header.modelHash.slice(7) !== want) {
       fail(ErrorCodes.MODEL_MISMATCH, 'payload was produced for another model', {
         expected: `sha256:${want}`,
@@ -405,7 +680,8 @@ export function checkExpectations(header: PayloadHeader, opts: DecodeOptions | u
       });
     }
   }
-  if (opts?.expectModelId !== undefined && header.modelId !== opts.expectModelId) {
+  // version 2 frames carry no id (the receiver knows its model): only the hash prefix applies to them
+  if (opts?.expectModelId !== undefined && header.modelId !== undefined && header.modelId !== opts.expectModelId) {
     fail(ErrorCodes.MODEL_MISMATCH, `payload was produced for model ${JSON.stringify(header.modelId)}`, {
       expected: opts.expectModelId,
       actual: header.modelId,
@@ -435,12 +711,20 @@ function checkLayout(header: PayloadHeader, layouts: readonly ExpectedLayout[]):
     });
   }
   const percent = percentOf(header.variant);
-  const layout = sameKind.find((l) => percentOf(l.variant) === percent);
+  const layout = sameKind.find(
+    (l) => percentOf(l.variant) === percent && (l.bottleneck === true) === header.bottleneck,
+  );
   if (layout === undefined) {
-    fail(ErrorCodes.UNKNOWN_VARIANT, `variant ${percent}% is not served here`, {
-      variantPercent: percent,
-      served: sameKind.map((l) => percentOf(l.variant)),
-    });
+    fail(
+      ErrorCodes.UNKNOWN_VARIANT,
+      `variant ${percent}%${header.bottleneck ? ' with a bottleneck' : ''} is not served here`,
+      {
+        variantPercent: percent,
+        bottleneck: header.bottleneck,
+        served: sameKind.filter((l) => l.bottleneck !== true).map((l) => percentOf(l.variant)),
+        servedBottleneck: sameKind.filter((l) => l.bottleneck === true).map((l) => percentOf(l.variant)),
+      },
+    );
   }
   const want = layout.dims;
   if (want.length !== 3 || header.dims.some((d, i) => d !== want[i])) {

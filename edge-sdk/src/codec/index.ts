@@ -9,7 +9,15 @@ export { decodePayload, peekHeader } from './decodePayload.js';
 export { encodeFeatures } from './encodeFeatures.js';
 export { encodeRaw } from './encodeRaw.js';
 export { f16Bits, f16Round, f16ToNumber } from './float16.js';
-export { FIXED_HEADER_BYTES, MAGIC, OFF as HEADER_OFFSETS, VERSION as WIRE_VERSION } from './header.js';
+export {
+  FIXED_HEADER_BYTES,
+  FIXED_HEADER_BYTES_V2,
+  MAGIC,
+  MODEL_HASH_BYTES_V2,
+  OFF as HEADER_OFFSETS,
+  OFF_V2 as HEADER_OFFSETS_V2,
+  VERSION as WIRE_VERSION,
+} from './header.js';
 export { DEFAULT_LIMITS } from './limits.js';
 export { decodePng, encodePng } from './png.js';
 export {

@@ -10,7 +10,9 @@ import {
   CORPUS_MODEL,
   constantFeaturesPayload,
   fixCrc,
+  joinV2,
   malformedCorpus,
+  splitV2,
   validFeaturesPayload,
   validRawPayload,
 } from './testing/malformed.js';
@@ -43,6 +45,17 @@ const VALID: Array<[string, Uint8Array]> = [
   ['raw png', validRawPayload('png')],
   ['raw raw', validRawPayload('raw')],
   ['raw deflate', validRawPayload('deflate')],
+  ['v2 features none', validFeaturesPayload('none', 4, 1, 2)],
+  ['v2 features deflate', validFeaturesPayload('deflate', 4, 1, 2)],
+  ['v2 features brotli', validFeaturesPayload('brotli', 4, 1, 2)],
+  ['v2 features rans', validFeaturesPayload('rans', 4, 1, 2)],
+  ['v2 features rans f32 parameters', validFeaturesPayload('rans', 7, 1e6, 2)],
+  ['v2 features rans tensor scope, 2 bits', validFeaturesPayload('rans', 2, 1, 2, { quantScope: 'tensor' })],
+  ['v2 features rans every position kept', validFeaturesPayload('rans', 3, 1, 2, { keep: 1 })],
+  ['v2 bottleneck rans', validFeaturesPayload('rans', 2, 1, 2, { bottleneck: true, quantScope: 'tensor' })],
+  ['v2 raw png', validRawPayload('png', 2)],
+  ['v2 raw raw', validRawPayload('raw', 2)],
+  ['v2 raw deflate', validRawPayload('deflate', 2)],
 ];
 
 describe('malformed payloads', () => {
@@ -103,9 +116,9 @@ describe('malformed payloads', () => {
 
   it('raises only wire codes on random bytes behind a valid magic and version', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (tail) => {
+      fc.property(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 200 }), (version, tail) => {
         const bytes = new Uint8Array(5 + tail.length);
-        bytes.set([0x4a, 0x4d, 0x44, 0x43, 1]);
+        bytes.set([0x4a, 0x4d, 0x44, 0x43, version]);
         bytes.set(tail, 5);
         const code = codecErrorCode(() => decodePayload(bytes));
         expect(code !== undefined && WIRE_CODES.has(code)).toBe(true);
@@ -134,9 +147,73 @@ describe('malformed payloads', () => {
     );
   });
 
+  it('raises only wire codes on random edits of a valid version 2 header and varints with a recomputed checksum', () => {
+    const base = validFeaturesPayload('rans', 4, 1, 2);
+    const parts = splitV2(base);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 4, max: 12 }), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.uint8Array({ maxLength: 12 }),
+        (edits, varintBytes) => {
+          const fixed = parts.fixed.slice();
+          for (const [at, v] of edits) fixed[at] = v;
+          const bad = joinV2({ fixed, varints: varintBytes, body: parts.body });
+          const code = codecErrorCode(() => decodePayload(bad));
+          expect(code === undefined || WIRE_CODES.has(code)).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('says UNSUPPORTED_VERSION for a version 2 frame to a reader of version 1 only (same magic and version offset)', () => {
+    const v2 = validFeaturesPayload('rans', 4, 1, 2);
+    expect(Array.from(v2.subarray(0, 5))).toEqual([0x4a, 0x4d, 0x44, 0x43, 2]);
+    expect(codecErrorCode(() => decodePayload(Uint8Array.of(0x4a, 0x4d, 0x44, 0x43, 3)))).toBe(
+      ErrorCodes.UNSUPPORTED_VERSION,
+    );
+  });
+
+  it('matches a bottleneck code only against bottleneck layouts, and plain features only against plain ones', () => {
+    const code = validFeaturesPayload('rans', 2, 1, 2, { bottleneck: true });
+    const plain = validFeaturesPayload('rans', 2, 1, 2);
+    const bottleneckLayout = { kind: 'features', variant: 0.5, dims: [8, 4, 4], bottleneck: true } as const;
+    const plainLayout = { kind: 'features', variant: 0.5, dims: [8, 4, 4] } as const;
+    expect(peekHeader(code, { expectLayouts: [plainLayout, bottleneckLayout] }).bottleneck).toBe(true);
+    expect(peekHeader(plain, { expectLayouts: [bottleneckLayout, plainLayout] }).bottleneck).toBe(false);
+    expect(codecErrorCode(() => decodePayload(code, { expectLayouts: [plainLayout] }))).toBe(
+      ErrorCodes.UNKNOWN_VARIANT,
+    );
+    expect(codecErrorCode(() => decodePayload(plain, { expectLayouts: [bottleneckLayout] }))).toBe(
+      ErrorCodes.UNKNOWN_VARIANT,
+    );
+    expect(
+      codecErrorCode(() =>
+        decodePayload(code, { expectLayouts: [plainLayout, { ...bottleneckLayout, dims: [2, 4, 4] }] }),
+      ),
+    ).toBe(ErrorCodes.SHAPE_MISMATCH);
+    expect(peekHeader(validFeaturesPayload('rans')).bottleneck).toBe(false); // version 1 has no flag
+  });
+
+  it('ignores expectModelId for version 2 frames (they carry no id) but compares their 4-byte hash prefix', () => {
+    const bytes = validFeaturesPayload('rans', 4, 1, 2);
+    expect(peekHeader(bytes, { expectModelId: 'any-other-id' }).modelId).toBeUndefined();
+    expect(peekHeader(bytes).modelHash).toBe(CORPUS_MODEL.hash.slice(0, 7 + 8));
+    // equal first 4 bytes: accepted (the prefix is all a version 2 frame carries)
+    expect(peekHeader(bytes, { expectModelHash: `${CORPUS_MODEL.hash.slice(0, 15)}${'ab'.repeat(28)}` }).point).toBe(2);
+    expect(
+      codecErrorCode(() => peekHeader(bytes, { expectModelHash: `sha256:c0ffee01${CORPUS_MODEL.hash.slice(15)}` })),
+    ).toBe(ErrorCodes.MODEL_MISMATCH);
+  });
+
   it.each(VALID)('decodes the valid %s payload under the corpus model’s expectations', (name, bytes) => {
     // the float32-parameter sample holds values of about 1e6: beyond the corpus model's bound
-    const want = name.includes('f32') ? ErrorCodes.INVALID_FEATURES : undefined;
+    // and the corpus model serves no bottleneck
+    const want = name.includes('f32')
+      ? ErrorCodes.INVALID_FEATURES
+      : name.includes('bottleneck')
+        ? ErrorCodes.UNKNOWN_VARIANT
+        : undefined;
     expect(codecErrorCode(() => decodePayload(bytes, CORPUS_EXPECT))).toBe(want);
   });
 

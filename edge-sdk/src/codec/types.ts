@@ -49,6 +49,19 @@ export interface FeatureEncodeOptions {
    * @default 'channel'
    */
   quantScope?: QuantScope;
+  /**
+   * The features are a learned bottleneck's code (the manifest's `bottlenecks`): sets the header's bottleneck
+   * flag, which a receiver matches against {@link ExpectedLayout.bottleneck}. Only version 2 frames carry it;
+   * with `frameVersion: 1` it is `INVALID_ARGUMENT`.
+   * @default false
+   */
+  bottleneck?: boolean;
+  /**
+   * Wire frame version: 2 (the compact frame: no model id, 4-byte hash prefix, varint dims, context-modelled
+   * rans) or 1 (the original frame, for receivers that read only version 1).
+   * @default 2
+   */
+  frameVersion?: 1 | 2;
 }
 
 /** A batch of intermediate feature tensors and their spatial attention maps. */
@@ -71,6 +84,11 @@ export interface RawEncodeOptions {
    * @default 'png'
    */
   format?: RawFormat;
+  /**
+   * Wire frame version: 2 (the compact frame) or 1 (the original frame).
+   * @default 2
+   */
+  frameVersion?: 1 | 2;
 }
 
 /** Sizes the decoder accepts. Every field is checked before anything is allocated. */
@@ -99,8 +117,14 @@ export interface ExpectedLayout {
   kind: 'features' | 'raw';
   /** Prune ratio of the variant in [0, 1]; compared as a whole percent, as the header stores it. */
   variant: number;
-  /** `[C, H, W]` of one item. */
+  /** `[C, H, W]` of one item (of a bottleneck entry: the code's `[c, H, W]`). */
   dims: readonly [number, number, number];
+  /**
+   * The entry is a learned bottleneck's code at this variant and point: a features payload matches it only when
+   * its header's bottleneck flag is set (and an entry without it only when the flag is clear).
+   * @default false
+   */
+  bottleneck?: boolean;
 }
 
 /** Options of {@link decodePayload} and {@link peekHeader}. */
@@ -110,8 +134,9 @@ export interface DecodeOptions {
   /** When set, a payload for another model hash is rejected with `MODEL_MISMATCH`. */
   expectModelHash?: string;
   /**
-   * When set, a payload naming another model id is rejected with `MODEL_MISMATCH` (the hash carries only
-   * 8 bytes, so the id is compared too).
+   * When set, a version 1 payload naming another model id is rejected with `MODEL_MISMATCH` (its hash prefix
+   * carries only 8 bytes, so the id is compared too). Version 2 frames carry no id; only `expectModelHash`
+   * applies to them.
    * @default undefined (any id)
    */
   expectModelId?: string;
@@ -139,11 +164,17 @@ export interface DecodeOptions {
 
 /** The validated header of a payload. */
 export interface PayloadHeader {
-  /** Wire format version (1). */
-  version: number;
+  /** Wire format version. */
+  version: 1 | 2;
   kind: 'features' | 'raw';
-  modelId: string;
-  /** `"sha256:<16 lowercase hex>"`: the first 8 bytes of the model's content hash. */
+  /** Whether the features are a learned bottleneck's code (version 2 flag; always false in version 1). */
+  bottleneck: boolean;
+  /** The model id (version 1); `undefined` in version 2 frames, which carry none. */
+  modelId: string | undefined;
+  /**
+   * `"sha256:<lowercase hex>"`: the prefix of the model's content hash the frame carries (8 bytes in version 1,
+   * 4 in version 2).
+   */
   modelHash: string;
   point: number;
   /** Prune ratio, percent / 100. */
@@ -170,7 +201,7 @@ export interface PayloadHeader {
   bodyBytes: number;
   /** Bytes of the body before entropy coding (features) or of the pixels (raw). */
   rawBodyBytes: number;
-  /** Bytes of the header (fixed part + model id). */
+  /** Bytes of the header (version 1: fixed part + model id; version 2: fixed part + varints + CRC). */
   headerBytes: number;
   /** The CRC-32 carried in the header. */
   crc32: number;

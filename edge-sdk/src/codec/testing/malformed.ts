@@ -8,9 +8,20 @@ import { brotliCompressSync, deflateRawSync, deflateSync } from 'node:zlib';
 import { type ErrorCode, ErrorCodes } from '../../errors.js';
 import { concatBytes } from '../bytes.js';
 import { crc32Update } from '../crc32.js';
+import { peekHeader } from '../decodePayload.js';
 import { encodeFeatures } from '../encodeFeatures.js';
 import { encodeRaw } from '../encodeRaw.js';
-import { FIXED_HEADER_BYTES, featureLayout, frameCrc, OFF, parseModelHash, writeFrame } from '../header.js';
+import {
+  FIXED_HEADER_BYTES,
+  FIXED_HEADER_BYTES_V2,
+  featureLayout,
+  frameCrc,
+  OFF,
+  OFF_V2,
+  parseModelHash,
+  writeFrame,
+  writeVarint,
+} from '../header.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { CoderId, DecodeOptions, ExpectedLayout, ModelRef } from '../types.js';
 import { realisticFeatures, syntheticImages } from './synthetic.js';
@@ -49,12 +60,27 @@ export interface MalformedCase {
   options?: DecodeOptions;
 }
 
-/** Valid features payload: 8 channels, 4x4, batch 2, keep 0.5, the given bits and coder. */
-export function validFeaturesPayload(coder: CoderId = 'none', bits = 4, scale = 1): Uint8Array {
+/** Valid features payload: 8 channels, 4x4, batch 2, keep 0.5, the given bits, coder and frame version. */
+export function validFeaturesPayload(
+  coder: CoderId = 'none',
+  bits = 4,
+  scale = 1,
+  frameVersion: 1 | 2 = 1,
+  extra: { bottleneck?: boolean; quantScope?: 'channel' | 'tensor'; keep?: number } = {},
+): Uint8Array {
   const input = realisticFeatures([8, 4, 4], 2, 42);
   if (scale !== 1)
     for (let i = 0; i < input.features.length; i++) input.features[i] = (input.features[i] as number) * scale;
-  return encodeFeatures(input, { model: CORPUS_MODEL, point: CORPUS_POINT, variant: 0.5, keep: 0.5, bits, coder });
+  return encodeFeatures(input, {
+    model: CORPUS_MODEL,
+    point: CORPUS_POINT,
+    variant: 0.5,
+    keep: 0.5,
+    bits,
+    coder,
+    frameVersion,
+    ...extra,
+  });
 }
 
 /**
@@ -71,6 +97,7 @@ export function amplificationPayload(
     point: CORPUS_POINT,
     variantPercent: 50,
   },
+  frameVersion: 1 | 2 = 1,
 ): Uint8Array {
   const dims = [1024, 128, 128] as const;
   const layout = featureLayout(dims, 1, 128 * 128, 8, 'channel', false);
@@ -79,6 +106,7 @@ export function amplificationPayload(
     body ?? new Uint8Array(coder === 'brotli' ? brotliCompressSync(zeros()) : deflateRawSync(zeros(), { level: 9 }));
   return writeFrame(
     {
+      version: frameVersion,
       kind: 'features',
       flags: 0,
       coder,
@@ -99,25 +127,92 @@ export function amplificationPayload(
 }
 
 /** Valid features payload whose every value is `value` (finite), 8x4x4, batch 2, variant 0.5. */
-export function constantFeaturesPayload(value: number, coder: CoderId = 'none'): Uint8Array {
+export function constantFeaturesPayload(value: number, coder: CoderId = 'none', frameVersion: 1 | 2 = 1): Uint8Array {
   const input = realisticFeatures([8, 4, 4], 2, 7);
   input.features.fill(value);
-  return encodeFeatures(input, { model: CORPUS_MODEL, point: CORPUS_POINT, variant: 0.5, keep: 0.5, bits: 4, coder });
+  return encodeFeatures(input, {
+    model: CORPUS_MODEL,
+    point: CORPUS_POINT,
+    variant: 0.5,
+    keep: 0.5,
+    bits: 4,
+    coder,
+    frameVersion,
+  });
 }
 
 /** Valid raw payload: 2 grayscale 6x5 images. */
-export function validRawPayload(format: 'raw' | 'png' | 'deflate' = 'png'): Uint8Array {
-  return encodeRaw(syntheticImages([1, 6, 5], 2, 3), [1, 6, 5], 2, { model: CORPUS_MODEL, format });
+export function validRawPayload(format: 'raw' | 'png' | 'deflate' = 'png', frameVersion: 1 | 2 = 1): Uint8Array {
+  return encodeRaw(syntheticImages([1, 6, 5], 2, 3), [1, 6, 5], 2, { model: CORPUS_MODEL, format, frameVersion });
 }
 
 function headerBytesOf(p: Uint8Array): number {
   return FIXED_HEADER_BYTES + (p[OFF.modelIdLength] as number);
 }
 
-/** Rewrites the CRC so that only the intended defect remains. */
+/** Rewrites the CRC of a version 1 frame so that only the intended defect remains. */
 export function fixCrc(p: Uint8Array): Uint8Array {
   new DataView(p.buffer, p.byteOffset, p.byteLength).setUint32(OFF.crc32, frameCrc(p, p.length), true);
   return p;
+}
+
+/** The parts of a valid version 2 frame: the 13-byte fixed part, the varint bytes, the body. */
+export interface V2Parts {
+  fixed: Uint8Array;
+  varints: Uint8Array;
+  body: Uint8Array;
+}
+
+/** Splits a valid version 2 frame into its parts (copies). */
+export function splitV2(p: Uint8Array): V2Parts {
+  const headerBytes = peekHeader(p).headerBytes;
+  return {
+    fixed: p.slice(0, FIXED_HEADER_BYTES_V2),
+    varints: p.slice(FIXED_HEADER_BYTES_V2, headerBytes - 4),
+    body: p.slice(headerBytes),
+  };
+}
+
+/** Assembles a version 2 frame from parts (possibly defective) with a correct CRC-32 after the varints. */
+export function joinV2(parts: V2Parts): Uint8Array {
+  const crcAt = parts.fixed.length + parts.varints.length;
+  const out = concat(parts.fixed, parts.varints, new Uint8Array(4), parts.body);
+  new DataView(out.buffer).setUint32(crcAt, frameCrc(out, out.length, crcAt), true);
+  return out;
+}
+
+/** Minimal unsigned LEB128 bytes of the values. */
+export function varints(...values: number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 5);
+  let at = 0;
+  for (const v of values) at = writeVarint(out, at, v);
+  return out.slice(0, at);
+}
+
+/** The varint values of a valid version 2 frame: C, H, W, N, [k], bodyBytes. */
+export function varintValues(p: Uint8Array): number[] {
+  const h = peekHeader(p);
+  return [...h.dims, h.batch, ...(h.hasBitmap ? [h.keepCount] : []), h.bodyBytes];
+}
+
+/** A copy of a valid version 2 frame with its varints replaced by `values` (minimal encoding), CRC fixed. */
+export function withVarintsV2(p: Uint8Array, values: number[], body?: Uint8Array): Uint8Array {
+  const parts = splitV2(p);
+  return joinV2({ ...parts, varints: varints(...values), body: body ?? parts.body });
+}
+
+/** A copy of a valid version 2 frame with fixed-part byte `at` set to `value`, CRC fixed. */
+export function withFixedV2(p: Uint8Array, at: number, value: number): Uint8Array {
+  const parts = splitV2(p);
+  parts.fixed[at] = value;
+  return joinV2(parts);
+}
+
+/** A copy of a valid version 2 frame with its body replaced (bodyBytes and CRC updated). */
+export function withBodyV2(p: Uint8Array, body: Uint8Array): Uint8Array {
+  const v = varintValues(p);
+  v[v.length - 1] = body.length;
+  return withVarintsV2(p, v, body);
 }
 
 /** A copy of `p` changed by `edit` (given a DataView), with the CRC recomputed unless `keepCrc`. */
@@ -237,8 +332,8 @@ export function malformedCorpus(): MalformedCase[] {
   add('bad magic', mutate(none, xorByte(0, 0x4a ^ 0x4b)), E.BAD_MAGIC);
   add('gzip bytes instead of a payload', Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0), E.BAD_MAGIC);
   add(
-    'version 2',
-    mutate(none, (dv) => dv.setUint8(OFF.version, 2)),
+    'version 3',
+    mutate(none, (dv) => dv.setUint8(OFF.version, 3)),
     E.UNSUPPORTED_VERSION,
   );
   add(
@@ -500,6 +595,7 @@ export function malformedCorpus(): MalformedCase[] {
     keepCount: 3,
     bits: 3,
     coder: 'none',
+    frameVersion: 1,
   });
   add('nonzero padding bits after the codes', mutate(odd, xorByte(-1, 0x80)), E.CORRUPT_BODY);
 
@@ -575,6 +671,7 @@ export function malformedCorpus(): MalformedCase[] {
       keep: 0.5,
       bits: 4,
       coder: 'none',
+      frameVersion: 1,
     }),
     E.MODEL_MISMATCH,
     CORPUS_EXPECT,
@@ -614,5 +711,202 @@ export function malformedCorpus(): MalformedCase[] {
     E.INVALID_FEATURES,
     CORPUS_EXPECT,
   );
+  addV2Cases(add);
   return cases;
+}
+
+/** The version 2 (compact frame) defects, varints included. */
+function addV2Cases(add: (name: string, bytes: Uint8Array, code: ErrorCode, options?: DecodeOptions) => void): void {
+  const E = ErrorCodes;
+  const none = validFeaturesPayload('none', 4, 1, 2);
+  const deflate = validFeaturesPayload('deflate', 4, 1, 2);
+  const rans = validFeaturesPayload('rans', 4, 1, 2);
+  const raw = validRawPayload('raw', 2);
+  const png = validRawPayload('png', 2);
+  const h = peekHeader(none);
+  const v = varintValues(none); // [8, 4, 4, 2, 8, bodyBytes]
+  const fixed = (p: Uint8Array, at: number) => p[at] as number;
+
+  // framing
+  add('v2 header cut inside the fixed part', none.slice(0, 10), E.PAYLOAD_TRUNCATED);
+  add('v2 header cut inside the checksum', none.slice(0, h.headerBytes - 2), E.PAYLOAD_TRUNCATED);
+  add(
+    'v2 header cut inside a varint',
+    concat(none.subarray(0, FIXED_HEADER_BYTES_V2), Uint8Array.of(0x88)),
+    E.PAYLOAD_TRUNCATED,
+  );
+  add('v2 body cut short', none.slice(0, none.length - 1), E.PAYLOAD_TRUNCATED);
+  add('v2 trailing bytes', concat(none, Uint8Array.of(0)), E.TRAILING_BYTES);
+  const dBody = splitV2(deflate).body;
+  const dv = varintValues(deflate);
+  add(
+    'v2 declared body longer than the bytes',
+    withVarintsV2(deflate, [...dv.slice(0, -1), dBody.length + 1]),
+    E.PAYLOAD_TRUNCATED,
+  );
+  add(
+    'v2 declared body shorter than the bytes',
+    withVarintsV2(deflate, [...dv.slice(0, -1), dBody.length - 1]),
+    E.TRAILING_BYTES,
+  );
+
+  // fixed part
+  add('v2 kind 0', withFixedV2(none, OFF_V2.type, fixed(none, OFF_V2.type) & ~3), E.BAD_HEADER);
+  add('v2 kind 3', withFixedV2(none, OFF_V2.type, fixed(none, OFF_V2.type) | 3), E.BAD_HEADER);
+  add('v2 raw payload with a coder', withFixedV2(raw, OFF_V2.type, fixed(raw, OFF_V2.type) | (1 << 2)), E.BAD_CODER);
+  add('v2 unknown quant scope', withFixedV2(none, OFF_V2.type, fixed(none, OFF_V2.type) | (2 << 4)), E.BAD_HEADER);
+  add('v2 unknown raw format', withFixedV2(raw, OFF_V2.type, fixed(raw, OFF_V2.type) | (3 << 4)), E.BAD_HEADER);
+  add('v2 reserved type bits', withFixedV2(none, OFF_V2.type, fixed(none, OFF_V2.type) | 0x40), E.BAD_HEADER);
+  add('v2 raw payload with bits 4', withFixedV2(raw, OFF_V2.flags, 3 << 5), E.BAD_HEADER);
+  add('v2 reserved flag bits', withFixedV2(none, OFF_V2.flags, fixed(none, OFF_V2.flags) | 0x08), E.BAD_HEADER);
+  add(
+    'v2 raw payload with the bottleneck flag',
+    withFixedV2(raw, OFF_V2.flags, fixed(raw, OFF_V2.flags) | 0x04),
+    E.BAD_HEADER,
+  );
+  add('v2 variant 101%', withFixedV2(none, OFF_V2.variant, 101), E.BAD_HEADER);
+  add('v2 raw payload for point 3', withFixedV2(raw, OFF_V2.point, 3), E.BAD_HEADER);
+  add('v2 raw payload with variant 50%', withFixedV2(raw, OFF_V2.variant, 50), E.BAD_HEADER);
+
+  // varints
+  const withVarintBytes = (bytes: Uint8Array) => joinV2({ ...splitV2(none), varints: bytes });
+  add(
+    'v2 non-minimal C varint',
+    withVarintBytes(concat(Uint8Array.of(0x88, 0x00), varints(...v.slice(1)))),
+    E.BAD_HEADER,
+  );
+  add(
+    'v2 non-minimal bodyBytes varint',
+    withVarintBytes(
+      concat(
+        varints(...v.slice(0, -1)),
+        Uint8Array.of(0x80 | ((v.at(-1) as number) & 0x7f), 0x80 | ((v.at(-1) as number) >> 7), 0x00),
+      ),
+    ),
+    E.BAD_HEADER,
+  );
+  add(
+    'v2 six-byte varint',
+    withVarintBytes(concat(Uint8Array.of(0x88, 0x80, 0x80, 0x80, 0x80, 0x00), varints(...v.slice(1)))),
+    E.BAD_HEADER,
+  );
+  add(
+    'v2 varint over 32 bits',
+    withVarintBytes(concat(Uint8Array.of(0x88, 0x80, 0x80, 0x80, 0x10), varints(...v.slice(1)))),
+    E.BAD_HEADER,
+  );
+  add('v2 zero channels', withVarintsV2(none, [0, ...v.slice(1)]), E.DIMS_OUT_OF_RANGE);
+  add('v2 channels over the limit', withVarintsV2(none, [4097, ...v.slice(1)]), E.DIMS_OUT_OF_RANGE);
+  add('v2 width over 65535', withVarintsV2(none, [8, 4, 65536, ...v.slice(3)]), E.DIMS_OUT_OF_RANGE);
+  const pv = varintValues(png);
+  add('v2 png with 5 channels', withVarintsV2(png, [5, ...pv.slice(1)]), E.DIMS_OUT_OF_RANGE);
+  add('v2 batch 0', withVarintsV2(none, [...v.slice(0, 3), 0, ...v.slice(4)]), E.BATCH_OUT_OF_RANGE);
+  add(
+    'v2 batch over the limit',
+    withVarintsV2(none, [...v.slice(0, 3), DEFAULT_LIMITS.maxBatch + 1, ...v.slice(4)]),
+    E.BATCH_OUT_OF_RANGE,
+  );
+  add('v2 keep count 0', withVarintsV2(none, [...v.slice(0, 4), 0, ...v.slice(5)]), E.COUNT_MISMATCH);
+  add(
+    'v2 keep count H*W with the bitmap',
+    withVarintsV2(none, [...v.slice(0, 4), 16, ...v.slice(5)]),
+    E.COUNT_MISMATCH,
+  );
+  add(
+    'v2 keep count that disagrees with the body size',
+    withVarintsV2(none, [...v.slice(0, 4), 7, ...v.slice(5)]),
+    E.COUNT_MISMATCH,
+  );
+  add(
+    'v2 uncoded body size differs from its layout',
+    withBodyV2(none, new Uint8Array(h.bodyBytes + 1)),
+    E.COUNT_MISMATCH,
+  );
+  add(
+    'v2 raw body size differs from the pixels',
+    withBodyV2(raw, new Uint8Array(peekHeader(raw).bodyBytes - 1)),
+    E.COUNT_MISMATCH,
+  );
+  add(
+    'v2 dense output over maxDecodedBytes',
+    joinV2({
+      // 64 x 4096 x 64 x 64 float32 = 4 GiB, every position kept (no bitmap, no k)
+      ...splitV2(none),
+      fixed: (() => {
+        const f = splitV2(none).fixed;
+        f[OFF_V2.flags] = (f[OFF_V2.flags] as number) & ~1;
+        return f;
+      })(),
+      varints: varints(4096, 64, 64, 64, 100),
+    }),
+    E.DECODED_TOO_LARGE,
+  );
+
+  // checksum
+  const flip = (p: Uint8Array, at: number, mask: number) => {
+    const out = p.slice();
+    const i = at < 0 ? out.length + at : at;
+    out[i] = (out[i] as number) ^ mask;
+    return out;
+  };
+  add('v2 flipped body bit', flip(none, -3, 0x10), E.CHECKSUM_MISMATCH);
+  add('v2 flipped model hash bit', flip(none, OFF_V2.modelHash + 2, 1), E.CHECKSUM_MISMATCH);
+  add('v2 flipped point bit', flip(none, OFF_V2.point, 1), E.CHECKSUM_MISMATCH);
+  add('v2 altered checksum field', flip(none, h.headerBytes - 1, 0x80), E.CHECKSUM_MISMATCH);
+
+  // caller expectations
+  add('v2 wrong model hash', none, E.MODEL_MISMATCH, { expectModelHash: `sha256:${'ab'.repeat(32)}` });
+  add('v2 hash prefix of another build (last 28 bytes equal)', none, E.MODEL_MISMATCH, {
+    ...CORPUS_EXPECT,
+    expectModelHash: `sha256:c0ffee01${CORPUS_MODEL.hash.slice(15)}`,
+  });
+  add('v2 wrong partition point', none, E.WRONG_POINT, { expectPoint: CORPUS_POINT + 1 });
+  add('v2 features of a variant not served', withFixedV2(none, OFF_V2.variant, 25), E.UNKNOWN_VARIANT, CORPUS_EXPECT);
+  add(
+    'v2 bottleneck code where no bottleneck is served',
+    validFeaturesPayload('rans', 4, 1, 2, { bottleneck: true }),
+    E.UNKNOWN_VARIANT,
+    CORPUS_EXPECT,
+  );
+  add(
+    'v2 brotli amplification: 1024x128x128 declared by a tiny body',
+    amplificationPayload('brotli', undefined, undefined, 2),
+    E.SHAPE_MISMATCH,
+    CORPUS_EXPECT,
+  );
+  add(
+    'v2 raw images of 1x6x5 declared as 1x5x6',
+    withVarintsV2(raw, [1, 5, 6, ...varintValues(raw).slice(3)]),
+    E.SHAPE_MISMATCH,
+    CORPUS_EXPECT,
+  );
+
+  // body
+  const bomb = new Uint8Array(deflateRawSync(new Uint8Array(8 * 1024 * 1024), { level: 9 }));
+  add('v2 deflate bomb', withBodyV2(deflate, bomb), E.DECODED_TOO_LARGE);
+  const rBody = splitV2(rans).body;
+  add('v2 rans stream missing its last byte', withBodyV2(rans, rBody.slice(0, rBody.length - 1)), E.CORRUPT_BODY);
+  add('v2 rans stream with an extra byte', withBodyV2(rans, concat(rBody, Uint8Array.of(0x5a))), E.CORRUPT_BODY);
+  const nBody = splitV2(none).body;
+  const layout = featureLayout([8, 4, 4], 2, 8, 4, 'channel', h.paramPrecision === 'f16');
+  const bitmapPlus = nBody.slice();
+  for (let bit = 0; bit < 16; bit++) {
+    if ((((bitmapPlus[bit >> 3] as number) >> (bit & 7)) & 1) === 0) {
+      bitmapPlus[bit >> 3] = (bitmapPlus[bit >> 3] as number) | (1 << (bit & 7));
+      break;
+    }
+  }
+  add('v2 bitmap with a position too many', withBodyV2(none, bitmapPlus), E.CORRUPT_BODY);
+  const nanScale = nBody.slice();
+  const scaleAt = layout.bitmapBytes + layout.groups * layout.paramWidth;
+  const sdv = new DataView(nanScale.buffer);
+  if (layout.paramWidth === 2) sdv.setUint16(scaleAt, 0x7e00, true);
+  else sdv.setFloat32(scaleAt, Number.NaN, true);
+  add('v2 NaN scale', withBodyV2(none, nanScale), E.NON_FINITE);
+  add(
+    'v2 finite but huge features (all 1e38)',
+    constantFeaturesPayload(1e38, 'rans', 2),
+    E.INVALID_FEATURES,
+    CORPUS_EXPECT,
+  );
 }

@@ -46,6 +46,7 @@ export interface FuzzTarget {
   foreign: readonly Uint8Array[];
 }
 
+// the structured mutations address the version 1 header's fixed offsets, so every seed is a version 1 frame
 const HEADER_FIELDS: ReadonlyArray<{ name: string; at: number; width: 1 | 2 | 4 }> = [
   { name: 'version', at: OFF.version, width: 1 },
   { name: 'kind', at: OFF.kind, width: 1 },
@@ -186,7 +187,7 @@ export function validSeeds(
     for (const format of ['raw', 'png', 'deflate'] as const) {
       for (const batch of [1, 2, 3]) {
         const images = Uint8Array.from({ length: batch * per }, (_, i) => (i % dims[2] > 8 && rand() < 0.6 ? 200 : 0));
-        out.push(encodeRaw(images, dims, batch, { model: ref, format }));
+        out.push(encodeRaw(images, dims, batch, { model: ref, format, frameVersion: 1 }));
       }
     }
     return out;
@@ -210,7 +211,16 @@ export function validSeeds(
       out.push(
         encodeFeatures(
           { dims, batch, features, attention },
-          { model: ref, point, variant: v.pruneRatio, keep: s.keep, bits: s.bits, coder: s.coder, quantScope: s.scope },
+          {
+            model: ref,
+            point,
+            variant: v.pruneRatio,
+            keep: s.keep,
+            bits: s.bits,
+            coder: s.coder,
+            quantScope: s.scope,
+            frameVersion: 1,
+          },
         ),
       );
     });
@@ -236,15 +246,18 @@ export function foreignSeeds(model: LoadedModel, point: number): Uint8Array[] {
   const per = src[0] * src[1] * src[2];
   const image = Uint8Array.from({ length: per }, (_, i) => (i * 37) & 0xff);
   if (point === 0) {
-    for (const m of others) out.push(encodeRaw(image, src, 1, { model: m, format: 'raw' }));
+    for (const m of others) out.push(encodeRaw(image, src, 1, { model: m, format: 'raw', frameVersion: 1 }));
     // the same bytes declared in another shape
-    out.push(encodeRaw(image, [1, 1, per], 1, { model: ref, format: 'raw' }));
-    if (src[2] % 2 === 0) out.push(encodeRaw(image, [src[0], 2 * src[1], src[2] / 2], 1, { model: ref }));
+    out.push(encodeRaw(image, [1, 1, per], 1, { model: ref, format: 'raw', frameVersion: 1 }));
+    if (src[2] % 2 === 0)
+      out.push(encodeRaw(image, [src[0], 2 * src[1], src[2] / 2], 1, { model: ref, frameVersion: 1 }));
     if (src[1] % 2 === 0 && src[2] % 2 === 0) {
-      out.push(encodeRaw(image, [4 * src[0], src[1] / 2, src[2] / 2], 1, { model: ref, format: 'deflate' }));
+      out.push(
+        encodeRaw(image, [4 * src[0], src[1] / 2, src[2] / 2], 1, { model: ref, format: 'deflate', frameVersion: 1 }),
+      );
     }
   } else {
-    out.push(encodeRaw(image, src, 1, { model: ref, format: 'png' }));
+    out.push(encodeRaw(image, src, 1, { model: ref, format: 'png', frameVersion: 1 }));
   }
   for (const p of [0, ...manifest.points.map((x) => x.point)]) {
     if (p === 0) continue;
@@ -257,16 +270,18 @@ export function foreignSeeds(model: LoadedModel, point: number): Uint8Array[] {
         features: new Float32Array(n).fill(0.5),
         attention: new Float32Array(n / dims[0]),
       };
-      if (p !== point) out.push(encodeFeatures(batch, { model: ref, point: p, variant: v.pruneRatio, bits: 4 }));
+      if (p !== point)
+        out.push(encodeFeatures(batch, { model: ref, point: p, variant: v.pruneRatio, bits: 4, frameVersion: 1 }));
       else {
-        for (const m of others) out.push(encodeFeatures(batch, { model: m, point: p, variant: v.pruneRatio, bits: 4 }));
+        for (const m of others)
+          out.push(encodeFeatures(batch, { model: m, point: p, variant: v.pruneRatio, bits: 4, frameVersion: 1 }));
         for (const w of manifest.variants) {
           if (w !== v && featureDims(w, p).join() !== dims.join()) {
-            out.push(encodeFeatures(batch, { model: ref, point: p, variant: w.pruneRatio, bits: 4 }));
+            out.push(encodeFeatures(batch, { model: ref, point: p, variant: w.pruneRatio, bits: 4, frameVersion: 1 }));
           }
         }
         // a variant the model does not have
-        out.push(encodeFeatures(batch, { model: ref, point: p, variant: 0.33, bits: 4 }));
+        out.push(encodeFeatures(batch, { model: ref, point: p, variant: 0.33, bits: 4, frameVersion: 1 }));
       }
     }
   }
