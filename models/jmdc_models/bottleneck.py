@@ -8,7 +8,7 @@ tail with the codec's region selection and quantization in the loop (random keep
 quantization scope per batch, straight-through gradients), with the uncompressed model as the teacher. So the
 bottleneck adds two small ONNX files per point and no block file changes.
 
-    python -m jmdc_models.bottleneck --model fmnist-vgg16 --points 1:4,2:8,3:16
+    python -m jmdc_models.bottleneck --model fmnist-vgg16 --points 1:4,2:8 --epochs 1 --lr 3e-3
     python -m jmdc_models.bottleneck --model-dir ../test/fixtures/models/tiny-vgg11 --points 1:2,2:2 --max-batches 4
 
 It works on the exported model folder (the blocks are read back from their ONNX files, BN already folded), so

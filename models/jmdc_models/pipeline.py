@@ -29,13 +29,15 @@ CONFIGS = {
         "id": "fmnist-vgg16", "dataset": "fashion-mnist", "cfg": "vgg16", "width": 0.5,
         "subset": None, "epochs": 12, "caEpochs": 3, "pruneEpochs": 6, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.1, "batch": 128, "ratios": [0.0, 0.25, 0.5, 0.75], "controlRatio": 0.5,
-        "compressProb": 0.8, "maxBatches": None, "golden": 8, "bottlenecks": "1:4,2:8,3:16", "bottleneckEpochs": 3,
+        "compressProb": 0.8, "maxBatches": None, "golden": 8, "bottlenecks": "1:4,2:8", "bottleneckEpochs": 1,
+        "bottleneckLr": 3e-3,
     },
     "tiny": {
         "id": "tiny-vgg11", "dataset": "fashion-mnist", "cfg": "vgg11", "width": 0.0625,
         "subset": [512, 256, 256], "epochs": 1, "caEpochs": 1, "pruneEpochs": 1, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.05, "batch": 64, "ratios": [0.0, 0.5], "controlRatio": 0.5,
         "compressProb": 0.8, "maxBatches": 4, "golden": 4, "bottlenecks": "1:2,2:4", "bottleneckEpochs": 1,
+        "bottleneckLr": 3e-3,
     },
 }
 
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.get("bottlenecks"):
         seed_all(args.seed + 3)
         bneck = add_bottlenecks(out, parse_points(cfg["bottlenecks"]), epochs=cfg["bottleneckEpochs"],
-                                max_batches=mb, seed=args.seed, data_dir=args.data)
+                                lr=cfg["bottleneckLr"], max_batches=mb, seed=args.seed, data_dir=args.data)
         report["bottlenecks"] = bneck
         manifest["hash"] = bneck["hash"]
     report["variants"] = [{"ratio": v["ratio"], "accuracy": v["accuracy"],
