@@ -287,7 +287,8 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
     });
 
     it('a raw frame whose variant byte is not 0 with 400 JMDC_ERR_BAD_HEADER', async () => {
-      const bytes = encodeRaw(pixels, golden.sourceShape, batch, { model: ref, format: 'raw' });
+      // the version 1 frame's fixed layout: the variant at byte 11, the CRC at 36
+      const bytes = encodeRaw(pixels, golden.sourceShape, batch, { model: ref, format: 'raw', frameVersion: 1 });
       for (const pct of [25, 50, 75]) {
         const bad = bytes.slice();
         bad[11] = pct;
@@ -300,11 +301,16 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
 
     it('a payload naming another model id with the right hash with 409 JMDC_ERR_MODEL_MISMATCH', async () => {
       const p = points[0]!;
+      // only version 1 frames carry a model id
       const bytes = await encode(manifest.variants[0]!.id, p, {
         model: { id: `${manifest.id}-x`, hash: manifest.hash },
+        frameVersion: 1,
       });
       expectError(parse(await handler(p).handle(urlEvent(bytes))), ErrorCodes.MODEL_MISMATCH, 409);
-      const raw = encodeRaw(pixels, golden.sourceShape, batch, { model: { id: 'another-model', hash: manifest.hash } });
+      const raw = encodeRaw(pixels, golden.sourceShape, batch, {
+        model: { id: 'another-model', hash: manifest.hash },
+        frameVersion: 1,
+      });
       expectError(parse(await handler(0).handle(invokeEvent(raw))), ErrorCodes.MODEL_MISMATCH, 409);
     });
 
@@ -535,6 +541,8 @@ describe('every case of the codec’s malformed corpus', async () => {
         v.blocks[P - 1].outShape = [...l.dims];
         v.fill[P - 1] = new Array(l.dims[0]).fill(0);
       }
+      // the corpus serves no bottleneck (a bottleneck code is one of its refused cases)
+      m.bottlenecks = [];
       writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, id: corpus.CORPUS_MODEL.id, hash }));
       const opts = { point, modelDir: dir, threads: 1, log: () => {} };
       h = await createTailHandler(maxAbsFeature === undefined ? opts : { ...opts, maxAbsFeature });

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { CloudResponse } from '@jmdc/edge-sdk';
 import type { DecodedPayload, DecodeLimits, ExpectedLayout } from '@jmdc/edge-sdk/codec';
 import { DEFAULT_LIMITS, decodePayload, reconstructFeatures } from '@jmdc/edge-sdk/codec';
-import type { InferenceBackend, LoadedModel, Variant } from '@jmdc/edge-sdk/model';
+import type { Bottleneck, InferenceBackend, LoadedModel, Variant } from '@jmdc/edge-sdk/model';
 import { featureDims, findVariant, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { DEFAULT_MAX_ABS_FEATURE, FUNCTION_LIMITS, type TailHandlerOptions } from './config.js';
@@ -16,7 +16,7 @@ import {
   payloadFromFunctionUrl,
   payloadFromInvoke,
 } from './events.js';
-import { assertPoint, verifyPointFiles } from './modelFiles.js';
+import { assertPoint, selectBottlenecks, verifyPointFiles } from './modelFiles.js';
 
 /**
  * What a successful request returns (the JSON body of a Function URL response): the SDK's
@@ -26,6 +26,8 @@ export interface TailResult extends CloudResponse {
   point: number;
   /** Prune ratio of the variant that ran. */
   variant: number;
+  /** Id of the bottleneck whose decoder ran (the payload was its code), when one did. */
+  bottleneck?: string;
   batch: number;
 }
 
@@ -84,8 +86,15 @@ export class TailHandler {
   readonly initMs: number;
   private readonly log: (line: string) => void;
   private readonly fills = new Map<string, Float32Array>();
-  /** What the decoder accepts here: one layout per served variant (point 0: raw images of the source shape). */
+  /** Per served variant id: its bottleneck at this point, with the code value at dropped positions. */
+  private readonly codes = new Map<string, { bottleneck: Bottleneck; fill: Float32Array }>();
+  /**
+   * What the decoder accepts here: one layout per served variant (point 0: raw images of the source
+   * shape), and one per served bottleneck (its code, flagged).
+   */
   readonly layouts: readonly ExpectedLayout[];
+  /** Ids of the bottlenecks this function serves. */
+  readonly bottlenecks: readonly string[];
   /** Largest magnitude of a decoded feature value (see {@link TailHandlerOptions.maxAbsFeature}). */
   readonly maxAbsFeature: number;
   private invocations = 0;
@@ -96,6 +105,7 @@ export class TailHandler {
     runner: ModelRunner,
     limits: DecodeLimits,
     layouts: readonly ExpectedLayout[],
+    bottlenecks: readonly Bottleneck[],
     initMs: number,
   ) {
     this.point = opts.point;
@@ -110,6 +120,10 @@ export class TailHandler {
       for (const v of model.manifest.variants) {
         this.fills.set(v.id, Float32Array.from(v.fill[opts.point - 1] ?? []));
       }
+    }
+    this.bottlenecks = bottlenecks.map((b) => b.id);
+    for (const b of bottlenecks) {
+      this.codes.set(findVariant(model.manifest, b.variant).id, { bottleneck: b, fill: Float32Array.from(b.fill) });
     }
   }
 
@@ -137,13 +151,32 @@ export class TailHandler {
     const variants = (opts.variants ?? model.manifest.variants.map((v) => v.id)).map((id) =>
       findVariant(model.manifest, id),
     );
-    const layouts = layoutsFor(model, opts.point, new Set(variants.map((v) => v.id))); // fails init when point 0 lacks r000
-    verifyPointFiles(model, opts.point, opts.variants);
+    const variantIds = variants.map((v) => v.id);
+    const bottlenecks = selectBottlenecks(model.manifest, opts.point, opts.bottlenecks, variantIds);
+    for (const b of bottlenecks) {
+      if (!variants.some((v) => Math.abs(v.pruneRatio - b.variant) < 1e-6)) {
+        throw new JmdcError(
+          ErrorCodes.INVALID_ARGUMENT,
+          `bottleneck ${b.id} belongs to variant ${b.variant}, which this function does not serve`,
+          { bottleneck: b.id, served: variantIds },
+        );
+      }
+    }
+    const layouts = layoutsFor(model, opts.point, new Set(variantIds), bottlenecks); // fails init when point 0 lacks r000
+    verifyPointFiles(
+      model,
+      opts.point,
+      opts.variants,
+      bottlenecks.map((b) => b.id),
+    );
     const backend: InferenceBackend =
       opts.backend ?? new OrtBackend(opts.threads === undefined ? {} : { intraOpThreads: opts.threads });
     const runner = new ModelRunner(model, backend);
-    await Promise.all(variants.map((v) => runner.warm(v.id, { tailFrom: opts.point })));
-    return new TailHandler(opts, model, runner, limits, layouts, round(performance.now() - t0));
+    await Promise.all([
+      ...variants.map((v) => runner.warm(v.id, { tailFrom: opts.point })),
+      ...bottlenecks.map((b) => runner.warm(b.variant, { tailFrom: opts.point, bottleneck: true })),
+    ]);
+    return new TailHandler(opts, model, runner, limits, layouts, bottlenecks, round(performance.now() - t0));
   }
 
   get modelHash(): string {
@@ -245,9 +278,16 @@ export class TailHandler {
     });
     const { header } = decoded;
     const variant: Variant = findVariant(this.model.manifest, header.variant);
-    const { input, batch } = this.tailInput(decoded, variant);
+    // a flagged frame matched a bottleneck layout: the payload is that bottleneck's code
+    const code = decoded.kind === 'features' && isBottleneck(header) ? this.codes.get(variant.id) : undefined;
+    if (decoded.kind === 'features' && isBottleneck(header) && !code) {
+      throw new JmdcError(ErrorCodes.UNKNOWN_VARIANT, `no bottleneck of variant ${variant.id} at point ${this.point}`, {
+        variant: variant.id,
+      });
+    }
+    const { input, batch } = this.tailInput(decoded, variant, code?.fill);
     const t1 = performance.now();
-    const logits = await this.runner.tail(variant.id, this.point, input, batch);
+    const logits = await this.runner.tail(variant.id, this.point, input, batch, { bottleneck: code !== undefined });
     const t2 = performance.now();
     const classes = this.model.manifest.classes.length;
     if (logits.length !== batch * classes) {
@@ -281,20 +321,28 @@ export class TailHandler {
         inferMs: round(t2 - t1),
         point: this.point,
         variant: variant.pruneRatio,
+        ...(code ? { bottleneck: code.bottleneck.id } : {}),
         batch,
       },
     };
   }
 
-  /** The dense N*C*H*W input of the tail: reconstructed features, or preprocessed images at point 0. */
-  private tailInput(decoded: DecodedPayload, variant: Variant): { input: Float32Array; batch: number } {
+  /**
+   * The dense N*C*H*W input of the tail: reconstructed features (or a bottleneck's code, dropped
+   * positions filled with `codeFill`), or preprocessed images at point 0.
+   */
+  private tailInput(
+    decoded: DecodedPayload,
+    variant: Variant,
+    codeFill?: Float32Array,
+  ): { input: Float32Array; batch: number } {
     // the decoder has matched kind, point and dims against this.layouts: raw images only at point 0,
     // features of the variant's dims at this point otherwise
     const { header } = decoded;
     if (decoded.kind === 'raw') {
       return { input: preprocess(this.model.manifest, decoded.images, header.batch), batch: header.batch };
     }
-    const input = reconstructFeatures(decoded, this.fills.get(variant.id));
+    const input = reconstructFeatures(decoded, codeFill ?? this.fills.get(variant.id));
     for (let i = 0; i < input.length; i++) {
       if (!Number.isFinite(input[i]!)) {
         throw new JmdcError(ErrorCodes.NON_FINITE, 'payload decodes to a non-finite feature value', { index: i });
@@ -313,7 +361,12 @@ export class TailHandler {
  * The layouts the function of `point` accepts: features of each served variant's shape at the point, or at
  * point 0 raw images of the model's source shape for the unpruned variant (the only one a raw frame names).
  */
-function layoutsFor(model: LoadedModel, point: number, served: ReadonlySet<string>): ExpectedLayout[] {
+function layoutsFor(
+  model: LoadedModel,
+  point: number,
+  served: ReadonlySet<string>,
+  bottlenecks: readonly Bottleneck[],
+): ExpectedLayout[] {
   const variants = model.manifest.variants.filter((v) => served.has(v.id));
   if (point === 0) {
     if (!variants.some((v) => v.pruneRatio === 0)) {
@@ -323,7 +376,20 @@ function layoutsFor(model: LoadedModel, point: number, served: ReadonlySet<strin
     }
     return [{ kind: 'raw', variant: 0, dims: model.manifest.input.sourceShape as [number, number, number] }];
   }
-  return variants.map((v) => ({ kind: 'features', variant: v.pruneRatio, dims: featureDims(v, point) }));
+  const layouts: ExpectedLayout[] = variants.map((v) => ({
+    kind: 'features',
+    variant: v.pruneRatio,
+    dims: featureDims(v, point),
+  }));
+  for (const b of bottlenecks) {
+    layouts.push({ kind: 'features', variant: b.variant, bottleneck: true, dims: b.codeShape });
+  }
+  return layouts;
+}
+
+/** Whether a decoded header carries the bottleneck flag (absent in frames that cannot carry it). */
+function isBottleneck(header: DecodedPayload['header']): boolean {
+  return (header as { bottleneck?: boolean }).bottleneck === true;
 }
 
 /**

@@ -54,6 +54,13 @@ export interface TailHandlerOptions {
    */
   variants?: string[];
   /**
+   * Ids of the bottlenecks (at this point, of served variants) this function serves: it runs their
+   * decoder before the tail for a frame flagged as a bottleneck code; its bundle carries only their
+   * decoders. A code for another one gets UNKNOWN_VARIANT.
+   * @default every bottleneck of a served variant at this point
+   */
+  bottlenecks?: string[];
+  /**
    * Where the one structured JSON line per request goes.
    * @default console.log
    */
@@ -85,7 +92,8 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, min: number): number |
 /**
  * Reads the options from the environment of a Lambda function:
  * `JMDC_POINT` (required), `JMDC_MODEL_DIR` (default `defaultModelDir`), `JMDC_THREADS`,
- * `JMDC_MODEL_HASH`, `JMDC_VARIANTS` (comma-separated variant ids), `JMDC_MAX_ABS_FEATURE`, and the limits `JMDC_MAX_BATCH`, `JMDC_MAX_PAYLOAD_BYTES`, `JMDC_MAX_DECODED_BYTES`,
+ * `JMDC_MODEL_HASH`, `JMDC_VARIANTS` (comma-separated variant ids), `JMDC_BOTTLENECKS` (comma-separated
+ * bottleneck ids; empty: none), `JMDC_MAX_ABS_FEATURE`, and the limits `JMDC_MAX_BATCH`, `JMDC_MAX_PAYLOAD_BYTES`, `JMDC_MAX_DECODED_BYTES`,
  * `JMDC_MAX_CHANNELS`, `JMDC_MAX_SIDE`. Throws INVALID_ARGUMENT naming the first bad variable.
  *
  * @example
@@ -124,5 +132,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, defaultModelDir: string):
     .map((v) => v.trim())
     .filter((v) => v !== '');
   if (variants !== undefined && variants.length > 0) opts.variants = variants;
+  // set (even empty: none) by the CDK app; unset: every bottleneck of a served variant at the point
+  const bottlenecks = env.JMDC_BOTTLENECKS;
+  if (bottlenecks !== undefined) {
+    opts.bottlenecks = bottlenecks
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => b !== '');
+  }
   return opts;
 }

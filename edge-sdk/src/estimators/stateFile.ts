@@ -61,6 +61,14 @@ function checkCalibration(c: unknown): c is DeviceCalibration {
   }
   if (!Object.values(o.headMs).every((a) => samples(a) && a.every((x) => x >= 0 && x <= 600_000))) return false;
   if (!Object.values(o.fullMs).every((x) => isPlausible(x, 0, 600_000))) return false;
+  if (
+    o.bottleneckMs !== undefined &&
+    (typeof o.bottleneckMs !== 'object' ||
+      o.bottleneckMs === null ||
+      !Object.values(o.bottleneckMs).every((x) => isPlausible(x, 0, 600_000)))
+  ) {
+    return false;
+  }
   return o.encodeMs === undefined || (typeof o.encodeMs === 'number' && o.encodeMs >= 0);
 }
 

@@ -3,14 +3,19 @@ export {
   artifactFiles,
   computeContentHash,
   featureDims,
+  filesFor,
+  findBottleneck,
   findVariant,
+  getBottleneck,
   loadModel,
   modelFilePath,
   resolveModelDir,
+  type SplitSide,
   sha256File,
   validateManifest,
   verifyModel,
+  verifyModelFile,
 } from './manifest.js';
 export { preprocess } from './preprocess.js';
-export { argmaxRows, type HeadOutput, ModelRunner, softmaxRows } from './runner.js';
+export { argmaxRows, type HeadOutput, ModelRunner, type SplitOptions, softmaxRows } from './runner.js';
 export type * from './types.js';

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'nod
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, ModelError } from '../errors.js';
-import type { LoadedModel, Manifest, Variant } from './types.js';
+import type { Bottleneck, BottleneckFile, LoadedModel, Manifest, Variant } from './types.js';
 
 /**
  * A model id and a variant id: lowercase letters, digits, `.`, `_` and `-`, starting with a letter or
@@ -11,6 +11,8 @@ import type { LoadedModel, Manifest, Variant } from './types.js';
  */
 const MODEL_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const VARIANT_ID = MODEL_ID;
+/** A bottleneck id: lowercase letters, digits and `-`, starting with a letter or digit, 1..64 characters. */
+const BOTTLENECK_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 /** Longest file path a manifest may name, in characters. */
 const MAX_FILE_PATH = 1024;
 
@@ -203,7 +205,83 @@ export function validateManifest(m: unknown, dir = '.'): Manifest {
       if (!Array.isArray(f) || f.length !== v.blocks[i]?.outShape[0]) fail(dir, `variant ${v.id}: fill[${i}] length`);
     });
   });
+  validateBottlenecks(dir, o.bottlenecks, points.length, variants);
   return m as unknown as Manifest;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Checks `bottlenecks` (absent or an array): unique ids, one per (variant, point), a point 1..P of a
+ * variant the manifest has, `codeShape` = [channels, H, W] with the variant's H, W at the point, an
+ * encoder [C, H, W] -> codeShape and a decoder codeShape -> [C, H, W] (the variant's features at the
+ * point), plain relative file paths, `fill` of `channels` numbers in [0, 1] and accuracies in [0, 1].
+ * Failures are MANIFEST_INVALID with `details.reason` `invalid-bottleneck` (`duplicate-bottleneck-id`,
+ * `duplicate-bottleneck`, `unsafe-path` where they apply) and `details.bottleneck`.
+ */
+function validateBottlenecks(dir: string, raw: unknown, P: number, variants: readonly Variant[]): void {
+  if (raw === undefined) return;
+  if (!Array.isArray(raw)) fail(dir, 'bottlenecks must be an array', { reason: 'invalid-bottleneck' });
+  const ids = new Set<string>();
+  const slots = new Set<string>();
+  raw.forEach((b: unknown, i) => {
+    const at = `bottlenecks[${i}]`;
+    if (!isObject(b)) fail(dir, `${at} is not an object`, { reason: 'invalid-bottleneck' });
+    const id = b.id;
+    function bad(what: string, reason = 'invalid-bottleneck'): never {
+      fail(dir, `${at} (${JSON.stringify(id)}): ${what}`, { bottleneck: id, reason });
+    }
+    if (typeof id !== 'string' || !BOTTLENECK_ID.test(id)) bad(`id invalid (${BOTTLENECK_ID.source})`);
+    if (ids.has(id as string)) bad('id appears twice', 'duplicate-bottleneck-id');
+    ids.add(id as string);
+    if (!Number.isInteger(b.point) || (b.point as number) < 1 || (b.point as number) > P) bad(`point must be 1..${P}`);
+    const v =
+      typeof b.variant === 'number'
+        ? variants.find((x) => Math.abs(x.pruneRatio - (b.variant as number)) < 1e-6)
+        : undefined;
+    if (!v) bad(`variant ${JSON.stringify(b.variant)} is not the prune ratio of a variant`);
+    const point = b.point as number;
+    const slot = `${v.id}/${point}`;
+    if (slots.has(slot)) bad(`a second bottleneck for variant ${v.id} at point ${point}`, 'duplicate-bottleneck');
+    slots.add(slot);
+    const feat = v.blocks[point - 1]?.outShape;
+    if (!isShape(feat, 3)) bad(`variant ${v.id} has no [C, H, W] features at point ${point}`);
+    if (!Number.isInteger(b.channels) || (b.channels as number) < 1) bad('channels must be a positive integer');
+    const code = b.codeShape;
+    if (!isShape(code, 3) || code[0] !== b.channels || code[1] !== feat[1] || code[2] !== feat[2]) {
+      bad(`codeShape must be [channels, ${feat[1]}, ${feat[2]}], got ${JSON.stringify(code)}`);
+    }
+    function file(f: unknown, name: 'encoder' | 'decoder', inShape: number[], outShape: number[]): void {
+      if (!isObject(f)) bad(`${name} missing`);
+      checkFile(dir, f.file, `${at} (${String(id)}) ${name}`);
+      if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) bad(`${name}.sha256 must be 64 hex digits`);
+      if (!Number.isSafeInteger(f.bytes) || (f.bytes as number) < 0) bad(`${name}.bytes invalid`);
+      if (!isShape(f.inShape) || !sameShape(f.inShape, inShape)) {
+        bad(`${name}.inShape must be ${JSON.stringify(inShape)}, got ${JSON.stringify(f.inShape)}`);
+      }
+      if (!isShape(f.outShape) || !sameShape(f.outShape, outShape)) {
+        bad(`${name}.outShape must be ${JSON.stringify(outShape)}, got ${JSON.stringify(f.outShape)}`);
+      }
+      for (const k of ['macs', 'params'] as const) {
+        if (typeof f[k] !== 'number' || !Number.isFinite(f[k]) || (f[k] as number) < 0) bad(`${name}.${k} invalid`);
+      }
+    }
+    file(b.encoder, 'encoder', feat, code);
+    file(b.decoder, 'decoder', code, feat);
+    const fill = b.fill;
+    if (
+      !Array.isArray(fill) ||
+      fill.length !== b.channels ||
+      !fill.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1)
+    ) {
+      bad('fill must hold one number in [0, 1] per code channel');
+    }
+    const acc = b.accuracy;
+    const unit = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1;
+    if (!isObject(acc) || !unit(acc.val) || !unit(acc.test)) bad('accuracy must be { val, test } in [0, 1]');
+  });
 }
 
 /**
@@ -282,6 +360,7 @@ export function loadModel(model: string): LoadedModel {
 /** Lists every artifact file of a manifest (relative paths). */
 export function artifactFiles(manifest: Manifest): string[] {
   const files = manifest.variants.flatMap((v) => v.blocks.map((b) => b.file));
+  for (const b of manifest.bottlenecks ?? []) files.push(b.encoder.file, b.decoder.file);
   if (manifest.golden) files.push(manifest.golden);
   return files;
 }
@@ -302,6 +381,26 @@ export function computeContentHash(dir: string, files: string[]): string {
   return `sha256:${h.digest('hex')}`;
 }
 
+/**
+ * Checks one file the manifest names against its size and sha256, right before reading it
+ * ({@link modelFilePath}): MODEL_NOT_FOUND when missing, MODEL_HASH_MISMATCH when different.
+ *
+ * @example
+ * verifyModelFile(dir, manifest.variants[0].blocks[0])
+ */
+export function verifyModelFile(
+  dir: string,
+  entry: Pick<BottleneckFile, 'file' | 'sha256' | 'bytes'>,
+  realDir = realModelDir(dir),
+): void {
+  const path = existingModelFile(dir, entry.file, realDir);
+  if (statSync(path).size !== entry.bytes || sha256File(path) !== entry.sha256) {
+    throw new ModelError(ErrorCodes.MODEL_HASH_MISMATCH, `${path} does not match its manifest sha256`, {
+      file: entry.file,
+    });
+  }
+}
+
 function existingModelFile(dir: string, file: string, realDir: string): string {
   const path = modelFilePath(dir, file, realDir);
   if (!existsSync(path)) throw new ModelError(ErrorCodes.MODEL_NOT_FOUND, `${path} missing`, { file });
@@ -318,16 +417,9 @@ function existingModelFile(dir: string, file: string, realDir: string): string {
  */
 export function verifyModel({ dir, manifest }: LoadedModel): void {
   const realDir = realModelDir(dir);
-  for (const v of manifest.variants) {
-    for (const b of v.blocks) {
-      const path = existingModelFile(dir, b.file, realDir);
-      if (statSync(path).size !== b.bytes || sha256File(path) !== b.sha256) {
-        throw new ModelError(ErrorCodes.MODEL_HASH_MISMATCH, `${path} does not match its manifest sha256`, {
-          file: b.file,
-        });
-      }
-    }
-  }
+  const files: Array<Pick<BottleneckFile, 'file' | 'sha256' | 'bytes'>> = manifest.variants.flatMap((v) => v.blocks);
+  for (const b of manifest.bottlenecks ?? []) files.push(b.encoder, b.decoder);
+  for (const f of files) verifyModelFile(dir, f, realDir);
   const actual = computeContentHash(dir, artifactFiles(manifest));
   if (actual !== manifest.hash) {
     throw new ModelError(ErrorCodes.MODEL_HASH_MISMATCH, `content hash ${actual} != manifest ${manifest.hash}`, {
@@ -363,4 +455,79 @@ export function featureDims(variant: Variant, point: number): [number, number, n
     throw new ModelError(ErrorCodes.WRONG_POINT, `no partition point ${point}`, { point });
   }
   return b.outShape as [number, number, number];
+}
+
+/**
+ * The bottleneck of a variant (prune ratio or id) at a partition point, or undefined when it has none.
+ *
+ * @example
+ * findBottleneck(manifest, 0, 2)?.codeShape // [8, 8, 8]
+ */
+export function findBottleneck(manifest: Manifest, variant: number | string, point: number): Bottleneck | undefined {
+  const v = findVariant(manifest, variant);
+  return manifest.bottlenecks?.find((b) => b.point === point && Math.abs(b.variant - v.pruneRatio) < 1e-6);
+}
+
+/**
+ * The bottleneck of a variant at a point; UNKNOWN_VARIANT (details.reason `no-bottleneck`) when it has none.
+ *
+ * @example
+ * getBottleneck(manifest, 0.5, 2).id // 'r050-p2'
+ */
+export function getBottleneck(manifest: Manifest, variant: number | string, point: number): Bottleneck {
+  const b = findBottleneck(manifest, variant, point);
+  if (!b) {
+    throw new ModelError(
+      ErrorCodes.UNKNOWN_VARIANT,
+      `model ${manifest.id} has no bottleneck for variant ${variant} at point ${point}`,
+      {
+        variant,
+        point,
+        reason: 'no-bottleneck',
+        available: (manifest.bottlenecks ?? []).map((x) => x.id),
+      },
+    );
+  }
+  return b;
+}
+
+/**
+ * Which side of a split {@link filesFor} lists: the device's (blocks 1..point and the encoder), the
+ * cloud's (blocks point+1.., the classifier and the decoder), or both.
+ */
+export type SplitSide = 'head' | 'tail' | 'both';
+
+/**
+ * The files (relative to the model folder) that one split needs: blocks 1..point of the variant for
+ * the head, blocks point+1.. and the classifier for the tail (point 0: the whole network), plus the
+ * encoder (head) and decoder (tail) of its bottleneck when `bottleneck` is true (UNKNOWN_VARIANT when
+ * the variant has none at the point).
+ *
+ * @example
+ * filesFor(manifest, { point: 2, variant: 0, bottleneck: true, side: 'tail' })
+ * // ['r000/block3.onnx', 'r000/block4.onnx', 'r000/block5.onnx', 'r000/classifier.onnx', 'r000/bottleneck2.dec.onnx']
+ */
+export function filesFor(
+  manifest: Manifest,
+  opts: { point: number; variant: number | string; bottleneck?: boolean; side?: SplitSide },
+): string[] {
+  const side = opts.side ?? 'both';
+  const v = findVariant(manifest, opts.variant);
+  const P = manifest.points.length;
+  if (!Number.isInteger(opts.point) || opts.point < 0 || opts.point > P) {
+    throw new ModelError(ErrorCodes.WRONG_POINT, `partition point must be 0..${P}, got ${opts.point}`, {
+      point: opts.point,
+    });
+  }
+  const b = opts.bottleneck ? getBottleneck(manifest, v.id, opts.point) : undefined;
+  const files: string[] = [];
+  if (side !== 'tail') {
+    files.push(...v.blocks.filter((x) => x.block <= opts.point).map((x) => x.file));
+    if (b) files.push(b.encoder.file);
+  }
+  if (side !== 'head') {
+    files.push(...v.blocks.filter((x) => x.block > opts.point).map((x) => x.file));
+    if (b) files.push(b.decoder.file);
+  }
+  return files;
 }

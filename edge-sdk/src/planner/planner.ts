@@ -123,7 +123,8 @@ function perPoint(v: number | readonly number[] | undefined, p: number, dflt: nu
  *
  * Expected latency of a row for a batch of N images (one formula, {@link Planner.predict}):
  * N x (edge head + encode) + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
- * edge-only rows cost N x the whole network on the device, nothing else. Rows at a point whose
+ * edge-only rows cost N x the whole network on the device, nothing else. A bottleneck row's edge head
+ * includes its encoder and its cloud tail its decoder. Rows at a point whose
  * function is unavailable (`conditions.available`) are skipped.
  *
  * @example
@@ -194,13 +195,44 @@ export class Planner {
       this.point[i] = r.point;
       this.acc[i] = r.valAccuracy;
       this.bytes[i] = r.meanPayloadBytes;
-      this.cloud1[i] = r.kind === 'edge-only' ? 0 : (t.tailMs[r.variantId]?.[r.point] ?? 0) + t.decodeMs;
+      const tail = t.tailMs[r.variantId]?.[r.point] ?? 0;
+      this.cloud1[i] = r.kind === 'edge-only' ? 0 : tail + this.decoderMs(r, tail) + t.decodeMs;
     });
     this.setCalibration(opts.calibration);
     this.setCloudPoints(opts.cloudPoints);
   }
 
-  /** Uses head times measured on this device (or, with `undefined`, the profile's reference timings). */
+  /**
+   * The cloud time of a bottleneck row's decoder (0 for other rows): the profile's measurement, else
+   * the tail time scaled by the decoder's share of MACs.
+   */
+  private decoderMs(r: PlanRow, tailMs: number): number {
+    if (!r.bottleneckId) return 0;
+    const measured = this.profile.timings.bottleneckMs?.[r.bottleneckId]?.decoderMs;
+    if (measured !== undefined) return measured;
+    const c = this.profile.bottlenecks?.[r.bottleneckId];
+    return c && c.tailMacs > 0 ? (tailMs * c.decoderMacs) / c.tailMacs : 0;
+  }
+
+  /**
+   * The device time of a bottleneck row's encoder (0 for other rows): measured by `calibrate` on this
+   * device, else the profile's measurement scaled by this device's speed, else the head time on this
+   * device scaled by the encoder's share of MACs.
+   */
+  private encoderMs(r: PlanRow, headMs: number, speed: number): number {
+    if (!r.bottleneckId) return 0;
+    const cal = this.calibration?.bottleneckMs?.[r.bottleneckId];
+    if (cal !== undefined) return cal;
+    const ref = this.profile.timings.bottleneckMs?.[r.bottleneckId]?.encoderMs;
+    if (ref !== undefined) return ref * speed;
+    const c = this.profile.bottlenecks?.[r.bottleneckId];
+    return c && c.headMacs > 0 ? (headMs * c.encoderMacs) / c.headMacs : 0;
+  }
+
+  /**
+   * Uses head times measured on this device (or, with `undefined`, the profile's reference timings).
+   * A bottleneck row's head is the variant's head to the point plus the bottleneck's encoder.
+   */
   setCalibration(cal: DeviceCalibration | undefined): void {
     this.calibration = cal;
     const t = this.profile.timings;
@@ -228,7 +260,8 @@ export class Planner {
         this.edge1[i] = 0;
         this.enc1[i] = enc;
       } else {
-        this.edge1[i] = cal?.headMs[r.variantId]?.[r.point - 1] ?? (t.headMs[r.variantId]?.[r.point - 1] ?? 0) * speed;
+        const head = cal?.headMs[r.variantId]?.[r.point - 1] ?? (t.headMs[r.variantId]?.[r.point - 1] ?? 0) * speed;
+        this.edge1[i] = head + this.encoderMs(r, head, speed);
         this.enc1[i] = enc;
       }
     });
@@ -501,6 +534,7 @@ export class Planner {
       bits: r.bits,
       coder: r.coder,
       ...(r.kind === 'split' ? { quantScope: r.quantScope } : {}),
+      ...(r.bottleneck ? { bottleneck: true } : {}),
     };
     return { decision, predicted: this.cost(i, N, msPerByte, rtt) };
   }
@@ -528,7 +562,8 @@ export class Planner {
         Math.abs(r.keep - d.keep) < 1e-9 &&
         r.bits === d.bits &&
         r.coder === d.coder &&
-        r.quantScope === (d.quantScope ?? 'channel'),
+        r.quantScope === (d.quantScope ?? 'channel') &&
+        r.bottleneck === (d.bottleneck ?? false),
     );
   }
 

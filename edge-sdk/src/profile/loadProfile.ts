@@ -2,7 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { Manifest } from '../model/types.js';
-import type { NormalizedProfile, PlanRow, Profile, ProfileRow, ProfileTimings, RowCoder, RowKind } from './types.js';
+import type {
+  BottleneckCost,
+  NormalizedProfile,
+  PlanRow,
+  Profile,
+  ProfileRow,
+  ProfileTimings,
+  RowCoder,
+  RowKind,
+} from './types.js';
 
 /** Bytes the codec's header adds to a raw upload, used only for a synthesized cloud-only row. */
 const RAW_HEADER_ESTIMATE = 96;
@@ -82,6 +91,16 @@ function checkTimings(t: unknown, source: string, pointCount: number | undefined
     }
   }
   for (const [id, v] of Object.entries(fullMs)) if (!finite(v, 0)) bad(source, `timings.fullMs.${id} invalid`);
+  const bottleneckMs = o.bottleneckMs;
+  if (bottleneckMs !== undefined) {
+    if (typeof bottleneckMs !== 'object' || bottleneckMs === null) bad(source, 'timings.bottleneckMs invalid');
+    for (const [id, t] of Object.entries(bottleneckMs)) {
+      const e = t as { encoderMs?: unknown; decoderMs?: unknown } | null;
+      if (typeof e !== 'object' || e === null || !finite(e.encoderMs, 0) || !finite(e.decoderMs, 0)) {
+        bad(source, `timings.bottleneckMs.${id} must be { encoderMs, decoderMs } >= 0`);
+      }
+    }
+  }
   return {
     device: typeof o.device === 'string' ? o.device : 'unknown',
     headMs: headMs as Record<string, number[]>,
@@ -89,7 +108,14 @@ function checkTimings(t: unknown, source: string, pointCount: number | undefined
     fullMs: fullMs as Record<string, number>,
     encodeMs: o.encodeMs,
     decodeMs: o.decodeMs,
+    ...(bottleneckMs !== undefined ? { bottleneckMs: bottleneckMs as ProfileTimings['bottleneckMs'] } : {}),
   };
+}
+
+/** MACs of blocks `from..to` of a variant (1-based, the classifier is block P+1). */
+function blockMacs(manifest: Manifest, variantId: string, from: number, to: number): number {
+  const v = manifest.variants.find((x) => x.id === variantId);
+  return (v?.blocks ?? []).filter((b) => b.block >= from && b.block <= to).reduce((a, b) => a + b.macs, 0);
 }
 
 /**
@@ -97,7 +123,9 @@ function checkTimings(t: unknown, source: string, pointCount: number | undefined
  * edge-only points normalized to -1, and the timing entries each row relies on checked to exist.
  * When the profile has no edge-only row, one per variant of known accuracy is added (the manifest's
  * per-variant accuracy, or `fullModel` for variant 0); when it has no cloud-only row and a manifest
- * is given, a raw (uncompressed) upload of variant 0 is added. Throws `JMDC_ERR_PROFILE_INVALID`.
+ * is given, a raw (uncompressed) upload of variant 0 is added. A row with `bottleneck: true` must be a
+ * split whose variant has a bottleneck at its point in the manifest (which must then be given); the
+ * bottlenecks such rows use are listed in `bottlenecks`. Throws `JMDC_ERR_PROFILE_INVALID`.
  *
  * @example
  * const profile = normalizeProfile(JSON.parse(text), { manifest })
@@ -125,6 +153,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
   if (!Array.isArray(p.rows) || p.rows.length === 0) bad(source, 'rows missing or empty');
 
   const rows: PlanRow[] = [];
+  const bottlenecks: Record<string, BottleneckCost> = {};
   p.rows.forEach((r: ProfileRow, i) => {
     const at = `rows[${i}]`;
     if (typeof r !== 'object' || r === null) bad(source, `${at} not an object`);
@@ -149,7 +178,34 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
         bad(source, `${at}.quantScope invalid`);
       }
     }
+    if (r.bottleneck !== undefined && typeof r.bottleneck !== 'boolean')
+      bad(source, `${at}.bottleneck must be a boolean`);
     const variantId = variantIdFor(r.variant, manifest);
+    let bottleneckId: string | undefined;
+    if (r.bottleneck === true) {
+      if (kind !== 'split') bad(source, `${at}: only splits can use a bottleneck`);
+      if (!manifest) bad(source, `${at}: a bottleneck row needs the model's manifest to be checked`);
+      const b = manifest.bottlenecks?.find((x) => x.point === r.point && Math.abs(x.variant - r.variant) < 1e-6);
+      if (!b) {
+        bad(
+          source,
+          `${at}: the model has no bottleneck for variant ${r.variant} at point ${r.point} (it has ${
+            (manifest.bottlenecks ?? []).map((x) => x.id).join(', ') || 'none'
+          })`,
+        );
+      }
+      bottleneckId = b.id;
+      bottlenecks[b.id] ??= {
+        id: b.id,
+        point: b.point,
+        variant: b.variant,
+        variantId,
+        encoderMacs: b.encoder.macs,
+        decoderMacs: b.decoder.macs,
+        headMacs: blockMacs(manifest, variantId, 1, b.point),
+        tailMacs: blockMacs(manifest, variantId, b.point + 1, P + 1),
+      };
+    }
     if (kind === 'edge-only') {
       if (!finite(timings.fullMs[variantId], 0)) bad(source, `${at}: no timings.fullMs.${variantId}`);
     } else {
@@ -167,6 +223,8 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       bits: kind === 'edge-only' ? 8 : r.bits,
       coder: kind === 'edge-only' ? 'none' : (r.coder as RowCoder),
       quantScope: kind === 'split' ? (r.quantScope ?? 'channel') : 'channel',
+      bottleneck: bottleneckId !== undefined,
+      ...(bottleneckId !== undefined ? { bottleneckId } : {}),
       valAccuracy: r.valAccuracy,
       testAccuracy: r.testAccuracy,
       meanPayloadBytes: kind === 'edge-only' ? 0 : r.meanPayloadBytes,
@@ -189,6 +247,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
         bits: 8,
         coder: 'none',
         quantScope: 'channel',
+        bottleneck: false,
         valAccuracy: v.acc.val,
         testAccuracy: v.acc.test,
         meanPayloadBytes: 0,
@@ -209,6 +268,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
         bits: 8,
         coder: 'raw',
         quantScope: 'channel',
+        bottleneck: false,
         valAccuracy: v0.accuracy.val,
         testAccuracy: v0.accuracy.test,
         meanPayloadBytes: c * h * w + RAW_HEADER_ESTIMATE,
@@ -216,7 +276,7 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       });
     }
   }
-  return { model: p.model, hash: p.hash, pointCount: P, fullModel, rows, timings };
+  return { model: p.model, hash: p.hash, pointCount: P, fullModel, rows, timings, bottlenecks };
 }
 
 /**

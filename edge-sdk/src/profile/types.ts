@@ -41,12 +41,20 @@ export interface ProfileRow {
   coder: string;
   /** Quantization parameters per channel (default when absent) or one pair per item. */
   quantScope?: 'channel' | 'tensor';
+  /**
+   * A split through the variant's learned bottleneck at the point (absent = false): the device sends
+   * the encoder's code, the cloud runs the decoder before the tail. Only for splits.
+   */
+  bottleneck?: boolean;
   valAccuracy: number;
   testAccuracy: number;
   /** Mean bytes of the payload of ONE image at this setting (0 for edge-only). */
   meanPayloadBytes: number;
+  /** float32 bytes of the UNPRUNED model's features at the point (also for bottleneck rows). */
   float32FeatureBytes: number;
+  /** MACs on the device (with a bottleneck, its encoder's included). */
   headMacs: number;
+  /** MACs in the cloud (with a bottleneck, its decoder's included). */
   tailMacs: number;
 }
 
@@ -69,6 +77,11 @@ export interface ProfileTimings {
   encodeMs: number;
   /** Mean codec decode time per image. */
   decodeMs: number;
+  /**
+   * Per bottleneck id: its encoder's and decoder's time. Absent entries are estimated from the head and
+   * tail times scaled by MACs.
+   */
+  bottleneckMs?: Record<string, { encoderMs: number; decoderMs: number }>;
 }
 
 /**
@@ -102,11 +115,35 @@ export interface PlanRow {
   bits: number;
   coder: RowCoder;
   quantScope: 'channel' | 'tensor';
+  /** A split through the variant's learned bottleneck at the point (false for every other row). */
+  bottleneck: boolean;
+  /** The id of that bottleneck in the manifest, for bottleneck rows. */
+  bottleneckId?: string;
   valAccuracy: number;
   testAccuracy: number;
   meanPayloadBytes: number;
   /** True for the edge-only/cloud-only rows the loader adds when the profile has none. */
   synthesized: boolean;
+}
+
+/**
+ * What the planner needs to know of a bottleneck that some row uses: its MACs and those of the head and
+ * tail it sits between (for the MAC-scaled estimate of its time when nothing measured it).
+ *
+ * @example
+ * profile.bottlenecks['r000-p2']?.encoderMacs
+ */
+export interface BottleneckCost {
+  id: string;
+  point: number;
+  variant: number;
+  variantId: string;
+  encoderMacs: number;
+  decoderMacs: number;
+  /** MACs of blocks 1..point of the variant. */
+  headMacs: number;
+  /** MACs of blocks point+1.. and the classifier of the variant. */
+  tailMacs: number;
 }
 
 /**
@@ -123,6 +160,8 @@ export interface NormalizedProfile {
   fullModel: { val: number; test: number };
   rows: PlanRow[];
   timings: ProfileTimings;
+  /** Per bottleneck id: the bottlenecks the rows use (absent or {} when none does). */
+  bottlenecks?: Record<string, BottleneckCost>;
 }
 
 /**
@@ -142,10 +181,12 @@ export interface DeviceCalibration {
   fullMs: Record<string, number>;
   /** Codec encode time per image on this device, when measured. */
   encodeMs?: number;
+  /** Per bottleneck id: its encoder's time on this device (batch 1, median), when measured. */
+  bottleneckMs?: Record<string, number>;
   /** Epoch ms of the measurement. */
   measuredAt: number;
   /** Spread of each median: interquartile range / median (same layout as `headMs`, `fullMs`). */
-  spread?: { headMs: Record<string, number[]>; fullMs: Record<string, number> };
+  spread?: { headMs: Record<string, number[]>; fullMs: Record<string, number>; bottleneckMs?: Record<string, number> };
   /** Timed rounds per entry (every head and whole network once per round, interleaved). */
   repetitions?: number;
   /** Measurements made until the timings were consistent (1 = the first one was). */

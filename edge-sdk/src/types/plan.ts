@@ -47,13 +47,15 @@ export interface AccuracyObjective {
 
 /**
  * One choice of the planner: where to cut and how to compress. The fields of a profile row
- * ({@link PlanRow}); `quantScope` only for splits.
+ * ({@link PlanRow}); `quantScope` only for splits; `bottleneck: true` only for a split through the
+ * variant's learned bottleneck at the point (absent = false).
  *
  * @example
  * const d: Decision = { kind: 'split', point: 2, variant: 0.5, keep: 0.25, bits: 4, coder: 'rans' }
+ * const b: Decision = { kind: 'split', point: 2, variant: 0, keep: 0.5, bits: 1, coder: 'rans', bottleneck: true }
  */
 export type Decision = Pick<PlanRow, 'kind' | 'point' | 'variant' | 'keep' | 'bits' | 'coder'> &
-  Partial<Pick<PlanRow, 'quantScope'>>;
+  Partial<Pick<PlanRow, 'quantScope' | 'bottleneck'>>;
 
 /**
  * The predicted cost of a decision (milliseconds for a whole batch; `accuracy` from the profile).
