@@ -56,6 +56,7 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array, maxAbs: number)
       paramWidth: layout.paramWidth,
       codeCount: valueCount,
       bits,
+      ...(header.version === 2 ? { context: { dims: header.dims, batch, keepCount: k } } : {}),
     });
     if (header.hasBitmap) mask.set(sections.mask);
     paramBytes = sections.params;

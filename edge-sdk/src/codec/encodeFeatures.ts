@@ -191,6 +191,8 @@ export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions):
         paramWidth: layout.paramWidth,
         codes,
         bits,
+        // version 2 frames carry the context-modelled rans stream; version 1 keeps the original models
+        ...(s.frameVersion === 2 ? { context: { dims: [c, s.h, s.w] as const, batch, keepCount: k } } : {}),
       });
     }
     return zlibCompress(coder, body);
