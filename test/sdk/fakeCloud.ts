@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { decodePayload, reconstructFeatures } from '@jmdc/edge-sdk/codec';
 import { ErrorCodes, isJmdcError, JmdcError, statusForCode } from '@jmdc/edge-sdk/errors';
 import type { LoadedModel } from '@jmdc/edge-sdk/model';
-import { argmaxRows, findVariant, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
+import { argmaxRows, findVariant, getBottleneck, loadModel, ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 
 /** What to do with one request (consumed in order; `undefined` = answer normally). */
@@ -49,6 +49,8 @@ export interface FakeCloud {
   model: LoadedModel;
   runner: ModelRunner;
   hits: FakeCloudHit[];
+  /** The header fields of every frame that reached a tail: point, variant and the bottleneck flag. */
+  frames: Array<{ point: number; variant: number; bottleneck: boolean }>;
   /** Per-request faults, consumed first to last. */
   faults: Array<Fault | undefined>;
   /** A fault applied to every request of a point (after the queue is empty). */
@@ -91,9 +93,14 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
     const variant = findVariant(manifest, header.variant);
     const t1 = performance.now();
     let logits: Float32Array;
+    cloud.frames.push({ point, variant: header.variant, bottleneck: header.bottleneck === true });
     if (decoded.kind === 'features') {
-      const fill = Float32Array.from(variant.fill[point - 1] ?? []);
-      logits = await runner.tail(variant.id, point, reconstructFeatures(decoded, fill), header.batch);
+      // a bottleneck code: dropped positions take the bottleneck's fill, its decoder runs before the tail
+      const bottleneck = header.bottleneck === true ? getBottleneck(manifest, variant.id, point) : undefined;
+      const fill = Float32Array.from(bottleneck?.fill ?? variant.fill[point - 1] ?? []);
+      logits = await runner.tail(variant.id, point, reconstructFeatures(decoded, fill), header.batch, {
+        bottleneck: bottleneck !== undefined,
+      });
     } else {
       logits = await runner.full(variant.id, preprocess(manifest, decoded.images, header.batch), header.batch);
     }
@@ -216,6 +223,7 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
     model,
     runner,
     hits: [],
+    frames: [],
     faults: [],
     pointFaults: new Map(),
     initMs: 40,

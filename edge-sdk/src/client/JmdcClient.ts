@@ -453,8 +453,11 @@ export class JmdcClient {
     const model = { id: manifest.id, hash: manifest.hash };
     const N = call.input.batch;
     if (decision.kind === 'split') {
+      // with a bottleneck the head ends with its encoder: the codec sends the code (block p's attention
+      // still picks the regions) and flags the frame so the function runs the decoder
+      const bottleneck = decision.bottleneck === true;
       const head = await this.onDevice(call, () =>
-        this.runner.head(decision.variant, decision.point, this.normalized(call), N),
+        this.runner.head(decision.variant, decision.point, this.normalized(call), N, { bottleneck }),
       );
       const t = performance.now();
       const payload = encodeFeatures(
@@ -467,6 +470,7 @@ export class JmdcClient {
           bits: decision.bits,
           coder: (FEATURE_CODERS.has(decision.coder) ? decision.coder : 'auto') as CoderId | 'auto',
           quantScope: decision.quantScope ?? 'channel',
+          ...(bottleneck ? { bottleneck: true } : {}),
         },
       );
       call.encodeMs = performance.now() - t;
@@ -497,7 +501,7 @@ export class JmdcClient {
       this.counters.fallbacks++;
       const logits = await this.onDevice(call, () =>
         head
-          ? this.runner.tail(decision.variant, point, head.features, N)
+          ? this.runner.tail(decision.variant, point, head.features, N, { bottleneck: head.bottleneck !== undefined })
           : this.runner.full(decision.variant, this.normalized(call), N),
       );
       return {

@@ -84,6 +84,8 @@ interface Task {
   variant: string;
   /** 1..P for a head, 0 for the whole network. */
   point: number;
+  /** Set for the encoder of a bottleneck (its id). */
+  bottleneck?: string;
   run: () => Promise<unknown>;
   samples: number[];
 }
@@ -125,8 +127,9 @@ export function calibrationIssues(
 }
 
 /**
- * Times, on this device and batch 1, the head of every variant up to every partition point and
- * every whole network, all the same way: `warmup` untimed rounds, then timed rounds in which every
+ * Times, on this device and batch 1, the head of every variant up to every partition point, every
+ * whole network and (when the runner has `encode`) the encoder of every bottleneck of the manifest
+ * on its point's features, all the same way: `warmup` untimed rounds, then timed rounds in which every
  * entry runs once, in an order that rotates from round to round (so drift and interference hit all
  * alike), until each median is stable (interquartile range / median <= `targetSpread`, at least
  * `repetitions` rounds, at most `maxRepetitions`). The spread of each median is reported. A result
@@ -138,7 +141,7 @@ export function calibrationIssues(
  * cal.spread?.fullMs.r000 // e.g. 0.04
  */
 export async function measureHeads(
-  runner: Pick<ModelRunner, 'model' | 'head' | 'full'>,
+  runner: Pick<ModelRunner, 'model' | 'head' | 'full'> & Partial<Pick<ModelRunner, 'encode'>>,
   opts: CalibrateOptions & { threads?: number } = {},
 ): Promise<DeviceCalibration> {
   const reps = int(opts.repetitions, 'repetitions', 7, 1, 1000);
@@ -163,6 +166,23 @@ export async function measureHeads(
       for (let p = 1; p <= P; p++)
         tasks.push({ variant: v.id, point: p, run: () => runner.head(v.id, p, input, 1), samples: [] });
       tasks.push({ variant: v.id, point: 0, run: () => runner.full(v.id, input, 1), samples: [] });
+    }
+    const encode = runner.encode?.bind(runner);
+    for (const b of encode ? (manifest.bottlenecks ?? []) : []) {
+      const v = manifest.variants.find((x) => Math.abs(x.pruneRatio - b.variant) < 1e-6);
+      if (!v) continue;
+      // the encoder alone, on the point's features (computed once: timing does not depend on the values)
+      let features: Float32Array | undefined;
+      tasks.push({
+        variant: v.id,
+        point: b.point,
+        bottleneck: b.id,
+        run: async () => {
+          features ??= (await runner.head(v.id, b.point, input, 1)).features;
+          return (encode as NonNullable<typeof encode>)(b, features, 1);
+        },
+        samples: [],
+      });
     }
     for (let i = 0; i < warmup; i++) for (const t of tasks) await t.run();
     for (let round = 0; round < maxReps; round++) {
@@ -192,7 +212,12 @@ export async function measureHeads(
     };
     for (const t of tasks) {
       const spread = cal.spread as NonNullable<DeviceCalibration['spread']>;
-      if (t.point === 0) {
+      if (t.bottleneck !== undefined) {
+        cal.bottleneckMs ??= {};
+        spread.bottleneckMs ??= {};
+        cal.bottleneckMs[t.bottleneck] = median(t.samples);
+        spread.bottleneckMs[t.bottleneck] = relativeIqr(t.samples);
+      } else if (t.point === 0) {
         cal.fullMs[t.variant] = median(t.samples);
         spread.fullMs[t.variant] = relativeIqr(t.samples);
       } else {

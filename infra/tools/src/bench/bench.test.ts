@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadProfile } from '@jmdc/edge-sdk';
+import { loadProfile, normalizeProfile, type ProfileRow } from '@jmdc/edge-sdk';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { startLocalCloud } from '@jmdc/local-cloud';
 import { DEVICE_PRESETS } from '@jmdc/netem';
@@ -103,6 +103,67 @@ describe('strategies', () => {
     expect(by.cloudOnlyRaw?.rows.map(rowKey)).toEqual(['cloud raw']);
     expect(by.cloudOnlyRaw?.rows[0]?.meanPayloadBytes).toBe(rawImageBytes(model.manifest));
     expect(rawImageBytes(model.manifest)).toBeGreaterThan(784);
+  });
+});
+
+describe('strategies with learned-bottleneck rows (tiny fixture)', () => {
+  const tiny = loadModel(join(import.meta.dirname, '..', '..', '..', '..', 'test', 'fixtures', 'models', 'tiny-vgg11'));
+  const split = (o: Partial<ProfileRow>): ProfileRow => ({
+    kind: 'split',
+    point: 2,
+    variant: 0,
+    keep: 1,
+    bits: 8,
+    coder: 'rans',
+    quantScope: 'channel',
+    valAccuracy: 0.92,
+    testAccuracy: 0.92,
+    meanPayloadBytes: 300,
+    float32FeatureBytes: 2048,
+    headMacs: 0,
+    tailMacs: 0,
+    ...o,
+  });
+  const p = normalizeProfile(
+    {
+      model: tiny.manifest.id,
+      hash: tiny.manifest.hash,
+      fullModel: { val: 0.92, test: 0.92 },
+      rows: [
+        split({ kind: 'cloud-only', point: 0, coder: 'png', meanPayloadBytes: 600 }),
+        split({}),
+        split({ bottleneck: true, meanPayloadBytes: 100 }),
+        split({ bottleneck: true, bits: 6, meanPayloadBytes: 80 }),
+        split({ bits: 6, meanPayloadBytes: 250 }),
+      ],
+      timings: {
+        device: 'test',
+        headMs: { r000: [1, 2, 3, 4, 5], r050: [1, 2, 3, 4, 5] },
+        tailMs: { r000: [6, 5, 4, 3, 2, 1], r050: [6, 5, 4, 3, 2, 1] },
+        fullMs: { r000: 6, r050: 3 },
+        encodeMs: 0.1,
+        decodeMs: 0.1,
+      },
+    },
+    { manifest: tiny.manifest },
+  );
+  const by = Object.fromEntries(buildStrategies(tiny.manifest, p).map((x) => [x.name, x]));
+
+  it('the baselines split the network’s own features; jmdc may use the bottleneck rows', () => {
+    for (const name of ['neurosurgeon', 'jalad', 'jmdcPublished']) {
+      const rows = by[name]?.rows ?? [];
+      expect(rows.some((r) => r.kind === 'split')).toBe(true);
+      expect(rows.some((r) => r.bottleneck)).toBe(false);
+    }
+    expect(by.jmdc?.rows.filter((r) => r.bottleneck)).toHaveLength(2);
+  });
+
+  it('rowKey tells a bottleneck row from the plain row of the same setting', () => {
+    const keys = p.rows.filter((r) => r.kind === 'split' && r.bits === 8).map(rowKey);
+    expect(keys).toEqual(['p2 r000 k1 b8 rans channel', 'p2 r000 k1 b8 rans channel bn']);
+    // a decision carries the flag the same way
+    const d = { kind: 'split', point: 2, variant: 0, keep: 1, bits: 8, coder: 'rans', bottleneck: true } as const;
+    expect(rowKey({ ...d, quantScope: 'channel' })).toBe('p2 r000 k1 b8 rans channel bn');
   });
 });
 

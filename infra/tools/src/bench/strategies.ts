@@ -48,14 +48,19 @@ export interface Strategy extends ClientSpec {
   approximation?: string;
 }
 
-/** A stable key of a row: `edge r025`, `cloud png`, `p2 r050 k0.25 b4 rans tensor`. */
+/**
+ * A stable key of a row: `edge r025`, `cloud png`, `p2 r050 k0.25 b4 rans tensor`, and for a split
+ * through a learned bottleneck `p2 r000 k0.5 b1 rans channel bn`.
+ */
 export function rowKey(
-  r: Pick<PlanRow, 'kind' | 'point' | 'variant' | 'keep' | 'bits' | 'coder' | 'quantScope'>,
+  r: Pick<PlanRow, 'kind' | 'point' | 'variant' | 'keep' | 'bits' | 'coder' | 'quantScope'> & {
+    bottleneck?: boolean;
+  },
 ): string {
   const v = `r${String(Math.round(r.variant * 100)).padStart(3, '0')}`;
   if (r.kind === 'edge-only') return `edge ${v}`;
   if (r.kind === 'cloud-only') return `cloud ${r.coder}`;
-  return `p${r.point} ${v} k${r.keep} b${r.bits} ${r.coder} ${r.quantScope}`;
+  return `p${r.point} ${v} k${r.keep} b${r.bits} ${r.coder} ${r.quantScope}${r.bottleneck ? ' bn' : ''}`;
 }
 
 /** Exact payload bytes of one image for a feature setting with coder `none` (its size does not depend on the values). */
@@ -105,7 +110,8 @@ function uncoded(
 ): PlanRow[] {
   const out = new Map<string, PlanRow>();
   for (const r of rows) {
-    if (r.kind !== 'split' || !pick(r)) continue;
+    // the baselines split the network's own features: no learned bottleneck
+    if (r.kind !== 'split' || r.bottleneck || !pick(r)) continue;
     const quantScope = scope ?? r.quantScope;
     const d: PlanRow = {
       ...r,
@@ -152,7 +158,7 @@ export function buildStrategies(manifest: Manifest, profile: NormalizedProfile):
   const full8 = (r: PlanRow) => same(r.variant, 0) && r.bits === 8 && same(r.keep, 1) && r.quantScope === 'channel';
   // one range per item: per-channel ranges would cost more than the float32 values at point 5 (256 x 1 x 1)
   const neuroSplits = uncoded(manifest, rows, full8, 'tensor');
-  const jaladSplits = rows.filter((r) => r.kind === 'split' && full8(r) && r.coder !== 'none');
+  const jaladSplits = rows.filter((r) => r.kind === 'split' && !r.bottleneck && full8(r) && r.coder !== 'none');
   const jmdc6 = uncoded(manifest, rows, (r) => r.bits === 6 && r.quantScope === 'channel');
   const s = (
     name: StrategyName,

@@ -14,12 +14,15 @@ export interface RequestRecord extends EdgeResult {
   atMs: number;
 }
 
-/** A decision as one short label: `edge-only r000`, `cloud-only`, `split p2 r050 k0.25 b4`. */
+/**
+ * A decision as one short label: `edge-only r000`, `cloud-only`, `split p2 r050 k0.25 b4`, and
+ * `split p2 r000 k0.5 b1 bn` through a learned bottleneck.
+ */
 export function decisionLabel(d: NonNullable<EdgeResult['result']>['decision']): string {
   const variant = `r${String(Math.round(d.variant * 100)).padStart(3, '0')}`;
   if (d.kind === 'edge-only') return `edge-only ${variant}`;
   if (d.kind === 'cloud-only') return 'cloud-only';
-  return `split p${d.point} ${variant} k${d.keep} b${d.bits}`;
+  return `split p${d.point} ${variant} k${d.keep} b${d.bits}${d.bottleneck ? ' bn' : ''}`;
 }
 
 function countBy<T>(xs: readonly T[], key: (x: T) => string): Record<string, number> {
