@@ -184,6 +184,36 @@ async function main(): Promise<void> {
         }
       }
     }
+    // encode + decode medians (µs) of the rans coder per version, on the first 200 images
+    const timing: Record<string, number> = {};
+    for (const frameVersion of [1, 2] as const) {
+      const times: number[] = [];
+      for (let rep = 0; rep < 2; rep++) {
+        for (let i = 0; i < Math.min(200, IMAGES); i++) {
+          const input = {
+            dims: head.dims,
+            batch: 1,
+            features: head.features.subarray(i * per, (i + 1) * per),
+            attention: head.attention.subarray(i * h * w, (i + 1) * h * w),
+          };
+          const t0 = performance.now();
+          const p = encodeFeatures(input, {
+            model: ref,
+            point: s.point,
+            variant: s.variant,
+            keep: s.keep,
+            bits: s.bits,
+            quantScope: s.scope,
+            coder: 'rans',
+            frameVersion,
+          });
+          decodePayload(p);
+          if (rep === 1) times.push(performance.now() - t0);
+        }
+      }
+      times.sort((a, b) => a - b);
+      timing[`v${frameVersion}RansEncDecUs`] = Math.round((times[times.length >> 1] as number) * 10000) / 10;
+    }
     const mean = (k: string) => Math.round(((sums[k] as number) / IMAGES) * 10) / 10;
     const row = {
       setting: s.name,
@@ -194,6 +224,7 @@ async function main(): Promise<void> {
       v2Auto: mean('v2 auto'),
       v2HeaderBytes: Math.round((header2 / IMAGES) * 10) / 10,
       v2VsV1Auto: `${Math.round((mean('v2 auto') / mean('v1 auto') - 1) * 1000) / 10}%`,
+      ...timing,
     };
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);
