@@ -72,5 +72,20 @@ describe('encodeRaw / decodePayload', () => {
     expect(code(() => encodeRaw(images, [3, 4, 4], 2, { model: { id: 'm', hash: 'md5:00' } }))).toBe(
       ErrorCodes.INVALID_ARGUMENT,
     );
+    expect(code(() => encodeRaw(images, [3, 4, 4], 2, { model: MODEL, frameVersion: 0 as 1 }))).toBe(
+      ErrorCodes.INVALID_ARGUMENT,
+    );
+  });
+
+  it('writes the compact frame by default (23 header bytes for a 1x28x28 png) and version 1 on request', () => {
+    const image = Uint8Array.from({ length: 28 * 28 }, (_, i) => (i * 7) & 0xff);
+    const v2 = decodePayload(encodeRaw(image, [1, 28, 28], 1, { model: MODEL }));
+    const v1 = decodePayload(encodeRaw(image, [1, 28, 28], 1, { model: MODEL, frameVersion: 1 }));
+    expect(v2.header).toMatchObject({ version: 2, kind: 'raw', modelId: undefined, bottleneck: false });
+    expect(v1.header).toMatchObject({ version: 1, kind: 'raw', modelId: MODEL.id });
+    // 13 fixed + C, H, W, N (1 byte each) + bodyBytes (2 bytes) + CRC 4
+    expect(v2.header.headerBytes).toBe(23);
+    expect(v2.kind === 'raw' && v2.images).toEqual(image);
+    expect(v1.kind === 'raw' && v1.images).toEqual(image);
   });
 });

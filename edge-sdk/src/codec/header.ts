@@ -11,6 +11,7 @@ import { crc32Update } from './crc32.js';
 import { resolveLimits } from './limits.js';
 import type {
   CoderId,
+  DecodeLimits,
   DecodeOptions,
   ExpectedLayout,
   ModelRef,
@@ -513,7 +514,7 @@ function readVarint(bytes: Uint8Array, at: number, field: string): { value: numb
  * on the packed fields and varints. The model id is not carried, the keep count only with a bitmap (else it is
  * H*W), valueCount and rawBodyBytes are derived.
  */
-function readHeaderV2(bytes: Uint8Array, limits: ReturnType<typeof resolveLimits>): PayloadHeader {
+function readHeaderV2(bytes: Uint8Array, limits: DecodeLimits): PayloadHeader {
   const len = bytes.length;
   if (len < FIXED_HEADER_BYTES_V2)
     fail(ErrorCodes.PAYLOAD_TRUNCATED, 'payload ends inside the header', { length: len });

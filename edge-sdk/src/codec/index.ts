@@ -33,6 +33,7 @@ export {
   quantParams,
 } from './quantize.js';
 export {
+  type RansContext,
   type RansSections,
   type RansShape,
   ransDecode,
