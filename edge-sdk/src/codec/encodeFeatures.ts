@@ -132,7 +132,7 @@ function writeParams(body: Uint8Array, at: number, params: QuantParams, f16: boo
  * Encodes a batch of feature tensors: top-k spatial positions per item by attention, b-bit quantization of
  * the kept values with a (min, scale) pair per channel (or per item), bit packing, entropy coding, framing.
  * The (min, scale) pairs are stored as float16 when that costs at most 1/64 of any scale, else float32
- * (header flag). Throws `CodecError`: `SHAPE_MISMATCH` (lengths vs dims), `NON_FINITE`, `INVALID_ARGUMENT`.
+ * (header flag). Writes the compact version 2 frame unless `frameVersion: 1`. Throws `CodecError`: `SHAPE_MISMATCH` (lengths vs dims), `NON_FINITE`, `INVALID_ARGUMENT`.
  *
  * @example
  * ```ts
@@ -140,6 +140,9 @@ function writeParams(body: Uint8Array, at: number, params: QuantParams, f16: boo
  *   { dims: [64, 8, 8], batch: 1, features, attention },
  *   { model: { id: 'fmnist-vgg16', hash: manifest.hash }, point: 2, variant: 0.5, keep: 0.25, bits: 4 },
  * );
+ * // a bottleneck's code (version 2 frame, the default), or a version 1 frame for an older receiver
+ * const code = encodeFeatures(codeBatch, { model, point: 2, variant: 0, bits: 2, quantScope: 'tensor', bottleneck: true });
+ * const old = encodeFeatures(batch, { model, point: 2, variant: 0.5, bits: 4, frameVersion: 1 });
  * ```
  */
 export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions): Uint8Array {
