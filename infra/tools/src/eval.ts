@@ -6,14 +6,17 @@
 
 import { median, num, parseFlags, progress, UsageError } from '@jmdc/edge-sdk/cli';
 import type { CoderId } from '@jmdc/edge-sdk/codec';
+import { findBottleneck } from '@jmdc/edge-sdk/model';
 import { float32FeatureBytes, type SettingResult } from './evaluate.js';
 import { openEvaluator } from './openEvaluator.js';
 
 export const usage = `usage: npm run eval -- --model ID [--split val|test] [--point P|cloud|edge] [--variant R] [--keep K]
-                 [--bits B] [--coder auto|none|deflate|brotli|rans] [--fill stored|zero] [--scope channel|tensor] [--limit N]
-                 [--threads T] [--json]
+                 [--bits B] [--coder auto|none|deflate|brotli|rans] [--fill stored|zero] [--scope channel|tensor]
+                 [--bottleneck] [--limit N] [--threads T] [--json]
   --point 0|cloud  cloud-only: the raw image (PNG) is sent, the cloud runs the whole network
   --point edge     edge-only: the whole network on the device, nothing sent
+  --bottleneck     a split through the variant's learned bottleneck at the point: its code is sent
+                   (--fill stored: the bottleneck's fill at dropped positions), its decoder runs before the tail
 The last line of stdout is one JSON object with --json.`;
 
 const CODERS = ['auto', 'none', 'deflate', 'brotli', 'rans'];
@@ -29,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     coder: { type: 'string' },
     fill: { type: 'string' },
     scope: { type: 'string' },
+    bottleneck: { type: 'boolean' },
     limit: { type: 'string' },
     threads: { type: 'string' },
     json: { type: 'boolean' },
@@ -68,6 +72,15 @@ export async function run(argv: string[]): Promise<number> {
   const point =
     pointArg === 'cloud' ? 0 : pointArg === 'edge' ? P + 1 : num(pointArg, 'point', { min: 0, max: P + 1, int: true });
   const kind = point === 0 ? 'cloud-only' : point === P + 1 ? 'edge-only' : 'split';
+  const bottleneck = f.bottleneck === true;
+  if (bottleneck && kind !== 'split') throw new UsageError('--bottleneck needs a split point 1..P');
+  const bn = bottleneck ? findBottleneck(ev.model.manifest, variant, point) : undefined;
+  if (bottleneck && !bn) {
+    const have = (ev.model.manifest.bottlenecks ?? []).map((b) => `${b.id} (point ${b.point}, variant ${b.variant})`);
+    throw new UsageError(
+      `--bottleneck: variant ${variant} has no bottleneck at point ${point} (the model has ${have.join(', ') || 'none'})`,
+    );
+  }
   process.stderr.write(
     `evaluating ${ev.model.manifest.id} on ${split} (${ev.data.count} images), ${kind} point ${point}\n`,
   );
@@ -87,8 +100,8 @@ export async function run(argv: string[]): Promise<number> {
       coders: {},
     };
   } else {
-    const cache = await ev.heads(variant, point);
-    res = await ev.split(cache, { kind, point, variant, keep, bits, coder, fill, quantScope });
+    const cache = await ev.heads(variant, point, { bottleneck });
+    res = await ev.split(cache, { kind, point, variant, keep, bits, coder, fill, quantScope, bottleneck });
   }
   const f32 =
     kind === 'split'
@@ -108,6 +121,7 @@ export async function run(argv: string[]): Promise<number> {
     coders: res.coders,
     fill,
     quantScope,
+    bottleneck: bn?.id ?? null,
     accuracy: res.accuracy,
     fullModelAccuracy,
     accuracyLossPoints: 100 * (fullModelAccuracy - res.accuracy),

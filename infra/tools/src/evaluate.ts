@@ -7,7 +7,14 @@ import type { RowKind } from '@jmdc/edge-sdk';
 import type { CoderId, QuantScope } from '@jmdc/edge-sdk/codec';
 import { decodePayload, encodeFeatures, encodeRaw, reconstructFeatures } from '@jmdc/edge-sdk/codec';
 import type { LoadedModel } from '@jmdc/edge-sdk/model';
-import { argmaxRows, featureDims, findVariant, type ModelRunner, preprocess } from '@jmdc/edge-sdk/model';
+import {
+  argmaxRows,
+  featureDims,
+  findVariant,
+  getBottleneck,
+  type ModelRunner,
+  preprocess,
+} from '@jmdc/edge-sdk/model';
 import type { LabeledImages } from './dataset.js';
 
 export type { RowKind };
@@ -24,6 +31,12 @@ export interface Setting {
   fill: 'stored' | 'zero';
   /** Quantization parameters per channel (default) or one pair per item. */
   quantScope?: QuantScope;
+  /**
+   * Split through the variant's learned bottleneck at the point: the code is sent (flagged as one),
+   * `fill: 'stored'` puts the bottleneck's fill at dropped positions, the decoder runs before the tail.
+   * The head cache must hold that code ({@link Evaluator.heads} with `bottleneck`). @default false
+   */
+  bottleneck?: boolean;
 }
 
 export interface SettingResult {
@@ -43,6 +56,8 @@ const BATCH = 100;
 export interface HeadCache {
   variant: number;
   point: number;
+  /** Id of the bottleneck whose code `features` holds, when the encoder ran. */
+  bottleneck?: string;
   dims: [number, number, number];
   features: Float32Array;
   attention: Float32Array;
@@ -69,20 +84,26 @@ export class Evaluator {
     return this.normalized.subarray(start * per, end * per);
   }
 
-  async heads(variant: number, point: number): Promise<HeadCache> {
-    const dims = featureDims(findVariant(this.model.manifest, variant), point);
+  /**
+   * Head outputs of every image at (variant, point); with `bottleneck`, the code of the variant's
+   * bottleneck there (head + encoder) with block p's attention.
+   */
+  async heads(variant: number, point: number, opts: { bottleneck?: boolean } = {}): Promise<HeadCache> {
+    const { manifest } = this.model;
+    const b = opts.bottleneck ? getBottleneck(manifest, variant, point) : undefined;
+    const dims = b ? b.codeShape : featureDims(findVariant(manifest, variant), point);
     const [c, h, w] = dims;
     const n = this.data.count;
     const features = new Float32Array(n * c * h * w);
     const attention = new Float32Array(n * h * w);
     for (let s = 0; s < n; s += BATCH) {
       const e = Math.min(n, s + BATCH);
-      const out = await this.runner.head(variant, point, this.inputSlice(s, e), e - s);
+      const out = await this.runner.head(variant, point, this.inputSlice(s, e), e - s, { bottleneck: b !== undefined });
       features.set(out.features, s * c * h * w);
       attention.set(out.attention, s * h * w);
-      this.onProgress?.(`head p${point}`, e, n);
+      this.onProgress?.(`head p${point}${b ? ` + ${b.id}` : ''}`, e, n);
     }
-    return { variant, point, dims, features, attention };
+    return { variant, point, dims, features, attention, ...(b ? { bottleneck: b.id } : {}) };
   }
 
   /** Uncompressed accuracy of a whole variant. */
@@ -108,7 +129,14 @@ export class Evaluator {
     const per = c * h * w;
     const classes = manifest.classes.length;
     const variant = findVariant(manifest, s.variant);
-    const fill = s.fill === 'stored' ? Float32Array.from(variant.fill[s.point - 1] ?? []) : undefined;
+    const bn = s.bottleneck ? getBottleneck(manifest, s.variant, s.point) : undefined;
+    if ((bn?.id ?? undefined) !== cache.bottleneck) {
+      throw new Error(
+        `the head cache holds ${cache.bottleneck ? `the code of ${cache.bottleneck}` : 'features'}, the setting needs ${bn ? `the code of ${bn.id}` : 'features'}`,
+      );
+    }
+    const stored = bn ? bn.fill : (variant.fill[s.point - 1] ?? []);
+    const fill = s.fill === 'stored' ? Float32Array.from(stored) : undefined;
     const encodeMs: number[] = [];
     const decodeMs: number[] = [];
     const coders: Record<string, number> = {};
@@ -134,6 +162,7 @@ export class Evaluator {
             bits: s.bits,
             coder: s.coder,
             quantScope: s.quantScope ?? 'channel',
+            ...(bn ? { bottleneck: true } : {}),
           },
         );
         const t1 = performance.now();
@@ -147,7 +176,7 @@ export class Evaluator {
         coders[decoded.header.coder] = (coders[decoded.header.coder] ?? 0) + 1;
         dense.set(x, (i - b) * per);
       }
-      const logits = await this.runner.tail(s.variant, s.point, dense, e - b);
+      const logits = await this.runner.tail(s.variant, s.point, dense, e - b, { bottleneck: bn !== undefined });
       argmaxRows(logits, classes).forEach((p, i) => {
         if (p === this.data.labels[b + i]) correct++;
       });

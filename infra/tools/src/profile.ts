@@ -1,26 +1,32 @@
 /**
- * `npm run profile`: evaluates every point x variant x keep x bits (plus cloud-only and edge-only) on the
- * validation split (choices) and the test split (reporting only), measures reference timings, and writes
- * models/<id>/profile.json for the planner.
+ * `npm run profile`: evaluates every point x variant x keep x bits (plus cloud-only and edge-only, and
+ * for every learned bottleneck of the manifest its point and variant x keep x bits with 1 bit added)
+ * on the validation split (choices) and the test split (reporting only), measures reference timings
+ * (bottleneck encoders and decoders included), and writes models/<id>/profile.json for the planner.
  *
- *   npm run profile -- --model fmnist-vgg16 [--limit 1000] [--threads 2]
+ *   npm run profile -- --model fmnist-vgg16 [--limit 1000] [--threads 2] [--bottlenecks all|none|ID,...]
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import type { ProfileRow as BaseRow } from '@jmdc/edge-sdk';
 import { median, num, parseFlags, progress, UsageError } from '@jmdc/edge-sdk/cli';
-import { findVariant, preprocess } from '@jmdc/edge-sdk/model';
+import { type Bottleneck, findVariant, preprocess } from '@jmdc/edge-sdk/model';
 import { openEvaluator } from './openEvaluator.js';
 
 /** A row as `npm run profile` writes it: always with its kind and the effective kept-position count. */
-type ProfileRow = Required<BaseRow> & { keepCount: number };
+type ProfileRow = Required<Omit<BaseRow, 'bottleneck'>> & { bottleneck?: boolean; keepCount: number };
 
 import { loadSplit } from './dataset.js';
 import { Evaluator, float32FeatureBytes, type HeadCache, type SettingResult } from './evaluate.js';
 
-export const usage = `usage: npm run profile -- --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2] [--threads T] [--out FILE] [--fresh]
-  --tensor-bits: the bit widths also evaluated with one quantization range per item (quantScope tensor).
+export const usage = `usage: npm run profile -- --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2,1]
+                    [--bottlenecks all|none|ID,...] [--bottleneck-bits 8,6,4,3,2,1] [--threads T] [--out FILE] [--fresh]
+  --bits: 1..8 (default 8,6,4,3,2).
+  --tensor-bits: the bit widths also evaluated with one quantization range per item (quantScope tensor), for
+    the plain rows and the bottleneck rows alike (default 4,3,2,1).
+  --bottlenecks: the learned bottlenecks of the manifest to evaluate (default all): rows with bottleneck: true
+    at their point and variant, over --keeps x --bottleneck-bits (default: --bits plus 1).
   Evaluates the grid on the first N images of the val and test splits (default: all) and writes profile.json.
   Rows are resumed from FILE.partial unless --fresh.`;
 
@@ -35,6 +41,8 @@ export async function run(argv: string[]): Promise<number> {
     keeps: { type: 'string' },
     bits: { type: 'string' },
     'tensor-bits': { type: 'string' },
+    bottlenecks: { type: 'string' },
+    'bottleneck-bits': { type: 'string' },
     threads: { type: 'string' },
     out: { type: 'string' },
     fresh: { type: 'boolean' },
@@ -49,12 +57,15 @@ export async function run(argv: string[]): Promise<number> {
   const threads = f.threads === undefined ? 0 : num(f.threads, 'threads', { min: 0, int: true });
   const keeps = (f.keeps ?? '1,0.75,0.5,0.25,0.125').split(',').map((k) => num(k, 'keeps', { min: 1e-6, max: 1 }));
   const tensorBits = new Set(
-    (f['tensor-bits'] ?? '4,3,2')
+    (f['tensor-bits'] ?? '4,3,2,1')
       .split(',')
       .filter((b) => b !== '')
       .map((b) => num(b, 'tensor-bits', { min: 1, max: 8, int: true })),
   );
   const bitsList = (f.bits ?? '8,6,4,3,2').split(',').map((b) => num(b, 'bits', { min: 1, max: 8, int: true }));
+  const bottleneckBits = f['bottleneck-bits']
+    ? f['bottleneck-bits'].split(',').map((b) => num(b, 'bottleneck-bits', { min: 1, max: 8, int: true }))
+    : [...new Set([...bitsList, 1])];
 
   const val = openEvaluator(f.model, 'val', limit, threads);
   const { manifest, dir } = val.model;
@@ -63,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   const partialPath = `${outPath}.partial`;
   const P = manifest.points.length;
   const variants = manifest.variants.map((v) => v.pruneRatio);
+  const bottlenecks = selectBottlenecks(manifest.bottlenecks ?? [], f.bottlenecks ?? 'all');
   const macs = (v: number, from: number, to: number) =>
     findVariant(manifest, v)
       .blocks.filter((b) => b.block >= from && b.block <= to)
@@ -78,22 +90,33 @@ export async function run(argv: string[]): Promise<number> {
     if (partial.hash === manifest.hash && partial.limit === (limit ?? null)) rows = partial.rows;
   }
   type Scope = 'channel' | 'tensor';
-  const key = (r: { kind: string; point: number; variant: number; keep: number; bits: number; quantScope?: Scope }) =>
-    `${r.kind}/${r.point}/${r.variant}/${r.keep}/${r.bits}/${r.quantScope ?? 'channel'}`;
-  const grid = keeps.flatMap((keep) =>
-    bitsList.flatMap((bits) =>
-      (tensorBits.has(bits) ? (['channel', 'tensor'] as const) : (['channel'] as const)).map((quantScope) => ({
-        keep,
-        bits,
-        quantScope,
-      })),
-    ),
-  );
+  const key = (r: {
+    kind: string;
+    point: number;
+    variant: number;
+    keep: number;
+    bits: number;
+    quantScope?: Scope;
+    bottleneck?: boolean;
+  }) =>
+    `${r.kind}/${r.point}/${r.variant}/${r.keep}/${r.bits}/${r.quantScope ?? 'channel'}${r.bottleneck ? '/bn' : ''}`;
+  const gridOf = (bitsOf: readonly number[]) =>
+    keeps.flatMap((keep) =>
+      bitsOf.flatMap((bits) =>
+        (tensorBits.has(bits) ? (['channel', 'tensor'] as const) : (['channel'] as const)).map((quantScope) => ({
+          keep,
+          bits,
+          quantScope,
+        })),
+      ),
+    );
+  const grid = gridOf(bitsList);
+  const bottleneckGrid = gridOf(bottleneckBits);
   const done = new Set(rows.map(key));
   const savePartial = () => {
     writeFileSync(partialPath, JSON.stringify({ hash: manifest.hash, limit: limit ?? null, rows }));
   };
-  const total = 1 + variants.length + variants.length * P * grid.length;
+  const total = 1 + variants.length + variants.length * P * grid.length + bottlenecks.length * bottleneckGrid.length;
   const tick = progress('profile', total);
   let count = rows.length;
   const encodeMs: number[] = [];
@@ -203,6 +226,65 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
 
+  // the learned bottlenecks: the code of the bottleneck is sent instead of the point's features
+  for (const b of bottlenecks) {
+    const v = b.variant;
+    const p = b.point;
+    const todo = bottleneckGrid.filter(
+      (s) => !done.has(key({ kind: 'split', point: p, variant: v, bottleneck: true, ...s })),
+    );
+    if (todo.length === 0) continue;
+    const [hv, ht]: [HeadCache, HeadCache] = [
+      await val.heads(v, p, { bottleneck: true }),
+      await test.heads(v, p, { bottleneck: true }),
+    ];
+    const hw = hv.dims[1] * hv.dims[2];
+    const memo = new Map<string, [SettingResult, SettingResult]>();
+    for (const { keep, bits, quantScope } of todo) {
+      const k = Math.max(1, Math.ceil(keep * hw));
+      const mk = `${k}/${bits}/${quantScope}`;
+      let res = memo.get(mk);
+      if (!res) {
+        const s = {
+          kind: 'split' as const,
+          point: p,
+          variant: v,
+          keep,
+          bits,
+          coder: 'auto' as const,
+          fill: 'stored' as const,
+          quantScope,
+          bottleneck: true,
+        };
+        res = [await val.split(hv, s), await test.split(ht, s)];
+        memo.set(mk, res);
+      }
+      rows.push({
+        kind: 'split',
+        point: p,
+        variant: v,
+        keep,
+        keepCount: k,
+        bits,
+        coder: dominant(res[0].coders),
+        quantScope,
+        bottleneck: true,
+        valAccuracy: res[0].accuracy,
+        testAccuracy: res[1].accuracy,
+        meanPayloadBytes: res[0].meanPayloadBytes,
+        // the unpruned model's features at the point, as for every row, so compression ratios compare
+        float32FeatureBytes: float32FeatureBytes(val.model, p),
+        headMacs: macs(v, 1, p) + b.encoder.macs,
+        tailMacs: macs(v, p + 1, P + 1) + b.decoder.macs,
+      });
+      tick(
+        ++count,
+        `${b.id} keep ${keep} b${bits} ${quantScope} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`,
+      );
+    }
+    savePartial();
+  }
+
   // the fill value at dropped positions: stored per-channel values vs zeros, on val
   const fillComparison = [];
   for (const p of [1, 2, 3].filter((x) => x <= P)) {
@@ -220,7 +302,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   // reference timings on this machine: batch 1, median of repeated runs
-  const timings = await measureTimings(val, variants, P);
+  const timings = await measureTimings(val, variants, P, bottlenecks);
   const profile = {
     model: manifest.id,
     hash: manifest.hash,
@@ -239,7 +321,25 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function measureTimings(ev: Evaluator, variants: number[], P: number) {
+/**
+ * The bottlenecks `--bottlenecks` selects: `all` (default), `none`, or comma-separated ids (a usage
+ * error names an id the manifest lacks).
+ */
+export function selectBottlenecks(all: readonly Bottleneck[], arg: string): Bottleneck[] {
+  if (arg === 'all') return [...all];
+  if (arg === 'none' || arg === '') return [];
+  return arg.split(',').map((id) => {
+    const b = all.find((x) => x.id === id.trim());
+    if (!b) {
+      throw new UsageError(
+        `--bottlenecks: no bottleneck ${JSON.stringify(id)} (the model has ${all.map((x) => x.id).join(', ') || 'none'})`,
+      );
+    }
+    return b;
+  });
+}
+
+async function measureTimings(ev: Evaluator, variants: number[], P: number, bottlenecks: readonly Bottleneck[] = []) {
   const { manifest } = ev.model;
   const reps = 15;
   const x = preprocess(manifest, ev.data.images.subarray(0, ev.data.imageBytes), 1);
@@ -267,11 +367,22 @@ async function measureTimings(ev: Evaluator, variants: number[], P: number) {
     }
     fullMs[id] = tailMs[id][0] ?? 0;
   }
+  // each bottleneck's encoder on its point's features and decoder on its code, alone
+  const bottleneckMs: Record<string, { encoderMs: number; decoderMs: number }> = {};
+  for (const b of bottlenecks) {
+    const feats = (await ev.runner.head(b.variant, b.point, x, 1)).features;
+    const code = await ev.runner.encode(b, feats, 1);
+    bottleneckMs[b.id] = {
+      encoderMs: await time(() => ev.runner.encode(b, feats, 1)),
+      decoderMs: await time(() => ev.runner.decode(b, code, 1)),
+    };
+  }
   return {
     device: `${platform()}-${arch()} ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}`,
     batch: 1,
     headMs,
     tailMs,
     fullMs,
+    ...(bottlenecks.length > 0 ? { bottleneckMs } : {}),
   };
 }
