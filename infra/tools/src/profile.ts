@@ -13,6 +13,7 @@ import type { ProfileRow as BaseRow } from '@jmdc/edge-sdk';
 import { median, num, parseFlags, progress, UsageError } from '@jmdc/edge-sdk/cli';
 import { type Bottleneck, findVariant, preprocess } from '@jmdc/edge-sdk/model';
 import { openEvaluator } from './openEvaluator.js';
+import { confirmPickable } from './profileConfirm.js';
 
 /** A row as `npm run profile` writes it: always with its kind and the effective kept-position count. */
 type ProfileRow = Required<Omit<BaseRow, 'bottleneck'>> & { bottleneck?: boolean; keepCount: number };
@@ -21,12 +22,15 @@ import { loadSplit } from './dataset.js';
 import { Evaluator, float32FeatureBytes, type HeadCache, type SettingResult } from './evaluate.js';
 
 export const usage = `usage: npm run profile -- --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2,1]
-                    [--bottlenecks all|none|ID,...] [--bottleneck-bits 8,6,4,3,2,1] [--threads T] [--out FILE] [--fresh]
+                    [--bottlenecks all|none|ID,...] [--bottleneck-bits 8,6,4,3,2,1] [--confirm] [--threads T] [--out FILE] [--fresh]
   --bits: 1..8 (default 8,6,4,3,2).
   --tensor-bits: the bit widths also evaluated with one quantization range per item (quantScope tensor), for
     the plain rows and the bottleneck rows alike (default 4,3,2,1).
   --bottlenecks: the learned bottlenecks of the manifest to evaluate (default all): rows with bottleneck: true
     at their point and variant, over --keeps x --bottleneck-bits (default: --bits plus 1).
+  --confirm: after the grid, the rows the planner can pick under its default floor (per point, variant and
+    bottleneck the smallest row that meets the full model's whole-split validation accuracy - 1 point) are
+    re-measured on the whole val and test splits (\`confirmed: true\`); fullModel becomes the whole-split value.
   Evaluates the grid on the first N images of the val and test splits (default: all) and writes profile.json.
   Rows are resumed from FILE.partial unless --fresh.`;
 
@@ -46,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     threads: { type: 'string' },
     out: { type: 'string' },
     fresh: { type: 'boolean' },
+    confirm: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -301,14 +306,30 @@ export async function run(argv: string[]): Promise<number> {
     });
   }
 
+  let fullModel = { val: fullVal, test: fullTest };
+  let confirmed: Record<string, number> | undefined;
+  if (f.confirm) {
+    const wholeVal = new Evaluator(val.model, val.runner, loadSplit(dir, 'val'));
+    const wholeTest = new Evaluator(val.model, val.runner, loadSplit(dir, 'test'));
+    const res = await confirmPickable(rows, wholeVal, wholeTest, 0.01, (line) => process.stderr.write(`${line}\n`));
+    fullModel = res.fullModel;
+    confirmed = {
+      val: wholeVal.data.count,
+      test: wholeTest.data.count,
+      floor: res.floor,
+      evaluated: res.evaluated,
+      accepted: res.accepted,
+    };
+  }
+
   // reference timings on this machine: batch 1, median of repeated runs
   const timings = await measureTimings(val, variants, P, bottlenecks);
   const profile = {
     model: manifest.id,
     hash: manifest.hash,
     createdAt: new Date().toISOString(),
-    splits: { val: val.data.count, test: test.data.count },
-    fullModel: { val: fullVal, test: fullTest },
+    splits: { val: val.data.count, test: test.data.count, ...(confirmed ? { confirmed } : {}) },
+    fullModel,
     fill: 'stored',
     fillComparison,
     timings: { ...timings, encodeMs: median(encodeMs), decodeMs: median(decodeMs) },
