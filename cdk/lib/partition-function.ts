@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import {
+  bottlenecksForPoint,
   loadModel,
   type Manifest,
   modelBytesForPoint,
@@ -83,9 +84,10 @@ export interface PartitionFunctionProps {
    */
   readonly maxBundleBytes?: number;
   /**
-   * Profile rows (`point`, `variant`) that decide which variants this function serves: those some row
-   * of its point uses (`JMDC_VARIANTS`); the bundle carries only their tail blocks.
-   * @default - the rows of `profile.json` in the model folder; every variant when there is none
+   * Profile rows (`point`, `variant`, `bottleneck`) that decide which variants and learned bottlenecks
+   * this function serves: those some row of its point uses (`JMDC_VARIANTS`, `JMDC_BOTTLENECKS`); the
+   * bundle carries only their tail blocks and bottleneck decoders.
+   * @default - the rows of `profile.json` in the model folder; every variant and every bottleneck of the point when there is none
    */
   readonly profileRows?: readonly PointRow[];
   /**
@@ -192,7 +194,7 @@ export function readManifest(modelDir: string): Manifest {
  * One tail function of a partition point: a `NodejsFunction` bundled locally with esbuild (ESM, the
  * edge-sdk TypeScript sources through the `source` export condition), onnxruntime-node with only the
  * binary of the function's architecture, and only the model files that point loads (in `model/`: the
- * tail blocks of the variants the point's profile rows use),
+ * tail blocks of the variants the point's profile rows use and the decoders of the bottlenecks they use),
  * plus its Function URL (AWS_IAM), log group and alarms on Errors and Throttles.
  *
  * @example
@@ -214,6 +216,8 @@ export class PartitionFunction extends Construct {
   readonly invokeName: string;
   /** Ids of the variants this function serves (its bundle carries only their tail blocks). */
   readonly variants: readonly string[];
+  /** Ids of the learned bottlenecks this function serves (its bundle carries only their decoders). */
+  readonly bottlenecks: readonly string[];
 
   constructor(scope: Construct, id: string, props: PartitionFunctionProps) {
     super(scope, id);
@@ -231,16 +235,19 @@ export class PartitionFunction extends Construct {
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const ortArch = architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x64';
     const src = functionSources(props.entry);
-    const variants = variantsForPoint(manifest, point, props.profileRows ?? readProfileRows(modelDir));
+    const rows = props.profileRows ?? readProfileRows(modelDir);
+    const variants = variantsForPoint(manifest, point, rows);
     this.variants = variants;
-    const modelFiles = modelFilesForPoint(manifest, point, variants);
+    const bottlenecks = bottlenecksForPoint(manifest, point, rows, variants);
+    this.bottlenecks = bottlenecks;
+    const modelFiles = modelFilesForPoint(manifest, point, variants, bottlenecks);
     const ortBinDir = join(src.ortDir, 'bin', 'napi-v6', 'linux', ortArch);
     if (!existsSync(join(ortBinDir, 'onnxruntime_binding.node'))) {
       throw new Error(`onnxruntime-node has no linux-${ortArch} binary in ${ortBinDir}`);
     }
 
     this.estimatedBundleBytes =
-      modelBytesForPoint(manifest, point, variants) +
+      modelBytesForPoint(manifest, point, variants, bottlenecks) +
       dirBytes(ortBinDir) +
       dirBytes(join(src.ortDir, 'dist')) +
       dirBytes(join(src.ortCommonDir, 'dist'));
@@ -282,6 +289,8 @@ export class PartitionFunction extends Construct {
       JMDC_MAX_BATCH: String(props.maxBatch ?? 64),
       JMDC_MAX_PAYLOAD_BYTES: String(props.maxPayloadBytes ?? 6 * 1024 * 1024),
       JMDC_VARIANTS: variants.join(','),
+      // set even when empty: the handler then serves no bottleneck (its bundle has no decoder)
+      JMDC_BOTTLENECKS: bottlenecks.join(','),
     };
 
     this.function = new nodejs.NodejsFunction(this, 'Function', {

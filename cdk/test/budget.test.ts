@@ -1,11 +1,12 @@
 /**
  * The shipped model's functions fit their bundle budget on both architectures, because each point
- * carries only the variants its profile rows use (point 0: only r000, the one cloud-only row).
+ * carries only the variants (and bottleneck decoders) its profile rows use (point 0: only r000, the one
+ * cloud-only row).
  * Bundling is skipped (`aws:cdk:bundling-stacks`): the construct's size estimate is what synth checks.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readProfileRows, variantsForPoint } from '@jmdc/functions/modelFiles';
+import { bottlenecksForPoint, readProfileRows, variantsForPoint } from '@jmdc/functions/modelFiles';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
@@ -38,7 +39,7 @@ describe.runIf(haveShipped).each(ARCHS)('fmnist-vgg16 on $arch.name', ({ arch, b
     expect(stack.functions.size).toBe(manifest.points.length + 1);
     for (const fn of stack.functions.values()) {
       console.log(
-        `[budget.test] ${arch.name} point ${fn.point}: ${(fn.estimatedBundleBytes / 2 ** 20).toFixed(1)} MiB (${fn.variants.join(',')})`,
+        `[budget.test] ${arch.name} point ${fn.point}: ${(fn.estimatedBundleBytes / 2 ** 20).toFixed(1)} MiB (${fn.variants.join(',')}${fn.bottlenecks.length ? `; bottlenecks ${fn.bottlenecks.join(',')}` : ''})`,
       );
       expect(fn.estimatedBundleBytes).toBeLessThanOrEqual(budget);
     }
@@ -51,6 +52,7 @@ describe.runIf(haveShipped).each(ARCHS)('fmnist-vgg16 on $arch.name', ({ arch, b
       const used = new Set(rows.filter((r) => r.point === point).map((r) => r.variant));
       expect(fn.variants.length).toBe(used.size);
       expect(fn.variants).toEqual(variantsForPoint(manifest, point, rows));
+      expect(fn.bottlenecks).toEqual(bottlenecksForPoint(manifest, point, rows, fn.variants));
     }
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       Architectures: [arch.name],
@@ -67,6 +69,31 @@ describe('bundle budget', () => {
     expect(fn.estimatedBundleBytes).toBeGreaterThan(2 ** 20);
     const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('over the 1 MiB budget'));
     expect(errors).toHaveLength(1);
+  });
+
+  it('a point carries the decoders of the bottlenecks its rows use, and counts them in its bundle', () => {
+    const manifest = readManifest(TINY);
+    const b = manifest.bottlenecks?.[0];
+    expect(b).toBeDefined();
+    if (!b) return;
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'JmdcBottleneck');
+    const plain = [{ point: b.point, variant: b.variant }];
+    const withBn = new PartitionFunction(stack, 'With', {
+      modelDir: TINY,
+      point: b.point,
+      profileRows: [...plain, { point: b.point, variant: b.variant, bottleneck: true }],
+    });
+    const without = new PartitionFunction(stack, 'Without', { modelDir: TINY, point: b.point, profileRows: plain });
+    expect(withBn.bottlenecks).toEqual([b.id]);
+    expect(without.bottlenecks).toEqual([]);
+    expect(withBn.estimatedBundleBytes - without.estimatedBundleBytes).toBe(b.decoder.bytes);
+    const template = Template.fromStack(stack);
+    for (const ids of [b.id, '']) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ JMDC_POINT: String(b.point), JMDC_BOTTLENECKS: ids }) },
+      });
+    }
   });
 
   it('without a profile every variant is served', () => {

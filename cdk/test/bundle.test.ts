@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
-import { modelFilesForPoint, readProfileRows, variantsForPoint } from '@jmdc/functions/modelFiles';
+import { bottlenecksForPoint, modelFilesForPoint, readProfileRows, variantsForPoint } from '@jmdc/functions/modelFiles';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionSources, readManifest } from '../lib/partition-function.js';
 
@@ -44,6 +44,7 @@ function walk(dir: string): string[] {
 interface Bundle {
   point: number;
   variants: string;
+  bottlenecks: string;
   dir: string;
   files: string[];
   bytes: number;
@@ -92,7 +93,8 @@ describe.each(MODELS)('function bundles of $name', ({ name, dir: modelDir }) => 
       const dir = join(outdir, `asset.${String(props.Code.S3Key).replace(/\.zip$/, '')}`);
       const files = walk(dir).map((f) => relative(dir, f));
       const bytes = files.reduce((s, f) => s + statSync(join(dir, f)).size, 0);
-      bundles.set(point, { point, variants: props.Environment.Variables.JMDC_VARIANTS, dir, files, bytes });
+      const env = props.Environment.Variables;
+      bundles.set(point, { point, variants: env.JMDC_VARIANTS, bottlenecks: env.JMDC_BOTTLENECKS, dir, files, bytes });
     }
     const sizes = [...bundles.values()].map((b) => `point ${b.point}: ${(b.bytes / 2 ** 20).toFixed(2)} MiB`);
     console.log(`[bundle.test] ${name} unzipped bundle sizes: ${sizes.join(', ')}`);
@@ -126,12 +128,17 @@ describe.each(MODELS)('function bundles of $name', ({ name, dir: modelDir }) => 
     expect([...packages].sort()).toEqual(['onnxruntime-common', 'onnxruntime-node']);
   });
 
-  it.each(points)('point %i: exactly the model files of the variants its profile rows use', (p) => {
+  it.each(points)('point %i: exactly the model files of the variants and bottlenecks its profile rows use', (p) => {
     const b = bundles.get(p)!;
-    const variants = variantsForPoint(manifest, p, readProfileRows(modelDir));
+    const rows = readProfileRows(modelDir);
+    const variants = variantsForPoint(manifest, p, rows);
+    const bottlenecks = bottlenecksForPoint(manifest, p, rows, variants);
     expect(b.variants).toBe(variants.join(','));
+    expect(b.bottlenecks).toBe(bottlenecks.join(','));
     const model = b.files.filter((f) => f.startsWith(`model${sep}`)).map((f) => f.slice('model/'.length));
-    expect(model.sort()).toEqual(modelFilesForPoint(manifest, p, variants).sort());
+    expect(model.sort()).toEqual(modelFilesForPoint(manifest, p, variants, bottlenecks).sort());
+    // decoders only: an encoder runs on the device
+    expect(model.filter((f) => f.endsWith('.enc.onnx'))).toEqual([]);
     const other = b.files.filter((f) => !f.startsWith(`model${sep}`) && !f.startsWith(`node_modules${sep}`));
     expect(other).toEqual(['index.mjs']);
   });

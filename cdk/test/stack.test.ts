@@ -74,8 +74,12 @@ describe('JmdcStack template (tiny fixture, every point)', () => {
             JMDC_THREADS: p === 0 ? '2' : '1',
             JMDC_MAX_BATCH: '64',
             JMDC_MAX_PAYLOAD_BYTES: String(6 * 1024 * 1024),
-            // the tiny fixture has no profile: every variant
+            // the tiny fixture has no profile: every variant, every bottleneck of the point
             JMDC_VARIANTS: manifest.variants.map((v) => v.id).join(','),
+            JMDC_BOTTLENECKS: (manifest.bottlenecks ?? [])
+              .filter((b) => b.point === p)
+              .map((b) => b.id)
+              .join(','),
           }),
         },
       });
