@@ -1,6 +1,7 @@
 /**
  * `jmdc calibrate`: times the head of every variant up to every partition point (and every whole
- * network) on this device, and stores the medians in the state file the SDK and `jmdc plan` read.
+ * network, and the encoder of every learned bottleneck) on this device, and stores the medians in the
+ * state file the SDK and `jmdc plan` read.
  */
 import { deviceName, measureHeads } from '../client/calibrate.js';
 import { defaultStatePath, readState, STATE_VERSION, writeState } from '../estimators/stateFile.js';
@@ -105,6 +106,9 @@ export async function run(argv: string[]): Promise<number> {
       const sp = cal.spread?.headMs[v.id] ?? [];
       const heads = (cal.headMs[v.id] ?? []).map((ms, i) => `p${i + 1} ${ms.toFixed(3)} ${pct(sp[i])}`).join('  ');
       console.log(`${v.id}: ${heads}  whole ${(cal.fullMs[v.id] ?? 0).toFixed(3)} ${pct(cal.spread?.fullMs[v.id])} ms`);
+    }
+    for (const [id, ms] of Object.entries(cal.bottleneckMs ?? {})) {
+      console.log(`bottleneck ${id}: encoder ${ms.toFixed(3)} ${pct(cal.spread?.bottleneckMs?.[id])} ms`);
     }
     console.log(
       `medians of ${cal.repetitions} interleaved rounds (spread: interquartile range / median), measurement ${cal.attempts} of at most ${extra.attempts ?? 3}`,

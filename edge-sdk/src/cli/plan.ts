@@ -72,6 +72,7 @@ function table(options: PlanOption[]): string {
     'keep',
     'bits',
     'coder',
+    'bn',
     'total ms',
     'edge',
     'encode',
@@ -93,6 +94,8 @@ function table(options: PlanOption[]): string {
       String(d.keep),
       String(d.bits),
       d.coder,
+      // a split through the variant's learned bottleneck at the point
+      d.bottleneck ? 'yes' : '-',
       fmt(p.totalMs),
       fmt(p.edgeMs),
       fmt(p.encodeMs),
