@@ -61,10 +61,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function client(transport: 'url' | 'invoke'): Promise<JmdcClient> {
+async function client(transport: 'url' | 'invoke', profile = tinyProfile()): Promise<JmdcClient> {
   const c = await JmdcClient.create({
     model: TINY_MODEL_DIR,
-    profile: tinyProfile(),
+    profile,
     endpoints: endpointsFile,
     transport,
     region: REGION,
@@ -102,6 +102,45 @@ describe('SDK -> shaping proxy -> local cloud -> bundle, on the tiny model', () 
     expect(results.map((r) => r.classes[0])).toEqual(whole);
     expect(cloud.stats().invocations - before).toBeGreaterThanOrEqual(IMAGES);
     expect(proxy.stats().bytesUp).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a learned bottleneck: the device sends the code, the bundle of point 2 runs its decoder, classes of the chain', async () => {
+    const b = manifest.bottlenecks?.find((x) => x.point === 2 && x.variant === 0);
+    expect(b, 'the tiny fixture has a bottleneck at point 2 of r000').toBeDefined();
+    if (!b) return;
+    // head -> encoder -> decoder -> tail, uncompressed, run here
+    const runner = new ModelRunner(model, new OrtBackend({ intraOpThreads: 1 }));
+    const chain: number[] = [];
+    for (const img of images) {
+      const head = await runner.head(0, 2, preprocess(manifest, img, 1), 1, { bottleneck: true });
+      chain.push(argmaxRows(await runner.tail(0, 2, head.features, 1, { bottleneck: true }), 10)[0] as number);
+    }
+    await runner.close();
+    const profile = tinyProfile();
+    // beats every other row: 40 bytes at point 2
+    profile.rows.push({
+      point: 2,
+      variant: 0,
+      keep: 1,
+      bits: 8,
+      coder: 'none',
+      bottleneck: true,
+      valAccuracy: 0.91,
+      testAccuracy: 0.91,
+      meanPayloadBytes: 40,
+      float32FeatureBytes: 0,
+      headMacs: 0,
+      tailMacs: 0,
+    });
+    profile.timings.bottleneckMs = { [b.id]: { encoderMs: 0.1, decoderMs: 0.1 } };
+    const c = await client('url', profile);
+    const results: ClassifyResult[] = [];
+    for (const img of images) results.push(await c.classify(img));
+    for (const r of results) {
+      expect(r.fallback).toBe(false);
+      expect(r.decision).toMatchObject({ kind: 'split', point: 2, bottleneck: true });
+    }
+    expect(results.map((r) => r.classes[0])).toEqual(chain);
   }, 120_000);
 
   it('tracks an RTT step on the emulated link and moves to the device within a few requests; predicts the warm link', async () => {
