@@ -279,8 +279,8 @@ export class TailHandler {
     const { header } = decoded;
     const variant: Variant = findVariant(this.model.manifest, header.variant);
     // a flagged frame matched a bottleneck layout: the payload is that bottleneck's code
-    const code = decoded.kind === 'features' && isBottleneck(header) ? this.codes.get(variant.id) : undefined;
-    if (decoded.kind === 'features' && isBottleneck(header) && !code) {
+    const code = decoded.kind === 'features' && header.bottleneck ? this.codes.get(variant.id) : undefined;
+    if (decoded.kind === 'features' && header.bottleneck && !code) {
       throw new JmdcError(ErrorCodes.UNKNOWN_VARIANT, `no bottleneck of variant ${variant.id} at point ${this.point}`, {
         variant: variant.id,
       });
@@ -385,11 +385,6 @@ function layoutsFor(
     layouts.push({ kind: 'features', variant: b.variant, bottleneck: true, dims: b.codeShape });
   }
   return layouts;
-}
-
-/** Whether a decoded header carries the bottleneck flag (absent in frames that cannot carry it). */
-function isBottleneck(header: DecodedPayload['header']): boolean {
-  return (header as { bottleneck?: boolean }).bottleneck === true;
 }
 
 /**

@@ -470,7 +470,7 @@ export class JmdcClient {
           bits: decision.bits,
           coder: (FEATURE_CODERS.has(decision.coder) ? decision.coder : 'auto') as CoderId | 'auto',
           quantScope: decision.quantScope ?? 'channel',
-          ...(bottleneck ? { bottleneck: true } : {}),
+          bottleneck,
         },
       );
       call.encodeMs = performance.now() - t;

@@ -162,7 +162,7 @@ export class Evaluator {
             bits: s.bits,
             coder: s.coder,
             quantScope: s.quantScope ?? 'channel',
-            ...(bn ? { bottleneck: true } : {}),
+            bottleneck: bn !== undefined,
           },
         );
         const t1 = performance.now();
