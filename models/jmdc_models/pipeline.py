@@ -17,7 +17,7 @@ import time
 import torch
 
 from . import data as data_mod
-from .bottleneck import add_bottlenecks, parse_points
+from .bottleneck import add_bottlenecks
 from .export import export_variant, variant_id, write_golden, write_manifest
 from .net import CFGS, Net, block_widths
 from .splits import write_splits
@@ -29,15 +29,16 @@ CONFIGS = {
         "id": "fmnist-vgg16", "dataset": "fashion-mnist", "cfg": "vgg16", "width": 0.5,
         "subset": None, "epochs": 12, "caEpochs": 3, "pruneEpochs": 6, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.1, "batch": 128, "ratios": [0.0, 0.25, 0.5, 0.75], "controlRatio": 0.5,
-        "compressProb": 0.8, "maxBatches": None, "golden": 8, "bottlenecks": "1:4,2:8", "bottleneckEpochs": 1,
-        "bottleneckLr": 3e-3,
+        "compressProb": 0.8, "maxBatches": None, "golden": 8,
+        # point:channels:epochs of each learned bottleneck of r000
+        "bottlenecks": ["1:8:2", "2:8:1"], "bottleneckLr": 3e-3, "bottleneckRecon": 1.0,
     },
     "tiny": {
         "id": "tiny-vgg11", "dataset": "fashion-mnist", "cfg": "vgg11", "width": 0.0625,
         "subset": [512, 256, 256], "epochs": 1, "caEpochs": 1, "pruneEpochs": 1, "distill": True, "controlEpochs": 1,
         "lr": 0.05, "polar": 0.05, "batch": 64, "ratios": [0.0, 0.5], "controlRatio": 0.5,
-        "compressProb": 0.8, "maxBatches": 4, "golden": 4, "bottlenecks": "1:2,2:4", "bottleneckEpochs": 1,
-        "bottleneckLr": 3e-3,
+        "compressProb": 0.8, "maxBatches": 4, "golden": 4, "bottlenecks": ["1:2:1", "2:4:1"],
+        "bottleneckLr": 3e-3, "bottleneckRecon": 1.0,
     },
 }
 
@@ -234,11 +235,14 @@ def main(argv: list[str] | None = None) -> int:
                      test_count=len(ds.test_x) if cfg["subset"] else None)
     # 6. learned bottlenecks of the unpruned variant (trained on the exported blocks, which stay frozen)
     if cfg.get("bottlenecks"):
-        seed_all(args.seed + 3)
-        bneck = add_bottlenecks(out, parse_points(cfg["bottlenecks"]), epochs=cfg["bottleneckEpochs"],
-                                lr=cfg["bottleneckLr"], max_batches=mb, seed=args.seed, data_dir=args.data)
-        report["bottlenecks"] = bneck
-        manifest["hash"] = bneck["hash"]
+        runs = []
+        for spec in cfg["bottlenecks"]:
+            point, channels, epochs = (int(x) for x in spec.split(":"))
+            runs.append(add_bottlenecks(out, [(point, channels)], epochs=epochs, lr=cfg["bottleneckLr"],
+                                        recon=cfg["bottleneckRecon"], max_batches=mb, seed=args.seed,
+                                        data_dir=args.data))
+        report["bottlenecks"] = {"runs": runs, "hash": runs[-1]["hash"]}
+        manifest["hash"] = runs[-1]["hash"]
     report["variants"] = [{"ratio": v["ratio"], "accuracy": v["accuracy"],
                            "blocks": [{k: e[k] for k in ("block", "macs", "params", "bytes")} for e in v["files"]]}
                           for v in variants]
