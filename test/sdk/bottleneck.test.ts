@@ -113,7 +113,9 @@ describe('JmdcClient through a learned bottleneck (tiny model, real ORT)', () =>
 
   it('calibrate times the encoders of the manifest’s bottlenecks, and the plan uses it', async () => {
     const c = await client();
-    const cal = await c.calibrate({ repetitions: 3, maxRepetitions: 5, warmup: 1, targetSpread: 10 });
+    // few rounds, and no consistency check between heads (a loaded machine may reorder them): the
+    // encoders' timings are under test here
+    const cal = await c.calibrate({ repetitions: 3, maxRepetitions: 5, warmup: 1, targetSpread: 10, tolerance: 1000 });
     const ids = (cloud.model.manifest.bottlenecks ?? []).map((b) => b.id);
     expect(Object.keys(cal.bottleneckMs ?? {}).sort()).toEqual([...ids].sort());
     const enc = cal.bottleneckMs?.[bottleneck.id] as number;
