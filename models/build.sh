@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash models/setup-venv.sh
 (cd models && ../.venv-models/bin/python -m jmdc_models.pipeline --config full "$@")
-# the shipped profile uses the first 2,000 val and 2,000 test images (the whole splits take ~3.5 h on 2 cores)
-npm run profile -- --model fmnist-vgg16 --limit 2000 --threads 2 --fresh
+# the shipped profile: the grid on the first 1,000 val and 1,000 test images (the whole splits would take hours
+# on 2 cores), then --confirm re-measures the rows the planner can pick on all 5,000 val and 10,000 test images
+npm run profile -- --model fmnist-vgg16 --limit 1000 --threads 2 --fresh --confirm \
+  --keeps 1,0.5,0.25 --bits 8,4,2 --tensor-bits 4,2,1

@@ -31,7 +31,7 @@ CONFIGS = {
         "lr": 0.05, "polar": 0.1, "batch": 128, "ratios": [0.0, 0.25, 0.5, 0.75], "controlRatio": 0.5,
         "compressProb": 0.8, "maxBatches": None, "golden": 8,
         # point:channels:epochs of each learned bottleneck of r000
-        "bottlenecks": ["1:8:2", "2:8:1"], "bottleneckLr": 3e-3, "bottleneckRecon": 1.0,
+        "bottlenecks": ["1:8:2", "2:16:1"], "bottleneckLr": 3e-3, "bottleneckRecon": 1.0,
     },
     "tiny": {
         "id": "tiny-vgg11", "dataset": "fashion-mnist", "cfg": "vgg11", "width": 0.0625,
