@@ -22,12 +22,13 @@ import { loadSplit } from './dataset.js';
 import { Evaluator, float32FeatureBytes, type HeadCache, type SettingResult } from './evaluate.js';
 
 export const usage = `usage: npm run profile -- --model ID [--limit N] [--keeps 1,0.75,...] [--bits 8,6,...] [--tensor-bits 4,3,2,1]
-                    [--bottlenecks all|none|ID,...] [--bottleneck-bits 8,6,4,3,2,1] [--confirm] [--threads T] [--out FILE] [--fresh]
+                    [--bottlenecks all|none|ID,...] [--bottleneck-bits 8,6,4,3,2,1] [--confirm] [--timings-only] [--threads T] [--out FILE] [--fresh]
   --bits: 1..8 (default 8,6,4,3,2).
   --tensor-bits: the bit widths also evaluated with one quantization range per item (quantScope tensor), for
     the plain rows and the bottleneck rows alike (default 4,3,2,1).
   --bottlenecks: the learned bottlenecks of the manifest to evaluate (default all): rows with bottleneck: true
     at their point and variant, over --keeps x --bottleneck-bits (default: --bits plus 1).
+  --timings-only: measure the reference timings of an existing profile.json again and keep its rows.
   --confirm: after the grid, the rows the planner can pick under its default floor (per point, variant and
     bottleneck the smallest row that meets the full model's whole-split validation accuracy - 1 point) are
     re-measured on the whole val and test splits (\`confirmed: true\`); fullModel becomes the whole-split value.
@@ -51,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     out: { type: 'string' },
     fresh: { type: 'boolean' },
     confirm: { type: 'boolean' },
+    'timings-only': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -80,6 +82,19 @@ export async function run(argv: string[]): Promise<number> {
   const P = manifest.points.length;
   const variants = manifest.variants.map((v) => v.pruneRatio);
   const bottlenecks = selectBottlenecks(manifest.bottlenecks ?? [], f.bottlenecks ?? 'all');
+  if (f['timings-only']) {
+    // the rows stay; only the reference timings are measured again (in a fresh process, on a quiet machine)
+    if (!existsSync(outPath)) throw new UsageError(`--timings-only: no profile at ${outPath}`);
+    const existing = JSON.parse(readFileSync(outPath, 'utf8')) as { hash?: string; timings?: Record<string, unknown> };
+    if (existing.hash !== manifest.hash) throw new UsageError(`--timings-only: ${outPath} is for another model build`);
+    const timings = await measureTimings(val, variants, P, bottlenecks);
+    const doc = { ...existing, timings: { ...existing.timings, ...timings } };
+    writeFileSync(`${outPath}.tmp`, `${JSON.stringify(doc, null, 1)}\n`);
+    renameSync(`${outPath}.tmp`, outPath);
+    await val.runner.close();
+    process.stderr.write(`wrote the timings of ${outPath}\n`);
+    return 0;
+  }
   const macs = (v: number, from: number, to: number) =>
     findVariant(manifest, v)
       .blocks.filter((b) => b.block >= from && b.block <= to)
