@@ -9,4 +9,4 @@ bash models/setup-venv.sh
 # the shipped profile: the grid on the first 1,000 val and 1,000 test images (the whole splits would take hours
 # on 2 cores), then --confirm re-measures the rows the planner can pick on all 5,000 val and 10,000 test images
 npm run profile -- --model fmnist-vgg16 --limit 1000 --threads 2 --fresh --confirm \
-  --keeps 1,0.5,0.25 --bits 8,4,2 --tensor-bits 4,2,1
+  --keeps 1,0.5,0.25 --bits 8,6,4,2 --tensor-bits 4,2,1

@@ -161,11 +161,15 @@ describe('model files stay inside the model folder', () => {
   });
 
   it('never takes a path from a request: a payload naming a model id like a path gets 409 JMDC_ERR_MODEL_MISMATCH', async () => {
+    // version 1 frames carry the model id (version 2 frames carry none: the function knows its model)
     const { manifest: mf } = loadModel(TINY);
     const tail = await createTailHandler({ point: 0, modelDir: TINY, threads: 1, log: () => {} });
     try {
       for (const id of ['../../etc/passwd', '/var/task/model', `${mf.id}/../${mf.id}`]) {
-        const bytes = encodeRaw(new Uint8Array(28 * 28), [1, 28, 28], 1, { model: { id, hash: mf.hash } });
+        const bytes = encodeRaw(new Uint8Array(28 * 28), [1, 28, 28], 1, {
+          model: { id, hash: mf.hash },
+          frameVersion: 1,
+        });
         const res = (await tail.handle({ payload: Buffer.from(bytes).toString('base64') })) as {
           statusCode: number;
           error?: { code: string };

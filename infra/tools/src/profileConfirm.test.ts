@@ -83,4 +83,21 @@ describe('confirmPickable', () => {
       [0.95, 0.94],
     ]);
   });
+
+  it('a second run measures only unconfirmed rows smaller than the accepted one', async () => {
+    const rows = [
+      row({ keep: 1, bits: 2, meanPayloadBytes: 120, confirmed: true, valAccuracy: 0.945 }),
+      row({ keep: 0.5, bits: 2, meanPayloadBytes: 80, confirmed: true, valAccuracy: 0.935 }),
+      row({ keep: 1, bits: 6, meanPayloadBytes: 300 }),
+      row({ keep: 0.25, bits: 6, meanPayloadBytes: 100 }),
+    ];
+    const calls: string[] = [];
+    const val = fakeEvaluator(5000, 0.95, { 'p2 v0 0.25 6': 0.941 }, calls);
+    const test = fakeEvaluator(10000, 0.94, { 'p2 v0 0.25 6': 0.93 }, []);
+    const res = await confirmPickable(rows, val, test, 0.01, () => {});
+    expect(calls.filter((c) => c.startsWith('p'))).toEqual(['p2 v0 0.25 6']);
+    expect(res).toMatchObject({ evaluated: 1, accepted: 1 });
+    expect(rows[3]).toMatchObject({ confirmed: true, valAccuracy: 0.941, testAccuracy: 0.93 });
+    expect(rows[2]?.confirmed).toBeUndefined();
+  });
 });

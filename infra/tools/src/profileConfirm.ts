@@ -8,7 +8,8 @@
  * ascending bytes and evaluated on the whole validation split until one meets the floor there; it gets its
  * whole-split val and test accuracy. The rows before it get their whole-split val accuracy (below the floor,
  * so the planner no longer picks them). The floor is the SDK's default: the full model's accuracy on the
- * whole validation split minus one point. Rows measured this way carry `confirmed: true`.
+ * whole validation split minus one point. Rows measured this way carry `confirmed: true`; a later run (a
+ * profile resumed with more settings) measures only unconfirmed rows smaller than a group's accepted one.
  */
 import type { Evaluator } from './evaluate.js';
 
@@ -53,8 +54,13 @@ export async function confirmPickable(
   let evaluated = 0;
   let accepted = 0;
   for (const group of groups.values()) {
+    // rows confirmed by an earlier run keep their whole-split values; only smaller unconfirmed rows can
+    // still beat the group's accepted row
+    const acceptedBytes = Math.min(
+      ...group.filter((r) => r.confirmed && r.valAccuracy >= floor).map((r) => r.meanPayloadBytes),
+    );
     const candidates = group
-      .filter((r) => r.valAccuracy >= floor)
+      .filter((r) => !r.confirmed && r.valAccuracy >= floor && r.meanPayloadBytes < acceptedBytes)
       .sort((a, b) => a.meanPayloadBytes - b.meanPayloadBytes);
     if (candidates.length === 0) continue;
     const first = candidates[0];
