@@ -96,7 +96,7 @@ describe('confirmPickable', () => {
     const test = fakeEvaluator(10000, 0.94, { 'p2 v0 0.25 6': 0.93 }, []);
     const res = await confirmPickable(rows, val, test, 0.01, () => {});
     expect(calls.filter((c) => c.startsWith('p'))).toEqual(['p2 v0 0.25 6']);
-    expect(res).toMatchObject({ evaluated: 1, accepted: 1 });
+    expect(res).toMatchObject({ evaluated: 3, accepted: 2 });
     expect(rows[3]).toMatchObject({ confirmed: true, valAccuracy: 0.941, testAccuracy: 0.93 });
     expect(rows[2]?.confirmed).toBeUndefined();
   });

@@ -30,7 +30,7 @@ export interface ConfirmableRow {
 export interface ConfirmResult {
   fullModel: { val: number; test: number };
   floor: number;
-  /** Rows evaluated on the whole validation split, and how many of them met the floor there. */
+  /** Rows of the profile measured on the whole validation split, and how many of them met the floor there. */
   evaluated: number;
   accepted: number;
 }
@@ -51,8 +51,6 @@ export async function confirmPickable(
     const k = `${r.kind}/${r.point}/${r.variant}/${r.bottleneck ? 'bn' : ''}`;
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  let evaluated = 0;
-  let accepted = 0;
   for (const group of groups.values()) {
     // rows confirmed by an earlier run keep their whole-split values; only smaller unconfirmed rows can
     // still beat the group's accepted row
@@ -87,14 +85,12 @@ export async function confirmPickable(
     const headVal = kind === 'split' ? await val.heads(variant, point, { bottleneck }) : undefined;
     for (const r of candidates) {
       const acc = await measure(val, r, headVal);
-      evaluated++;
       r.valAccuracy = acc;
       r.confirmed = true;
       const label = `${kind} p${point} v${variant}${bottleneck ? ' bottleneck' : ''} keep ${r.keep} b${r.bits} ${r.quantScope}`;
       if (acc >= floor) {
         const headTest = kind === 'split' ? await test.heads(variant, point, { bottleneck }) : undefined;
         r.testAccuracy = await measure(test, r, headTest);
-        accepted++;
         log(
           `confirm: ${label}: val ${acc.toFixed(4)} test ${r.testAccuracy.toFixed(4)} (${r.meanPayloadBytes.toFixed(1)} B)`,
         );
@@ -103,5 +99,11 @@ export async function confirmPickable(
       log(`confirm: ${label}: val ${acc.toFixed(4)} below the floor, next`);
     }
   }
-  return { fullModel, floor, evaluated, accepted };
+  // counted over every row, so a resumed run reports what the profile holds, not only what it added
+  return {
+    fullModel,
+    floor,
+    evaluated: rows.filter((r) => r.confirmed).length,
+    accepted: rows.filter((r) => r.confirmed && r.valAccuracy >= floor).length,
+  };
 }
