@@ -125,14 +125,16 @@ describe('SDK -> shaping proxy -> local cloud -> bundle, on the tiny model', () 
       bits: 8,
       coder: 'none',
       bottleneck: true,
-      valAccuracy: 0.91,
-      testAccuracy: 0.91,
+      valAccuracy: 0.92,
+      testAccuracy: 0.92,
       meanPayloadBytes: 40,
       float32FeatureBytes: 0,
       headMacs: 0,
       tailMacs: 0,
     });
     profile.timings.bottleneckMs = { [b.id]: { encoderMs: 0.1, decoderMs: 0.1 } };
+    // every other row below any accuracy floor, so the choice does not hang on this machine's live timings
+    for (const r of profile.rows) if (!r.bottleneck) r.valAccuracy = Math.min(r.valAccuracy, 0.05);
     const c = await client('url', profile);
     const results: ClassifyResult[] = [];
     for (const img of images) results.push(await c.classify(img));
