@@ -193,70 +193,15 @@ export async function run(argv: string[]): Promise<number> {
     tick(++count);
   }
 
-  // the split grid; settings with the same effective k (small maps) are evaluated once
-  for (const v of variants) {
-    for (let p = 1; p <= P; p++) {
-      const todo = grid.filter((s) => !done.has(key({ kind: 'split', point: p, variant: v, ...s })));
-      if (todo.length === 0) continue;
-      const [hv, ht]: [HeadCache, HeadCache] = [await val.heads(v, p), await test.heads(v, p)];
-      const hw = hv.dims[1] * hv.dims[2];
-      const memo = new Map<string, [SettingResult, SettingResult]>();
-      for (const { keep, bits, quantScope } of todo) {
-        const k = Math.max(1, Math.ceil(keep * hw));
-        const mk = `${k}/${bits}/${quantScope}`;
-        let res = memo.get(mk);
-        if (!res) {
-          const s = {
-            kind: 'split' as const,
-            point: p,
-            variant: v,
-            keep,
-            bits,
-            coder: 'auto' as const,
-            fill: 'stored' as const,
-            quantScope,
-          };
-          res = [await val.split(hv, s), await test.split(ht, s)];
-          memo.set(mk, res);
-          encodeMs.push(...res[0].encodeMs);
-          decodeMs.push(...res[0].decodeMs);
-        }
-        rows.push({
-          kind: 'split',
-          point: p,
-          variant: v,
-          keep,
-          keepCount: k,
-          bits,
-          coder: dominant(res[0].coders),
-          quantScope,
-          valAccuracy: res[0].accuracy,
-          testAccuracy: res[1].accuracy,
-          meanPayloadBytes: res[0].meanPayloadBytes,
-          float32FeatureBytes: float32FeatureBytes(val.model, p),
-          headMacs: macs(v, 1, p),
-          tailMacs: macs(v, p + 1, P + 1),
-        });
-        tick(
-          ++count,
-          `p${p} r${v} keep ${keep} b${bits} ${quantScope} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`,
-        );
-      }
-      savePartial();
-    }
-  }
-
-  // the learned bottlenecks: the code of the bottleneck is sent instead of the point's features
-  for (const b of bottlenecks) {
-    const v = b.variant;
-    const p = b.point;
-    const todo = bottleneckGrid.filter(
-      (s) => !done.has(key({ kind: 'split', point: p, variant: v, bottleneck: true, ...s })),
-    );
-    if (todo.length === 0) continue;
+  // one (variant, point) group, through the variant's learned bottleneck when `b` is given (its code is sent
+  // instead of the point's features); settings with the same effective k (small maps) are evaluated once
+  const profileGroup = async (v: number, p: number, settings: typeof grid, b?: Bottleneck) => {
+    const bottleneck = b !== undefined;
+    const todo = settings.filter((s) => !done.has(key({ kind: 'split', point: p, variant: v, bottleneck, ...s })));
+    if (todo.length === 0) return;
     const [hv, ht]: [HeadCache, HeadCache] = [
-      await val.heads(v, p, { bottleneck: true }),
-      await test.heads(v, p, { bottleneck: true }),
+      await val.heads(v, p, { bottleneck }),
+      await test.heads(v, p, { bottleneck }),
     ];
     const hw = hv.dims[1] * hv.dims[2];
     const memo = new Map<string, [SettingResult, SettingResult]>();
@@ -274,10 +219,12 @@ export async function run(argv: string[]): Promise<number> {
           coder: 'auto' as const,
           fill: 'stored' as const,
           quantScope,
-          bottleneck: true,
+          bottleneck,
         };
         res = [await val.split(hv, s), await test.split(ht, s)];
         memo.set(mk, res);
+        encodeMs.push(...res[0].encodeMs);
+        decodeMs.push(...res[0].decodeMs);
       }
       rows.push({
         kind: 'split',
@@ -288,22 +235,25 @@ export async function run(argv: string[]): Promise<number> {
         bits,
         coder: dominant(res[0].coders),
         quantScope,
-        bottleneck: true,
+        ...(bottleneck ? { bottleneck: true } : {}),
         valAccuracy: res[0].accuracy,
         testAccuracy: res[1].accuracy,
         meanPayloadBytes: res[0].meanPayloadBytes,
         // the unpruned model's features at the point, as for every row, so compression ratios compare
         float32FeatureBytes: float32FeatureBytes(val.model, p),
-        headMacs: macs(v, 1, p) + b.encoder.macs,
-        tailMacs: macs(v, p + 1, P + 1) + b.decoder.macs,
+        headMacs: macs(v, 1, p) + (b?.encoder.macs ?? 0),
+        tailMacs: macs(v, p + 1, P + 1) + (b?.decoder.macs ?? 0),
       });
+      const label = b ? b.id : `p${p} r${v}`;
       tick(
         ++count,
-        `${b.id} keep ${keep} b${bits} ${quantScope} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`,
+        `${label} keep ${keep} b${bits} ${quantScope} val ${res[0].accuracy.toFixed(4)} ${res[0].meanPayloadBytes.toFixed(0)} B`,
       );
     }
     savePartial();
-  }
+  };
+  for (const v of variants) for (let p = 1; p <= P; p++) await profileGroup(v, p, grid);
+  for (const b of bottlenecks) await profileGroup(b.variant, b.point, bottleneckGrid, b);
 
   // the fill value at dropped positions: stored per-channel values vs zeros, on val
   const fillComparison = [];
