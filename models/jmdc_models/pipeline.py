@@ -2,6 +2,7 @@
 
     python -m jmdc_models.pipeline --config full   # the shipped fmnist-vgg16 (see models/README.md)
     python -m jmdc_models.pipeline --config tiny --out /tmp/tiny   # seconds; CI runs this
+    python -m jmdc_models.pipeline --device cuda                    # training on a GPU (export stays on the CPU)
 
 Each phase writes a checkpoint under --work; a rerun resumes from the last finished phase.
 """
@@ -17,12 +18,11 @@ import time
 import torch
 
 from . import data as data_mod
-from .bottleneck import add_bottlenecks
 from .export import export_variant, variant_id, write_golden, write_manifest
 from .net import CFGS, Net, block_widths
 from .splits import write_splits
 from .prune import gate_spread, keep_indices, prune, rank_scores
-from .train import accuracy, mean_gates, recalibrate_bn, seed_all, train_epochs
+from .train import accuracy, mean_gates, recalibrate_bn, resolve_device, seed_all, to_input, train_epochs
 
 CONFIGS = {
     "full": {
@@ -70,23 +70,64 @@ def save(net: Net, path: str, extra: dict | None = None) -> None:
     torch.save({"spec": net.spec(), "state": net.state_dict(), "extra": extra or {}}, path)
 
 
-def load(path: str) -> tuple[Net, dict]:
-    ck = torch.load(path, weights_only=False)
+def load(path: str, device: torch.device | str = "cpu") -> tuple[Net, dict]:
+    ck = torch.load(path, weights_only=False, map_location="cpu")
     net = Net.from_spec(ck["spec"])
     net.load_state_dict(ck["state"])
-    return net.to(memory_format=torch.channels_last), ck["extra"]
+    return net.to(device, memory_format=torch.channels_last), ck["extra"]
 
 
 @torch.no_grad()
 def init_fills(net: Net, ds, n: int = 2000) -> None:
     """Start each point's fill value at the per-channel mean of its features over training images."""
-    from .data import normalize
-
     net.eval()
-    x = normalize(ds.train_x[:n], ds.norm)
+    x = to_input(ds.train_x[:n], ds.norm, net.fills[0].device)
     for i, b in enumerate(net.blocks):
         x, _ = b(x)
         net.fills[i].copy_(x.mean(dim=(0, 2, 3)))
+
+
+def train_base(cfg: dict, ds, seed: int, device: torch.device | str = "cpu", label: str = "base") -> tuple[Net, dict]:
+    """Phase 1: the base network of `cfg` trained from seed `seed` with the config's polarization strength."""
+    seed_all(seed)
+    widths = block_widths(CFGS[cfg["cfg"]], cfg["width"])
+    base = Net(widths, ds.input_shape[0], len(ds.classes)).to(device, memory_format=torch.channels_last)
+    log(f"{label}: {cfg['cfg']} width {cfg['width']} widths {widths}, polar {cfg['polar']}, "
+        f"{sum(p.numel() for p in base.parameters()) / 1e6:.2f} M params, on {device}")
+    t0 = time.time()
+    hist = train_epochs(base, ds.train_x, ds.train_y, ds.norm, epochs=cfg["epochs"], lr=cfg["lr"],
+                        batch_size=cfg["batch"], polar=cfg["polar"], label=label, max_batches=cfg["maxBatches"])
+    val = accuracy(base, ds.val_x, ds.val_y, ds.norm)
+    seconds = time.time() - t0
+    log(f"{label}: val {val:.4f}, {seconds:.0f} s ({sum(h['seconds'] for h in hist) / len(hist):.1f} s/epoch)")
+    return base, {"history": hist, "valAcc": val, "seconds": seconds}
+
+
+CONTROL_METHODS = ("attention", "l1", "random")
+
+
+def control(base: Net, gates: list[torch.Tensor], ds, cfg: dict, seed: int, label: str = "control",
+            on_row=None) -> list[dict]:
+    """Phase 2: attention vs L1 vs random ranking at `controlRatio`, each pruned from `base`, BN re-estimated,
+    validation accuracy before and after the same `controlEpochs` fine-tune. `on_row(rows)` after each method."""
+    rows = []
+    for method in CONTROL_METHODS:
+        t0 = time.time()
+        seed_all(seed)
+        small = prune(base, keep_indices(rank_scores(base, method, gates, seed=seed), cfg["controlRatio"]))
+        small = small.to(memory_format=torch.channels_last)
+        recalibrate_bn(small, ds.train_x, ds.norm)
+        before = accuracy(small, ds.val_x, ds.val_y, ds.norm)
+        seed_all(seed)
+        train_epochs(small, ds.train_x, ds.train_y, ds.norm, epochs=cfg["controlEpochs"], lr=cfg["lr"] / 2,
+                     batch_size=cfg["batch"], label=f"{label} {method}", max_batches=cfg["maxBatches"])
+        after = accuracy(small, ds.val_x, ds.val_y, ds.norm)
+        rows.append({"method": method, "ratio": cfg["controlRatio"], "valBefore": before, "valAfter": after,
+                     "seconds": time.time() - t0})
+        log(f"{label} {method}: val before fine-tune {before:.4f}, after {after:.4f}")
+        if on_row is not None:
+            on_row(rows)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, help="override the base training epochs")
     ap.add_argument("--id", help="override the model id")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                    help="training/evaluation device (auto = cuda when available); export stays on the CPU")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
     args = ap.parse_args(argv)
@@ -118,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(work, exist_ok=True)
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(args.threads)
+    dev = resolve_device(args.device)
     seed_all(args.seed)
     t_start = time.time()
     report: dict = {"config": cfg, "phases": {}}
@@ -139,47 +183,28 @@ def main(argv: list[str] | None = None) -> int:
     # 1. base training with the polarization term on channel gates
     base_ck = os.path.join(work, "base.pt")
     if os.path.exists(base_ck):
-        base, _ = load(base_ck)
+        base, _ = load(base_ck, dev)
         log("base: resumed from checkpoint")
     else:
-        seed_all(args.seed)
-        base = Net(widths, ds.input_shape[0], len(ds.classes)).to(memory_format=torch.channels_last)
-        log(f"base: {cfg['cfg']} width {cfg['width']} widths {widths}, "
-            f"{sum(p.numel() for p in base.parameters()) / 1e6:.2f} M params")
-        t0 = time.time()
-        hist = train_epochs(base, ds.train_x, ds.train_y, ds.norm, epochs=cfg["epochs"], lr=cfg["lr"],
-                            batch_size=cfg["batch"], polar=cfg["polar"], label="base", max_batches=mb)
-        val = accuracy(base, ds.val_x, ds.val_y, ds.norm)
+        base, info = train_base(cfg, ds, args.seed, dev)
         save(base, base_ck)
-        phase_done("base", {"history": hist, "valAcc": val, "seconds": time.time() - t0})
-        log(f"base: val {val:.4f}")
+        phase_done("base", info)
     gates = mean_gates(base, ds.val_x, ds.norm)
     report["gateSpreadBase"] = gate_spread(gates)
 
     # 2. control: attention vs L1 vs random ranking at the same ratio, before/after the same fine-tune
     if "control" not in report["phases"]:
-        rows, t0 = [], time.time()
-        for method in ("attention", "l1", "random"):
-            seed_all(args.seed)
-            small = prune(base, keep_indices(rank_scores(base, method, gates, seed=args.seed), cfg["controlRatio"]))
-            small = small.to(memory_format=torch.channels_last)
-            recalibrate_bn(small, ds.train_x, ds.norm)
-            before = accuracy(small, ds.val_x, ds.val_y, ds.norm)
-            seed_all(args.seed)
-            train_epochs(small, ds.train_x, ds.train_y, ds.norm, epochs=cfg["controlEpochs"], lr=cfg["lr"] / 2,
-                         batch_size=cfg["batch"], label=f"control {method}", max_batches=mb)
-            after = accuracy(small, ds.val_x, ds.val_y, ds.norm)
-            rows.append({"method": method, "ratio": cfg["controlRatio"], "valBefore": before, "valAfter": after})
-            log(f"control {method}: val before fine-tune {before:.4f}, after {after:.4f}")
+        t0 = time.time()
+        rows = control(base, gates, ds, cfg, args.seed)
         phase_done("control", {"rows": rows, "fineTuneEpochs": cfg["controlEpochs"], "seconds": time.time() - t0})
 
     # 3. compression-aware fine-tuning of the unpruned model (variant 0)
     ca_ck = os.path.join(work, variant_id(0.0) + ".pt")
     if os.path.exists(ca_ck):
-        full, _ = load(ca_ck)
+        full, _ = load(ca_ck, dev)
         log("variant r000: resumed from checkpoint")
     else:
-        full, _ = load(base_ck)
+        full, _ = load(base_ck, dev)
         init_fills(full, ds)
         full.compress_prob = cfg["compressProb"]
         seed_all(args.seed + 1)
@@ -196,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     for ratio in cfg["ratios"][1:]:
         ck = os.path.join(work, variant_id(ratio) + ".pt")
         if os.path.exists(ck):
-            nets[ratio], _ = load(ck)
+            nets[ratio], _ = load(ck, dev)
             log(f"variant {variant_id(ratio)}: resumed from checkpoint")
             continue
         small = prune(full, keep_indices(rank_scores(full, "attention", full_gates), ratio))
@@ -220,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         net = nets[ratio]
         acc = {"val": accuracy(net, ds.val_x, ds.val_y, ds.norm), "test": accuracy(net, ds.test_x, ds.test_y, ds.norm)}
         log(f"variant {variant_id(ratio)}: val {acc['val']:.4f} test {acc['test']:.4f}")
+        net = net.cpu()  # export and golden logits on the CPU
         files = export_variant(net, os.path.join(out, variant_id(ratio)), out, ds.input_shape)
         variants.append({"ratio": ratio, "net": net, "accuracy": acc, "files": files})
     write_golden(out, ds, variants, n=cfg["golden"])
@@ -235,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                      test_count=len(ds.test_x) if cfg["subset"] else None)
     # 6. learned bottlenecks of the unpruned variant (trained on the exported blocks, which stay frozen)
     if cfg.get("bottlenecks"):
+        from .bottleneck import add_bottlenecks  # needs onnx, which training alone does not
+
         runs = []
         for spec in cfg["bottlenecks"]:
             point, channels, epochs = (int(x) for x in spec.split(":"))

@@ -34,10 +34,11 @@ def keep_indices(scores: list[torch.Tensor], ratio: float) -> list[torch.Tensor]
 
 @torch.no_grad()
 def prune(net: Net, keep: list[torch.Tensor]) -> Net:
-    """A new Net holding only the kept channels of every conv, weights copied."""
+    """A new Net holding only the kept channels of every conv, weights copied; on the same device as `net`."""
     units = [u for b in net.blocks for u in b.units]
     if len(keep) != len(units):
         raise ValueError(f"{len(keep)} keep lists for {len(units)} convs")
+    keep = [k.cpu() for k in keep]
     widths, it = [], iter(keep)
     for b in net.blocks:
         widths.append([len(next(it)) for _ in b.units])
@@ -64,14 +65,14 @@ def prune(net: Net, keep: list[torch.Tensor]) -> Net:
         small.fills[i].copy_(net.fills[i][k])
     small.classifier.weight.copy_(net.classifier.weight[:, prev])
     small.classifier.bias.copy_(net.classifier.bias)
-    return small
+    return small.to(next(net.parameters()).device)
 
 
 def gate_spread(gates_mean: list[torch.Tensor]) -> list[dict]:
     """Per-conv summary of the mean gate values (min, quartiles, max) to show whether attention separates channels."""
     rows = []
     for g in gates_mean:
-        a = g.numpy()
+        a = g.detach().cpu().numpy()
         rows.append({"min": float(a.min()), "q25": float(np.quantile(a, 0.25)), "median": float(np.median(a)),
                      "q75": float(np.quantile(a, 0.75)), "max": float(a.max())})
     return rows

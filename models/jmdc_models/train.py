@@ -1,4 +1,8 @@
-"""Training, evaluation and BN recalibration loops (CPU, seeded, with a progress line)."""
+"""Training, evaluation and BN recalibration loops (seeded, with a progress line).
+
+The loops run on the device of the network's parameters (CPU unless the net was moved); images stay uint8
+numpy arrays on the host, each batch is augmented and normalized there, then moved to that device.
+"""
 from __future__ import annotations
 
 import math
@@ -20,6 +24,31 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def resolve_device(name: str) -> torch.device:
+    """cpu | cuda | auto (cuda when available). On CUDA, TF32 is off so results compare with the CPU's fp32;
+    cuDNN picks its fastest convolution algorithm per shape."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: no CUDA device available")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    return dev
+
+
+def net_device(net: torch.nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
+def to_input(x_uint8, norm: Normalization, device: torch.device) -> torch.Tensor:
+    """uint8 images (host) -> normalized channels-last float batch on `device`."""
+    x = normalize(x_uint8, norm).contiguous(memory_format=torch.channels_last)
+    return x.to(device)
+
+
 class Progress:
     """One self-overwriting status line on a TTY, a line every ~10% otherwise (logs stay readable)."""
 
@@ -38,7 +67,7 @@ class Progress:
             if done == self.total:
                 sys.stderr.write("\n")
         elif decile != self.last_decile:
-            sys.stderr.write(line + "\n")
+            sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {line}\n")
         self.last_decile = decile
         sys.stderr.flush()
 
@@ -101,18 +130,21 @@ def train_epochs(net: Net, x: np.ndarray, y: np.ndarray, norm: Normalization, *,
                                                 pct_start=0.15, div_factor=10, final_div_factor=100)
     xt = torch.as_tensor(x)
     yt = torch.as_tensor(y)
+    dev = net_device(net)
     history = []
     for epoch in range(epochs):
         net.train()
         perm = torch.randperm(len(xt))
         prog = Progress(f"{label} epoch {epoch + 1}/{epochs}", steps_per_epoch)
-        loss_sum = correct = seen = 0
+        # running sums stay on the device (no host sync per step), float64 like Python floats
+        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        correct = torch.zeros((), dtype=torch.int64, device=dev)
+        seen = 0
         t0 = time.time()
         for step in range(steps_per_epoch):
             idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = augment(xt[idx], aug_pad, flip)
-            xb = normalize(xb, norm).contiguous(memory_format=torch.channels_last)
-            yb = yt[idx]
+            xb = to_input(augment(xt[idx], aug_pad, flip), norm, dev)
+            yb = yt[idx].to(dev)
             logits = net(xb)
             loss = F.cross_entropy(logits, yb)
             if teacher is not None:
@@ -126,12 +158,12 @@ def train_epochs(net: Net, x: np.ndarray, y: np.ndarray, norm: Normalization, *,
             total.backward()
             opt.step()
             sched.step()
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
+            loss_sum += loss.detach().double() * len(idx)
+            correct += (logits.argmax(1) == yb).sum()
             seen += len(idx)
             if step % 10 == 0 or step == steps_per_epoch - 1:
-                prog.update(step + 1, f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
-        history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "trainAcc": correct / seen,
+                prog.update(step + 1, f"loss {loss_sum.item() / seen:.4f} acc {correct.item() / seen:.4f}")
+        history.append({"epoch": epoch + 1, "loss": loss_sum.item() / seen, "trainAcc": correct.item() / seen,
                         "seconds": time.time() - t0})
     return history
 
@@ -139,10 +171,10 @@ def train_epochs(net: Net, x: np.ndarray, y: np.ndarray, norm: Normalization, *,
 @torch.no_grad()
 def predict(net: Net, x: np.ndarray, norm: Normalization, batch_size: int = 500) -> np.ndarray:
     net.eval()
+    dev = net_device(net)
     out = []
     for i in range(0, len(x), batch_size):
-        xb = normalize(x[i:i + batch_size], norm).contiguous(memory_format=torch.channels_last)
-        out.append(net(xb).numpy())
+        out.append(net(to_input(x[i:i + batch_size], norm, dev)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, net.num_classes), np.float32)
 
 
@@ -159,11 +191,12 @@ def recalibrate_bn(net: Net, x: np.ndarray, norm: Normalization, batches: int = 
             m.momentum = None
     net.train()
     prob, net.compress_prob = net.compress_prob, 0.0
+    dev = net_device(net)
     gen = torch.Generator().manual_seed(1234)
     perm = torch.randperm(len(x), generator=gen)
     for i in range(min(batches, math.ceil(len(x) / batch_size))):
         idx = perm[i * batch_size:(i + 1) * batch_size].numpy()
-        net(normalize(x[idx], norm).contiguous(memory_format=torch.channels_last))
+        net(to_input(x[idx], norm, dev))
     net.compress_prob = prob
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -173,11 +206,12 @@ def recalibrate_bn(net: Net, x: np.ndarray, norm: Normalization, batches: int = 
 
 @torch.no_grad()
 def mean_gates(net: Net, x: np.ndarray, norm: Normalization, batch_size: int = 500) -> list[torch.Tensor]:
-    """Mean channel-attention weight of every conv over the given images."""
+    """Mean channel-attention weight of every conv over the given images (CPU tensors, whatever the net's device)."""
     net.eval()
+    dev = net_device(net)
     sums = None
     for i in range(0, len(x), batch_size):
-        net(normalize(x[i:i + batch_size], norm).contiguous(memory_format=torch.channels_last))
+        net(to_input(x[i:i + batch_size], norm, dev))
         gs = [g.last_gate.sum(0) for g in net.gates()]
         sums = gs if sums is None else [a + b for a, b in zip(sums, gs)]
-    return [s / len(x) for s in sums]
+    return [(s / len(x)).cpu() for s in sums]
