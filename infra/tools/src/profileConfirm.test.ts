@@ -100,4 +100,21 @@ describe('confirmPickable', () => {
     expect(rows[3]).toMatchObject({ confirmed: true, valAccuracy: 0.941, testAccuracy: 0.93 });
     expect(rows[2]?.confirmed).toBeUndefined();
   });
+
+  it('with groups, confirms only those groups and counts every row', async () => {
+    const rows = [
+      row({ keep: 1, bits: 2, meanPayloadBytes: 120, confirmed: true, valAccuracy: 0.945 }),
+      row({ keep: 0.5, bits: 2, meanPayloadBytes: 80 }),
+      row({ bottleneck: true, keep: 1, bits: 1, meanPayloadBytes: 50 }),
+    ];
+    const calls: string[] = [];
+    const val = fakeEvaluator(5000, 0.95, { 'p2 v0 0.5 2': 0.941, 'p2 v0 1 1 bn': 0.942 }, calls);
+    const test = fakeEvaluator(10000, 0.94, { 'p2 v0 1 1 bn': 0.933 }, []);
+    const res = await confirmPickable(rows, val, test, 0.01, () => {}, { groups: (r) => r.bottleneck === true });
+    expect(calls.filter((c) => c.startsWith('p'))).toEqual(['p2 v0 1 1 bn']);
+    expect(rows[1]).toMatchObject({ valAccuracy: 0.95 });
+    expect(rows[1]?.confirmed).toBeUndefined();
+    expect(rows[2]).toMatchObject({ confirmed: true, valAccuracy: 0.942, testAccuracy: 0.933 });
+    expect(res).toMatchObject({ evaluated: 2, accepted: 2 });
+  });
 });

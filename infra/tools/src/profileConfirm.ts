@@ -10,6 +10,11 @@
  * so the planner no longer picks them). The floor is the SDK's default: the full model's accuracy on the
  * whole validation split minus one point. Rows measured this way carry `confirmed: true`; a later run (a
  * profile resumed with more settings) measures only unconfirmed rows smaller than a group's accepted one.
+ * A group is walked to its accepted row even when its variant's whole network is already under the floor:
+ * a candidate left unmeasured would keep its sample accuracy (at or above the floor), and the planner reads
+ * that value, not `confirmed`.
+ * `groups` limits the pass to some groups (`npm run profile -- --bottlenecks-only --confirm` confirms the
+ * bottleneck groups alone); the counts always cover every row.
  */
 import type { Evaluator } from './evaluate.js';
 
@@ -35,6 +40,11 @@ export interface ConfirmResult {
   accepted: number;
 }
 
+export interface ConfirmOptions {
+  /** Confirms only the groups whose rows pass (default: every group). */
+  groups?: (row: ConfirmableRow) => boolean;
+}
+
 /** Re-measures `rows` in place (see the module comment); `log` gets one line per evaluated row. */
 export async function confirmPickable(
   rows: ConfirmableRow[],
@@ -42,12 +52,14 @@ export async function confirmPickable(
   test: Evaluator,
   margin: number,
   log: (line: string) => void,
+  opts: ConfirmOptions = {},
 ): Promise<ConfirmResult> {
   const fullModel = { val: await val.fullAccuracy(0), test: await test.fullAccuracy(0) };
   const floor = fullModel.val - margin;
   log(`confirm: full model val ${fullModel.val.toFixed(4)} (${val.data.count} images), floor ${floor.toFixed(4)}`);
   const groups = new Map<string, ConfirmableRow[]>();
   for (const r of rows) {
+    if (opts.groups && !opts.groups(r)) continue;
     const k = `${r.kind}/${r.point}/${r.variant}/${r.bottleneck ? 'bn' : ''}`;
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
