@@ -11,6 +11,13 @@ bottleneck adds two small ONNX files per point and no block file changes.
     python -m jmdc_models.bottleneck --model fmnist-vgg16 --points 2:8 --epochs 1 --lr 3e-3 --recon 1
     python -m jmdc_models.bottleneck --model-dir ../test/fixtures/models/tiny-vgg11 --points 1:2,2:2 --max-batches 4
 
+Training on a GPU machine and exporting here (the shipped bottlenecks were made this way; the weights travel,
+the ONNX export, the accuracy figures and the golden logits are made on this machine's CPU):
+
+    python -m jmdc_models.bottleneck --model-dir /tmp/m --points 1:8 --epochs 40 --time-budget 240 \
+        --lr 3e-3 --recon 1 --device cuda --state-dir /tmp/states          # on the GPU machine, a copy of the model
+    python -m jmdc_models.bottleneck --model fmnist-vgg16 --points 1:8,2:16 --from-state /tmp/states   # here
+
 It works on the exported model folder (the blocks are read back from their ONNX files, BN already folded), so
 it runs after the pipeline (`pipeline.py` calls it as its last phase) or on a shipped model alone. It rewrites
 `manifest.json` (a `bottlenecks` list, the content hash) and adds the bottleneck logits to `golden.json`.
@@ -35,7 +42,7 @@ from onnx import numpy_helper
 from . import data as data_mod
 from .export import _export, content_hash, sha256_file
 from .net import Net, fake_quantize, select_regions
-from .train import Progress, augment, seed_all
+from .train import Progress, augment, resolve_device, seed_all
 
 KEEPS = [1.0, 1.0, 0.75, 0.5, 0.375, 0.25]
 BITS = [1, 2, 2, 3, 4, 6, 8]
@@ -168,28 +175,36 @@ def forward_with(net: Net, bn: Bottleneck, x: torch.Tensor, point: int, setting:
 
 
 def train_bottleneck(net: Net, bn: Bottleneck, ds, point: int, *, epochs: int, lr: float, batch_size: int,
-                     max_batches: int | None, label: str, recon: float = 0.0) -> list[dict]:
+                     max_batches: int | None, label: str, recon: float = 0.0,
+                     device: torch.device = torch.device("cpu"), time_budget: float | None = None) -> list[dict]:
     """Loss: cross-entropy + distillation from the uncompressed model, plus `recon` times the mean squared
     error between the decoder's output and the point's features (relative to their mean square), which gives
-    the decoder a dense signal besides the one through the frozen tail."""
+    the decoder a dense signal besides the one through the frozen tail. With `time_budget` (seconds), the
+    number of epochs is lowered after the first one when the first one's time says they would not fit; the
+    cosine schedule is stretched to the new total, and the history records the epochs that ran."""
     n = len(ds.train_x)
     steps_per_epoch = math.ceil(n / batch_size) if max_batches is None else min(max_batches, math.ceil(n / batch_size))
-    total = epochs * steps_per_epoch
+    sched_total = [epochs * steps_per_epoch]
     opt = torch.optim.Adam(bn.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    mean = torch.tensor(ds.norm.mean).view(1, -1, 1, 1)
-    std = torch.tensor(ds.norm.std).view(1, -1, 1, 1)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, sched_total[0]) / sched_total[0])))
+    total = sched_total[0]
+    started = time.time()
+    mean = torch.tensor(ds.norm.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(ds.norm.std, device=device).view(1, -1, 1, 1)
     history, step = [], 0
     prog = Progress(label, total)
-    for epoch in range(1, epochs + 1):
+    epoch = 0
+    while epoch < epochs:
+        epoch += 1
         bn.train()
         order = torch.randperm(n)
         t0, loss_sum, correct, seen = time.time(), 0.0, 0, 0
         for s in range(steps_per_epoch):
             idx = order[s * batch_size:(s + 1) * batch_size]
             xb = augment(torch.from_numpy(ds.train_x[idx.numpy()]), 2, True)
-            x = ((xb.float() / 255.0 - mean) / std).contiguous(memory_format=torch.channels_last)
-            y = torch.from_numpy(ds.train_y[idx.numpy()])
+            x = ((xb.to(device).float() / 255.0 - mean) / std).contiguous(memory_format=torch.channels_last)
+            y = torch.from_numpy(ds.train_y[idx.numpy()]).to(device)
             with torch.no_grad():
                 f, a = head(net, x, point)
                 teacher = tail(net, f, point)
@@ -215,6 +230,16 @@ def train_bottleneck(net: Net, bn: Bottleneck, ds, point: int, *, epochs: int, l
             prog.update(step, f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
         history.append({"epoch": epoch, "loss": loss_sum / seen, "trainAcc": correct / seen,
                         "seconds": time.time() - t0})
+        log(f"{label}: epoch {epoch}/{epochs} loss {loss_sum / seen:.4f} train acc {correct / seen:.4f} "
+            f"({time.time() - t0:.1f} s)")
+        if time_budget is not None and epoch == 1 and epochs > 1:
+            fits = max(1, int(time_budget // (time.time() - started)))
+            if fits < epochs:
+                log(f"{label}: {epochs} epochs would take {epochs * (time.time() - started):.0f} s, over the "
+                    f"{time_budget:.0f} s budget: training {fits} epoch(s)")
+                epochs = fits
+                sched_total[0] = total = epochs * steps_per_epoch
+                prog = Progress(label, total)
     bn.eval()
     return history
 
@@ -223,10 +248,12 @@ def train_bottleneck(net: Net, bn: Bottleneck, ds, point: int, *, epochs: int, l
 def accuracy_with(net: Net, bn: Bottleneck, x_u8: np.ndarray, y: np.ndarray, norm, point: int,
                   setting: tuple | None, batch_size: int = 500) -> float:
     bn.eval()
+    device = bn.fill.device
     correct = 0
     for s in range(0, len(x_u8), batch_size):
-        x = data_mod.normalize(x_u8[s:s + batch_size], norm).contiguous(memory_format=torch.channels_last)
-        correct += int((forward_with(net, bn, x, point, setting).argmax(1).numpy() == y[s:s + batch_size]).sum())
+        x = data_mod.normalize(x_u8[s:s + batch_size], norm).to(device).contiguous(memory_format=torch.channels_last)
+        pred = forward_with(net, bn, x, point, setting).argmax(1).cpu().numpy()
+        correct += int((pred == y[s:s + batch_size]).sum())
     return correct / len(x_u8)
 
 
@@ -303,10 +330,40 @@ def parse_points(spec: str) -> list[tuple[int, int]]:
     return out
 
 
+def load_state(bn: Bottleneck, path: str, code: int) -> tuple[list[dict], float, str]:
+    if not os.path.exists(path):
+        raise SystemExit(f"--from-state: no {path}")
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    if ck.get("channels") != code:
+        raise SystemExit(f"{path}: a {ck.get('channels')}-channel code, but --points asks for {code}")
+    bn.load_state_dict(ck["state"])
+    log(f"{path}: trained on {ck.get('device')} in {ck.get('seconds', 0):.0f} s, {len(ck['history'])} epoch(s)")
+    return ck["history"], float(ck.get("seconds", 0.0)), str(ck.get("device", "unknown"))
+
+
+def parse_setting(spec: str) -> tuple[float, int, str]:
+    keep, _, rest = spec.partition(":")
+    bits, _, scope = rest.partition(":")
+    try:
+        k, b = float(keep), int(bits)
+    except ValueError:
+        k, b = -1.0, 0
+    if not (0 < k <= 1 and 1 <= b <= 8 and scope in ("tensor", "channel")):
+        raise SystemExit(f"--eval: expected KEEP:BITS:tensor|channel with 0 < KEEP <= 1, 1 <= BITS <= 8, got {spec!r}")
+    return (k, b, scope)
+
+
 def add_bottlenecks(model_dir: str, points: list[tuple[int, int]], *, variant_ratio: float = 0.0, epochs: int = 3,
                     lr: float = 2e-3, batch_size: int = 128, max_batches: int | None = None, seed: int = 0,
-                    data_dir: str | None = None, eval_settings: list[tuple] | None = None, recon: float = 0.0) -> dict:
-    """Trains, exports and registers one bottleneck per (point, channels); returns the training report."""
+                    data_dir: str | None = None, eval_settings: list[tuple] | None = None, recon: float = 0.0,
+                    device: str = "cpu", state_dir: str | None = None, from_state: str | None = None,
+                    time_budget: float | None = None) -> dict:
+    """Trains, exports and registers one bottleneck per (point, channels); returns the training report.
+    Training and the accuracy figures run on `device`; export and golden logits always run on the CPU.
+    `state_dir` keeps each trained bottleneck's weights and history (<id>.pt); `from_state` loads them from
+    such a folder instead of training (so a bottleneck trained on another machine is evaluated and exported
+    here)."""
+    dev = resolve_device(device)
     with open(os.path.join(model_dir, "manifest.json")) as f:
         manifest = json.load(f)
     variant = next((v for v in manifest["variants"] if abs(v["pruneRatio"] - variant_ratio) < 1e-9), None)
@@ -338,10 +395,21 @@ def add_bottlenecks(model_dir: str, points: list[tuple[int, int]], *, variant_ra
         bid = f"{variant['id']}-p{point}"
         seed_all(seed + point)
         bn = Bottleneck(shape[0], code).to(memory_format=torch.channels_last)
+        net.to(dev)
+        bn.to(dev)
         t0 = time.time()
-        hist = train_bottleneck(net, bn, ds, point, epochs=epochs, lr=lr, batch_size=batch_size,
-                                max_batches=max_batches, label=f"bottleneck {bid} ({shape[0]}->{code})", recon=recon)
-        seconds = time.time() - t0
+        if from_state:
+            hist, seconds, trained_on = load_state(bn, os.path.join(from_state, f"{bid}.pt"), code)
+        else:
+            hist = train_bottleneck(net, bn, ds, point, epochs=epochs, lr=lr, batch_size=batch_size,
+                                    max_batches=max_batches, label=f"bottleneck {bid} ({shape[0]}->{code})",
+                                    recon=recon, device=dev, time_budget=time_budget)
+            seconds, trained_on = time.time() - t0, str(dev)
+            if state_dir:
+                os.makedirs(state_dir, exist_ok=True)
+                torch.save({"channels": code, "state": {k: v.cpu() for k, v in bn.state_dict().items()},
+                            "history": hist, "seconds": seconds, "device": str(dev)},
+                           os.path.join(state_dir, f"{bid}.pt"))
         evals = []
         for i, s in enumerate(eval_settings):
             # the uncompressed code on both splits (the manifest's accuracy), the others on val only
@@ -353,6 +421,8 @@ def add_bottlenecks(model_dir: str, points: list[tuple[int, int]], *, variant_ra
             evals.append(row)
             log(f"bottleneck {bid}: keep {row['keep']} bits {row['bits']} {row['scope']}: val {row['val']:.4f}"
                 + (f" test {row['test']:.4f}" if "test" in row else ""))
+        net.cpu()
+        bn.cpu()
         files = export_bottleneck(bn, model_dir, variant["id"], point, shape)
         entries.append({
             "id": bid, "point": point, "variant": variant["pruneRatio"], "channels": code,
@@ -363,8 +433,8 @@ def add_bottlenecks(model_dir: str, points: list[tuple[int, int]], *, variant_ra
         if golden is not None:
             # the fill is stored clamped to the code range; training keeps it there in practice
             golden.setdefault("bottlenecks", {})[bid] = golden_logits(net, bn, golden, norm, point)
-        report.append({"id": bid, "point": point, "channels": code, "history": hist, "seconds": seconds,
-                       "accuracy": evals})
+        report.append({"id": bid, "point": point, "channels": code, "epochs": len(hist), "trainedOn": trained_on,
+                       "history": hist, "seconds": seconds, "accuracy": evals})
     entries.sort(key=lambda e: (e["variant"], e["point"]))
     manifest["bottlenecks"] = entries
     if golden is not None:
@@ -378,7 +448,7 @@ def add_bottlenecks(model_dir: str, points: list[tuple[int, int]], *, variant_ra
     log(f"{model_dir}/manifest.json: {len(entries)} bottleneck(s), hash {manifest['hash']}")
     return {"config": {"points": points, "variant": variant_ratio, "epochs": epochs, "lr": lr, "recon": recon,
                        "batch": batch_size,
-                       "maxBatches": max_batches, "seed": seed, "keeps": KEEPS, "bits": BITS},
+                       "maxBatches": max_batches, "seed": seed, "keeps": KEEPS, "bits": BITS, "device": str(dev)},
             "bottlenecks": report, "hash": manifest["hash"]}
 
 
@@ -397,6 +467,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", help="dataset folder (default: the manifest's)")
+    ap.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                    help="torch device for training and evaluation (auto: cuda when available); export runs on the CPU")
+    ap.add_argument("--time-budget", type=float, help="seconds of training per bottleneck: fewer epochs than "
+                    "--epochs when the first epoch's time says they would not fit")
+    ap.add_argument("--state-dir", help="also save each trained bottleneck's weights as DIR/<id>.pt")
+    ap.add_argument("--from-state", help="load the bottlenecks from DIR/<id>.pt (see --state-dir) instead of training")
+    ap.add_argument("--eval", help="settings whose validation accuracy the report lists besides the uncompressed "
+                    "code, as KEEP:BITS:SCOPE[,...] (default 1:2:tensor,1:1:tensor)")
     args = ap.parse_args(argv)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     model_dir = args.model_dir or os.path.join(here, args.model)
@@ -404,9 +482,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{model_dir}: no manifest.json")
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
+    eval_settings = [None] + [parse_setting(e) for e in args.eval.split(",")] if args.eval else None
     report = add_bottlenecks(model_dir, parse_points(args.points), variant_ratio=args.variant, epochs=args.epochs,
                              lr=args.lr, batch_size=args.batch, max_batches=args.max_batches, seed=args.seed,
-                             data_dir=args.data, recon=args.recon)
+                             data_dir=args.data, recon=args.recon, device=args.device, eval_settings=eval_settings,
+                             state_dir=args.state_dir, from_state=args.from_state, time_budget=args.time_budget)
     path = os.path.join(model_dir, "training-report.json")
     if os.path.exists(path):
         with open(path) as f:
