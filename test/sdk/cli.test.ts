@@ -67,11 +67,13 @@ describe('jmdc plan', () => {
       coder: 'deflate',
       quantScope: 'channel',
     });
-    expect(j.predicted.totalMs).toBeCloseTo(59.48, 6);
+    // 59.48 + the default per-request work for 600 bytes (0.4 + 0.015 x 600 / 1024 ms)
+    expect(j.predicted.totalMs).toBeCloseTo(59.8887890625, 6);
     expect(Object.keys(j.predicted)).toEqual([
       'totalMs',
       'edgeMs',
       'encodeMs',
+      'requestMs',
       'uploadMs',
       'rttMs',
       'cloudMs',

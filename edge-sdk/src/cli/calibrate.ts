@@ -1,12 +1,16 @@
 /**
  * `jmdc calibrate`: times the head of every variant up to every partition point (and every whole
- * network, and the encoder of every learned bottleneck) on this device, and stores the medians in the
+ * network, the encoder of every learned bottleneck, and the client's own work per request: signing,
+ * the answer, the raw formats and the feature coders of the profile's rows) on this device, and stores the medians in the
  * state file the SDK and `jmdc plan` read.
  */
 import { deviceName, measureHeads } from '../client/calibrate.js';
+import { deviceWork } from '../client/deviceWork.js';
 import { defaultStatePath, readState, STATE_VERSION, writeState } from '../estimators/stateFile.js';
 import { loadModel } from '../model/manifest.js';
 import { ModelRunner } from '../model/runner.js';
+import { loadProfile } from '../profile/loadProfile.js';
+import type { PlanRow } from '../profile/types.js';
 import { num, parseFlags, progress, UsageError } from './args.js';
 
 export const summary = 'measure head times on this device and store them';
@@ -60,6 +64,12 @@ export async function run(argv: string[]): Promise<number> {
   const { manifest } = model;
   const { OrtBackend } = await import('../runtime/index.js');
   const runner = new ModelRunner(model, new OrtBackend({ intraOpThreads: threads }));
+  let rows: PlanRow[] = [];
+  try {
+    rows = loadProfile(model.dir, { manifest }).rows;
+  } catch {
+    // without a profile: signing, the answer and the raw upload only (no feature coders to time)
+  }
   console.error(
     `jmdc calibrate: ${manifest.id} on ${deviceName()}, threads ${threads}, at least ${repetitions} interleaved rounds`,
   );
@@ -70,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
       threads,
       repetitions,
       warmup,
+      work: deviceWork(manifest, rows),
       ...extra,
       onProgress: (done, total, label) => {
         tick ??= progress('calibrate', total);
@@ -109,6 +120,14 @@ export async function run(argv: string[]): Promise<number> {
     }
     for (const [id, ms] of Object.entries(cal.bottleneckMs ?? {})) {
       console.log(`bottleneck ${id}: encoder ${ms.toFixed(3)} ${pct(cal.spread?.bottleneckMs?.[id])} ms`);
+    }
+    const req = cal.requestMs;
+    if (req)
+      console.log(`per request: ${req.fixedMs.toFixed(3)} ms + ${req.perKiBMs.toFixed(4)} ms/KiB (signing, answer)`);
+    for (const [format, ms] of Object.entries(cal.rawEncodeMs ?? {}))
+      console.log(`cloud-only ${format}: ${ms.toFixed(3)} ms/image`);
+    for (const [coder, c] of Object.entries(cal.featureEncodeMs ?? {})) {
+      console.log(`features ${coder}: ${c.fixedMs.toFixed(3)} ms + ${c.perKiBMs.toFixed(4)} ms/KiB per image`);
     }
     console.log(
       `medians of ${cal.repetitions} interleaved rounds (spread: interquartile range / median), measurement ${cal.attempts} of at most ${extra.attempts ?? 3}`,

@@ -17,6 +17,7 @@ import type { SendResult, Transport } from '../transport/types.js';
 import type { ClassifyOptions, ClassifyResult, ExploreInfo, FallbackReason, ImageInput } from '../types/classify.js';
 import type { Decision, Objective, PlanConditions, PlanResult, Prediction } from '../types/plan.js';
 import { type CalibrateOptions, measureHeads } from './calibrate.js';
+import { deviceWork } from './deviceWork.js';
 import { type ImageBatch, toImageBatch } from './input.js';
 import { type Clock, type JmdcClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { StateStore } from './state.js';
@@ -511,7 +512,7 @@ export class JmdcClient {
         attempts: sentCount,
       };
     };
-    const cloudPart = predicted.uploadMs + predicted.rttMs + predicted.cloudMs + predicted.coldMs;
+    const cloudPart = predicted.requestMs + predicted.uploadMs + predicted.rttMs + predicted.cloudMs + predicted.coldMs;
     const remaining = deadline - Date.now();
     if (cloudPart > remaining) {
       breaker.release();
@@ -765,8 +766,9 @@ export class JmdcClient {
   }
 
   /**
-   * Measures the head of every variant up to every point, and every whole network, on this device
-   * (batch 1; warm-up rounds, then interleaved timed rounds until the medians are stable, spreads
+   * Measures the head of every variant up to every point, every whole network and the client's own
+   * work per request (signing, checking the answer, the raw formats and the feature coders of the
+   * profile's rows: see {@link deviceWork}) on this device (batch 1; warm-up rounds, then interleaved timed rounds until the medians are stable, spreads
    * reported; measured again when the timings contradict each other, and rejected with
    * `JMDC_ERR_CALIBRATION_INCONSISTENT` when they still do: see {@link measureHeads}), uses the
    * result for planning and stores it in the state file.
@@ -777,7 +779,8 @@ export class JmdcClient {
    */
   async calibrate(opts: CalibrateOptions = {}): Promise<DeviceCalibration> {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'client is closed');
-    const cal = await this.edge.run(() => measureHeads(this.runner, { threads: this.o.threads, ...opts }));
+    const work = deviceWork(this.model.manifest, this.profile.rows);
+    const cal = await this.edge.run(() => measureHeads(this.runner, { threads: this.o.threads, work, ...opts }));
     this.calibration = cal;
     this.planner.setCalibration(cal);
     await this.saveState();

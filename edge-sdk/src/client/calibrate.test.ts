@@ -1,8 +1,14 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isJmdcError, type JmdcError } from '../errors.js';
+import { readState, STATE_VERSION } from '../estimators/stateFile.js';
 import type { HeadOutput, ModelRunner } from '../model/runner.js';
-import type { LoadedModel } from '../model/types.js';
+import type { LoadedModel, Manifest } from '../model/types.js';
+import type { PlanRow } from '../profile/types.js';
 import { calibrationIssues, measureHeads } from './calibrate.js';
+import { type DeviceWork, deviceWork, fitLinear, SIGN_SIZES } from './deviceWork.js';
 
 /**
  * A runner whose heads and whole networks "take" scripted times on a virtual clock: `times(variant,
@@ -36,7 +42,14 @@ function fakeRunner(times: (variant: string, point: number, call: number) => num
       return new Float32Array(0);
     },
   };
-  return { runner, now: () => clock, calls };
+  /** Per-request work that "takes" `ms` on the same virtual clock. */
+  const work = (w: Omit<DeviceWork, 'run'>, ms: number): DeviceWork => ({
+    ...w,
+    run: () => {
+      clock += ms;
+    },
+  });
+  return { runner, now: () => clock, calls, work };
 }
 
 /** Per variant: heads to points 1..3 and the whole network, ms. */
@@ -113,5 +126,124 @@ describe('calibration', () => {
     const err = (await measureHeads(runner, { repetitions: 0 }).catch((e: unknown) => e)) as JmdcError;
     expect(err.code).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(err.message).toBe('repetitions must be an integer >= 1 and <= 1000, got 0');
+  });
+
+  it("times the client's per-request work with the heads: signing as fixed + per KiB, the answer, raw formats, coders", async () => {
+    const { runner, now, work } = fakeRunner((v, p) => at(v, p));
+    const cal = await measureHeads(runner, {
+      now,
+      warmup: 1,
+      repetitions: 3,
+      work: [
+        // signing: 0.2 ms + 0.01 ms per KiB; checking the answer 0.05 ms
+        work({ kind: 'request', bytes: 1024 }, 0.21),
+        work({ kind: 'request', bytes: 32 * 1024 }, 0.52),
+        work({ kind: 'answer', bytes: 400 }, 0.05),
+        work({ kind: 'raw', id: 'raw', bytes: 800 }, 0.01),
+        work({ kind: 'raw', id: 'png', bytes: 500 }, 0.3),
+        // rans: 0.1 ms + 0.5 ms per KiB
+        work({ kind: 'feature', id: 'rans', bytes: 512 }, 0.35),
+        work({ kind: 'feature', id: 'rans', bytes: 8192 }, 4.1),
+        work({ kind: 'feature', id: 'none', bytes: 300 }, 0.02),
+      ],
+    });
+    expect(cal.requestMs?.fixedMs).toBeCloseTo(0.2 + 0.05, 9);
+    expect(cal.requestMs?.perKiBMs).toBeCloseTo(0.01, 9);
+    expect(cal.rawEncodeMs).toEqual({ raw: expect.closeTo(0.01, 9), png: expect.closeTo(0.3, 9) });
+    expect(cal.featureEncodeMs?.rans?.fixedMs).toBeCloseTo(0.1, 9);
+    expect(cal.featureEncodeMs?.rans?.perKiBMs).toBeCloseTo(0.5, 9);
+    // one size only: a fixed cost
+    expect(cal.featureEncodeMs?.none).toEqual({ fixedMs: expect.closeTo(0.02, 9), perKiBMs: 0 });
+    expect(Object.keys(cal.spread?.workMs ?? {})).toContain('raw:png');
+    // the heads are measured as before, interleaved with the work
+    expect(cal.headMs.r000).toEqual([2, 4, 6]);
+  });
+
+  it('fits fixed + per KiB through two sizes, clamped at 0', () => {
+    expect(
+      fitLinear([
+        { bytes: 3072, ms: 3 },
+        { bytes: 1024, ms: 2 },
+      ]),
+    ).toEqual({ fixedMs: 1.5, perKiBMs: 0.5 });
+    expect(
+      fitLinear([
+        { bytes: 1024, ms: 2 },
+        { bytes: 4096, ms: 1 },
+      ]),
+    ).toEqual({ fixedMs: 2, perKiBMs: 0 });
+    expect(fitLinear([])).toEqual({ fixedMs: 0, perKiBMs: 0 });
+  });
+
+  it('reproduces the real per-request work offline: the transport signer, the answer check, the codecs', async () => {
+    const manifest = {
+      id: 'tiny',
+      hash: `sha256:${'a'.repeat(64)}`,
+      classes: ['a', 'b', 'c'],
+      input: { shape: [1, 4, 4], sourceShape: [1, 8, 8] },
+      variants: [{ id: 'r000', pruneRatio: 0, blocks: [{ outShape: [4, 4, 4] }] }],
+    } as unknown as Manifest;
+    const split = (coder: PlanRow['coder'], keep: number, bytes: number) =>
+      ({
+        kind: 'split',
+        point: 1,
+        variant: 0,
+        variantId: 'r000',
+        keep,
+        bits: 4,
+        coder,
+        quantScope: 'channel',
+        bottleneck: false,
+        meanPayloadBytes: bytes,
+      }) as PlanRow;
+    const rows = [
+      { kind: 'cloud-only', coder: 'png' } as PlanRow,
+      split('rans', 0.25, 20),
+      split('rans', 1, 60),
+      split('deflate', 0.5, 40),
+    ];
+    const work = deviceWork(manifest, rows);
+    expect(work.map((w) => `${w.kind}:${w.id ?? ''}`)).toEqual([
+      ...SIGN_SIZES.map(() => 'request:'),
+      'answer:',
+      'raw:raw',
+      'raw:png',
+      'feature:rans',
+      'feature:rans',
+      'feature:deflate',
+    ]);
+    for (const w of work) await w.run();
+    const { runner } = fakeRunner(() => 0);
+    const cal = await measureHeads(runner, { warmup: 0, repetitions: 1, maxRepetitions: 1, work });
+    expect(cal.requestMs?.fixedMs).toBeGreaterThan(0);
+    expect(Object.keys(cal.rawEncodeMs ?? {}).sort()).toEqual(['png', 'raw']);
+    expect(Object.keys(cal.featureEncodeMs ?? {}).sort()).toEqual(['deflate', 'rans']);
+  });
+
+  it('loads calibrations without the per-request fields, and refuses malformed ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jmdc-cal-'));
+    const expectId = { model: 'tiny', modelHash: 'sha256:aa' };
+    const base = { device: 'pi', threads: 4, headMs: { r000: [1, 2] }, fullMs: { r000: 3 }, measuredAt: 1 };
+    const read = (calibration: object) => {
+      const path = join(dir, 'state.json');
+      writeFileSync(path, JSON.stringify({ version: STATE_VERSION, ...expectId, savedAt: 1, calibration }));
+      return readState(path, expectId).state?.calibration;
+    };
+    expect(read(base)).toEqual(base);
+    const full = {
+      ...base,
+      requestMs: { fixedMs: 3, perKiBMs: 0.1 },
+      rawEncodeMs: { png: 4, raw: 0.2 },
+      featureEncodeMs: { rans: { fixedMs: 0.5, perKiBMs: 2 } },
+    };
+    expect(read(full)).toEqual(full);
+    for (const bad of [
+      { requestMs: { fixedMs: -1, perKiBMs: 0 } },
+      { requestMs: 3 },
+      { rawEncodeMs: { png: 'slow' } },
+      { featureEncodeMs: { rans: { fixedMs: 1 } } },
+    ]) {
+      expect(read({ ...base, ...bad })).toBeUndefined();
+    }
   });
 });

@@ -5,6 +5,7 @@ import type { ModelRunner } from '../model/runner.js';
 import type { DeviceCalibration } from '../profile/types.js';
 import { describeValue } from '../util/describeValue.js';
 import { median } from '../util/median.js';
+import { type DeviceWork, fitLinear } from './deviceWork.js';
 
 /**
  * Options of {@link JmdcClient.calibrate} and {@link measureHeads}.
@@ -34,7 +35,17 @@ export interface CalibrateOptions {
   onProgress?: (done: number, total: number, label: string) => void;
   /** Clock for the timings, ms (tests). @default performance.now */
   now?: () => number;
+  /**
+   * The client's per-request work to time with the heads (see {@link deviceWork}): gives
+   * `requestMs`, `rawEncodeMs` and `featureEncodeMs`. @default none
+   */
+  work?: readonly DeviceWork[];
 }
+
+/** A sample of per-request work lasts at least this long (repeated runs, averaged): timer resolution. */
+const MIN_WORK_SAMPLE_MS = 0.5;
+/** At most this many runs of a piece of per-request work per sample. */
+const MAX_WORK_RUNS = 64;
 
 /**
  * A short name of this device: CPU model, architecture, cores.
@@ -86,8 +97,61 @@ interface Task {
   point: number;
   /** Set for the encoder of a bottleneck (its id). */
   bottleneck?: string;
+  /** Set for per-request work (then `variant` and `point` mean nothing). */
+  work?: DeviceWork;
   run: () => Promise<unknown>;
+  /** Runs per sample (the sample is their mean). */
+  runs: number;
   samples: number[];
+}
+
+/** Runs a short piece of work `runs` times per sample, so that a sample is above the timer's resolution. */
+function workTask(work: DeviceWork): Task {
+  const task: Task = {
+    variant: '',
+    point: -1,
+    work,
+    runs: 1,
+    samples: [],
+    run: async () => {
+      for (let i = 0; i < task.runs; i++) await work.run();
+    },
+  };
+  return task;
+}
+
+/** The name of a piece of work in `spread.workMs`: `request:1024`, `answer`, `raw:png`, `feature:rans:812`. */
+function workLabel(w: DeviceWork): string {
+  if (w.kind === 'raw') return `raw:${w.id}`;
+  if (w.kind === 'answer') return 'answer';
+  return w.kind === 'feature' ? `feature:${w.id}:${w.bytes}` : `request:${w.bytes}`;
+}
+
+type WorkCosts = Pick<DeviceCalibration, 'requestMs' | 'rawEncodeMs' | 'featureEncodeMs'>;
+
+/** The calibration's per-request fields from the medians of the work tasks. */
+function workCosts(tasks: readonly Task[]): WorkCosts {
+  const points = (pick: (w: DeviceWork) => boolean) =>
+    tasks.flatMap((t) => (t.work && pick(t.work) ? [{ bytes: t.work.bytes, ms: median(t.samples) }] : []));
+  const out: WorkCosts = {};
+  const sign = points((w) => w.kind === 'request');
+  const answer = points((w) => w.kind === 'answer');
+  if (sign.length > 0 || answer.length > 0) {
+    const fit = fitLinear(sign);
+    out.requestMs = { fixedMs: fit.fixedMs + answer.reduce((a, p) => a + p.ms, 0), perKiBMs: fit.perKiBMs };
+  }
+  for (const t of tasks) {
+    if (t.work?.kind === 'raw' && t.work.id !== undefined) {
+      out.rawEncodeMs ??= {};
+      out.rawEncodeMs[t.work.id] = median(t.samples);
+    }
+  }
+  const coders = new Set(tasks.flatMap((t) => (t.work?.kind === 'feature' && t.work.id ? [t.work.id] : [])));
+  for (const id of coders) {
+    out.featureEncodeMs ??= {};
+    out.featureEncodeMs[id] = fitLinear(points((w) => w.kind === 'feature' && w.id === id));
+  }
+  return out;
 }
 
 /**
@@ -132,7 +196,10 @@ export function calibrationIssues(
  * on its point's features, all the same way: `warmup` untimed rounds, then timed rounds in which every
  * entry runs once, in an order that rotates from round to round (so drift and interference hit all
  * alike), until each median is stable (interquartile range / median <= `targetSpread`, at least
- * `repetitions` rounds, at most `maxRepetitions`). The spread of each median is reported. A result
+ * `repetitions` rounds, at most `maxRepetitions`). The spread of each median is reported. The client's
+ * per-request work (`opts.work`, see {@link deviceWork}) is timed in the same rounds, each sample
+ * repeating a short piece enough times to last `MIN_WORK_SAMPLE_MS`: it gives `requestMs` (signing
+ * fitted as fixed + per KiB, plus the answer check), `rawEncodeMs` and `featureEncodeMs` (fitted per coder). A result
  * whose timings contradict each other (see {@link calibrationIssues}) is measured again, and after
  * `attempts` measurements rejected with `JMDC_ERR_CALIBRATION_INCONSISTENT` (`details.issues`).
  *
@@ -164,8 +231,8 @@ export async function measureHeads(
     const tasks: Task[] = [];
     for (const v of manifest.variants) {
       for (let p = 1; p <= P; p++)
-        tasks.push({ variant: v.id, point: p, run: () => runner.head(v.id, p, input, 1), samples: [] });
-      tasks.push({ variant: v.id, point: 0, run: () => runner.full(v.id, input, 1), samples: [] });
+        tasks.push({ variant: v.id, point: p, run: () => runner.head(v.id, p, input, 1), runs: 1, samples: [] });
+      tasks.push({ variant: v.id, point: 0, run: () => runner.full(v.id, input, 1), runs: 1, samples: [] });
     }
     const encode = runner.encode?.bind(runner);
     for (const b of encode ? (manifest.bottlenecks ?? []) : []) {
@@ -181,16 +248,25 @@ export async function measureHeads(
           features ??= (await runner.head(v.id, b.point, input, 1)).features;
           return (encode as NonNullable<typeof encode>)(b, features, 1);
         },
+        runs: 1,
         samples: [],
       });
     }
+    const work = (opts.work ?? []).map(workTask);
+    tasks.push(...work);
     for (let i = 0; i < warmup; i++) for (const t of tasks) await t.run();
+    for (const t of work) {
+      const t0 = now();
+      await t.run();
+      const ms = now() - t0;
+      t.runs = ms > 0 ? Math.min(MAX_WORK_RUNS, Math.max(1, Math.ceil(MIN_WORK_SAMPLE_MS / ms))) : 1;
+    }
     for (let round = 0; round < maxReps; round++) {
       for (let k = 0; k < tasks.length; k++) {
         const t = tasks[(k + round) % tasks.length] as Task;
         const t0 = now();
         await t.run();
-        t.samples.push(now() - t0);
+        t.samples.push((now() - t0) / t.runs);
       }
       const worst = Math.max(...tasks.map((t) => relativeIqr(t.samples)));
       opts.onProgress?.(
@@ -210,9 +286,13 @@ export async function measureHeads(
       repetitions: tasks[0]?.samples.length ?? 0,
       attempts: attempt,
     };
+    Object.assign(cal, workCosts(tasks));
     for (const t of tasks) {
       const spread = cal.spread as NonNullable<DeviceCalibration['spread']>;
-      if (t.bottleneck !== undefined) {
+      if (t.work) {
+        spread.workMs ??= {};
+        spread.workMs[workLabel(t.work)] = relativeIqr(t.samples);
+      } else if (t.bottleneck !== undefined) {
         cal.bottleneckMs ??= {};
         spread.bottleneckMs ??= {};
         cal.bottleneckMs[t.bottleneck] = median(t.samples);

@@ -69,7 +69,22 @@ function checkCalibration(c: unknown): c is DeviceCalibration {
   ) {
     return false;
   }
+  if (o.requestMs !== undefined && !linearCost(o.requestMs)) return false;
+  if (o.rawEncodeMs !== undefined && !record(o.rawEncodeMs, (x) => isPlausible(x, 0, 600_000))) return false;
+  if (o.featureEncodeMs !== undefined && !record(o.featureEncodeMs, linearCost)) return false;
   return o.encodeMs === undefined || (typeof o.encodeMs === 'number' && o.encodeMs >= 0);
+}
+
+/** An object whose every value passes `ok`. */
+function record(v: unknown, ok: (x: unknown) => boolean): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(ok);
+}
+
+/** A plausible {@link LinearCost}: both parts in [0, 600000] ms. */
+function linearCost(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return isPlausible(o.fixedMs, 0, 600_000) && isPlausible(o.perKiBMs, 0, 600_000);
 }
 
 function num(x: unknown): x is number {

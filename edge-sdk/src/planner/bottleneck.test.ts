@@ -3,6 +3,7 @@ import { ErrorCodes, isJmdcError } from '../errors.js';
 import type { Manifest } from '../model/types.js';
 import { normalizeProfile } from '../profile/loadProfile.js';
 import type { DeviceCalibration, Profile, ProfileRow } from '../profile/types.js';
+import { DEFAULT_DEVICE_COSTS, linearMs } from './deviceCosts.js';
 import { Planner } from './planner.js';
 
 /**
@@ -158,7 +159,9 @@ describe('Planner: a bottleneck row’s head includes its encoder, its tail its 
     expect(p.encodeMs).toBeCloseTo(0.5, 9);
     expect(p.uploadMs).toBeCloseTo(0.05, 9);
     expect(p.cloudMs).toBeCloseTo(5 + 5 / 3 + 0.5, 9);
-    expect(p.totalMs).toBeCloseTo(3 + 0.5 + 0.05 + 5 + (5 + 5 / 3 + 0.5), 9); // RTT 5
+    // the client's work per request: the reference default for the payload (speed 1, nothing calibrated)
+    expect(p.requestMs).toBeCloseTo(linearMs(DEFAULT_DEVICE_COSTS.requestMs, 50), 9);
+    expect(p.totalMs).toBeCloseTo(3 + 0.5 + p.requestMs + 0.05 + 5 + (5 + 5 / 3 + 0.5), 9); // RTT 5
     // the plain row at the same point pays neither
     const plain = planner.rows.findIndex((r) => r.kind === 'split' && !r.bottleneck);
     expect(planner.predict(plain, LINK).edgeMs).toBeCloseTo(2, 9);

@@ -2,8 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isJmdcError } from '../errors.js';
 import { normalizeProfile } from '../profile/loadProfile.js';
-import type { NormalizedProfile, Profile, ProfileRow } from '../profile/types.js';
+import type { DeviceCalibration, NormalizedProfile, Profile, ProfileRow } from '../profile/types.js';
 import type { Objective, PlanConditions } from '../types/plan.js';
+import { DEFAULT_DEVICE_COSTS, linearMs } from './deviceCosts.js';
 import { Planner } from './planner.js';
 import { DEFAULT_PRICING, lambdaCostUsd } from './pricing.js';
 
@@ -53,8 +54,23 @@ function handProfile(extra: ProfileRow[] = []): NormalizedProfile {
 
 const FAST = { uplinkMbps: 100, rttMs: 5 } satisfies PlanConditions;
 
+/**
+ * The hand-computed sums below leave out the client's work per request (0 ms) and price the PNG at
+ * the profile's encode time (0.5 ms): a calibration with no head times (speed 1) that says so. The
+ * device-cost model has its own tests ('Planner: the device's own cost of a request').
+ */
+const HAND_DEVICE: DeviceCalibration = {
+  device: 'hand',
+  threads: 0,
+  headMs: {},
+  fullMs: {},
+  measuredAt: 0,
+  requestMs: { fixedMs: 0, perKiBMs: 0 },
+  rawEncodeMs: { png: 0.5 },
+};
+
 describe('Planner on a hand-computed profile', () => {
-  const planner = new Planner(handProfile());
+  const planner = new Planner(handProfile(), { calibration: HAND_DEVICE });
 
   it('uploads the raw image when the network is fast (cloud-only = 0.5 + 0.08 + 5 + 6.5 ms)', () => {
     const r = planner.plan(FAST);
@@ -145,7 +161,7 @@ describe('Planner on a hand-computed profile', () => {
   });
 
   it('adds the Lambda cost and prefers the free edge when cost weighs a lot', () => {
-    const costly = new Planner(handProfile(), { costWeight: 1e9, alternatives: 4 });
+    const costly = new Planner(handProfile(), { costWeight: 1e9, alternatives: 4, calibration: HAND_DEVICE });
     const r = costly.plan(FAST);
     expect(r.decision.kind).toBe('edge-only');
     const cloud = r.alternatives.find((a) => a.decision.kind === 'cloud-only');
@@ -257,7 +273,7 @@ describe('Planner: default floor, availability, one formula', () => {
     for (const o of [r, ...r.alternatives]) {
       const p = planner.predict(planner.indexOf(o.decision), c);
       expect(p).toEqual(o.predicted);
-      const sum = p.edgeMs + p.encodeMs + p.uploadMs + p.rttMs + p.cloudMs + p.coldMs;
+      const sum = p.edgeMs + p.encodeMs + p.requestMs + p.uploadMs + p.rttMs + p.cloudMs + p.coldMs;
       expect(p.totalMs).toBeCloseTo(sum, 9);
     }
   });
@@ -367,8 +383,11 @@ describe('Planner property', () => {
           if (r.kind === 'edge-only') return N * (raw.timings.fullMs[r.variantId] as number);
           const head = r.kind === 'split' ? (raw.timings.headMs[r.variantId]?.[r.point - 1] as number) : 0;
           const tail = raw.timings.tailMs[r.variantId]?.[r.point] as number;
+          // a raw upload's framing and the client's work per request: the reference defaults (speed 1)
+          const enc = r.kind === 'cloud-only' ? (DEFAULT_DEVICE_COSTS.rawEncodeMs.raw as number) : c.enc;
           return (
-            N * (head + c.enc) +
+            N * (head + enc) +
+            linearMs(DEFAULT_DEVICE_COSTS.requestMs, N * r.meanPayloadBytes) +
             (N * r.meanPayloadBytes * 8) / (c.cond.uplinkMbps * 1000) +
             c.cond.rttMs +
             N * (tail + c.dec) +
@@ -399,5 +418,83 @@ describe('Planner property', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("Planner: the device's own cost of a request", () => {
+  /** PNG and raw uploads of the same image (lossless: same accuracy), a split and a slow edge-only row. */
+  function uploads(): NormalizedProfile {
+    return handProfile([
+      row({ point: 0, kind: 'cloud-only', coder: 'raw', meanPayloadBytes: 1120, valAccuracy: 0.93 }),
+    ]);
+  }
+  const png = (p: Planner) => p.rows.findIndex((r) => r.coder === 'png');
+  const raw = (p: Planner) => p.rows.findIndex((r) => r.coder === 'raw');
+  /** A device 20x slower than the profile's reference (heads measured, nothing else). */
+  const SLOW: DeviceCalibration = {
+    device: 'slow',
+    threads: 1,
+    headMs: { r000: [40, 160, 600] },
+    fullMs: { r000: 1200 },
+    measuredAt: 0,
+  };
+  const LINK = { uplinkMbps: 5, rttMs: 5 };
+
+  it('chooses the PNG on the reference device, the raw upload where encoding the PNG costs more than its saved bytes', () => {
+    const ref = new Planner(uploads());
+    // the 120 bytes the PNG saves take 0.96 ms at 1 Mbit/s; it costs 0.3 - 0.02 ms more to prepare
+    const pngRef = ref.predict(png(ref), LINK);
+    const rawRef = ref.predict(raw(ref), LINK);
+    expect(pngRef.encodeMs).toBeCloseTo(DEFAULT_DEVICE_COSTS.rawEncodeMs.png as number, 9);
+    expect(rawRef.encodeMs).toBeCloseTo(DEFAULT_DEVICE_COSTS.rawEncodeMs.raw as number, 9);
+    expect(ref.plan({ uplinkMbps: 1, rttMs: 5 }).decision.coder).toBe('png');
+    // 20x slower device, nothing but heads calibrated: the defaults scale with its speed
+    const slow = new Planner(uploads(), { calibration: SLOW });
+    expect(slow.predict(png(slow), LINK).encodeMs).toBeCloseTo(
+      20 * (DEFAULT_DEVICE_COSTS.rawEncodeMs.png as number),
+      9,
+    );
+    expect(slow.plan({ uplinkMbps: 1, rttMs: 5 }).decision.coder).toBe('raw');
+    // a slow link makes the saved bytes worth the encoding again (120 B at 0.05 Mbit/s: 19 ms)
+    expect(slow.plan({ uplinkMbps: 0.05, rttMs: 5, coldProb: [0, 1, 1, 1], initMs: 1e6 }).decision.coder).toBe('png');
+    // measured by calibrate: used as they are
+    const measured = new Planner(uploads(), { calibration: { ...SLOW, rawEncodeMs: { png: 2, raw: 0.1 } } });
+    expect(measured.predict(png(measured), LINK).encodeMs).toBe(2);
+    expect(measured.plan({ uplinkMbps: 1, rttMs: 5 }).decision.coder).toBe('raw');
+    expect(measured.plan({ uplinkMbps: 0.2, rttMs: 5, coldProb: [0, 1, 1, 1], initMs: 1e6 }).decision.coder).toBe(
+      'png',
+    );
+  });
+
+  it('adds the fixed cost once per request, whatever the batch, and its per-KiB part by the payload', () => {
+    const requestMs = { fixedMs: 10, perKiBMs: 0.5 };
+    const planner = new Planner(uploads(), { calibration: { ...SLOW, requestMs } });
+    const i = raw(planner);
+    const one = planner.predict(i, { ...LINK, batch: 1 });
+    const eight = planner.predict(i, { ...LINK, batch: 8 });
+    expect(one.requestMs).toBeCloseTo(10 + (0.5 * 1120) / 1024, 9);
+    expect(eight.requestMs).toBeCloseTo(10 + (0.5 * 8 * 1120) / 1024, 9);
+    expect(eight.encodeMs).toBeCloseTo(8 * one.encodeMs, 9);
+    for (const p of [one, eight]) {
+      const sum = p.edgeMs + p.encodeMs + p.requestMs + p.uploadMs + p.rttMs + p.cloudMs + p.coldMs;
+      expect(p.totalMs).toBeCloseTo(sum, 9);
+    }
+    // edge-only rows send nothing
+    const edge = planner.rows.findIndex((r) => r.kind === 'edge-only');
+    expect(planner.predict(edge, LINK).requestMs).toBe(0);
+    // without calibration: the reference default, scaled by the device's speed (20x here)
+    const slow = new Planner(uploads(), { calibration: SLOW });
+    expect(slow.predict(i, LINK).requestMs).toBeCloseTo(20 * linearMs(DEFAULT_DEVICE_COSTS.requestMs, 1120), 9);
+  });
+
+  it("prices a split's encoding by its coder's measured rate and its payload size", () => {
+    const featureEncodeMs = { rans: { fixedMs: 0.1, perKiBMs: 1 } };
+    const planner = new Planner(uploads(), { calibration: { ...SLOW, featureEncodeMs, encodeMs: 7 } });
+    const at = (point: number) => planner.rows.findIndex((r) => r.kind === 'split' && r.point === point);
+    // rans rows: 4000 and 1000 bytes per image
+    expect(planner.predict(at(1), LINK).encodeMs).toBeCloseTo(0.1 + 4000 / 1024, 9);
+    expect(planner.predict(at(2), { ...LINK, batch: 2 }).encodeMs).toBeCloseTo(2 * (0.1 + 1000 / 1024), 9);
+    // a coder calibrate did not time (deflate): the calibration's mean encode time
+    expect(planner.predict(at(3), LINK).encodeMs).toBe(7);
   });
 });

@@ -9,6 +9,7 @@ import type { DeviceCalibration, NormalizedProfile, PlanRow } from '../profile/t
 import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
 import { describeValue } from '../util/describeValue.js';
 import { median } from '../util/median.js';
+import { linearMs, requestCost, rowEncodeMs } from './deviceCosts.js';
 import { DEFAULT_PRICING, type LambdaPricing, lambdaCostUsd } from './pricing.js';
 
 /**
@@ -122,8 +123,11 @@ function perPoint(v: number | readonly number[] | undefined, p: number, dflt: nu
  * Picks the partition point, pruning level, kept ratio, bits and coder for each request.
  *
  * Expected latency of a row for a batch of N images (one formula, {@link Planner.predict}):
- * N x (edge head + encode) + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
- * edge-only rows cost N x the whole network on the device, nothing else. A bottleneck row's edge head
+ * N x (edge head + encode) + request + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
+ * edge-only rows cost N x the whole network on the device, nothing else. `encode` is the row's own
+ * encoding (a cloud-only row's raw format, a split's codec by its payload size) and `request` the
+ * client's work once per request (signing with the body's SHA-256, the answer): measured by
+ * `calibrate`, else reference costs x the device's speed (see {@link rowEncodeMs}, {@link requestCost}). A bottleneck row's edge head
  * includes its encoder and its cloud tail its decoder. Rows at a point whose
  * function is unavailable (`conditions.available`) are skipped.
  *
@@ -149,6 +153,9 @@ export class Planner {
   private readonly cloud1: Float64Array;
   private readonly edge1: Float64Array;
   private readonly enc1: Float64Array;
+  /** The client's work per request: fixed ms, and ms per KiB of payload. */
+  private reqFixedMs = 0;
+  private reqPerKiBMs = 0;
   private readonly enabled: Uint8Array;
   // scratch, reused by every plan() call
   private readonly coldMs: Float64Array;
@@ -251,18 +258,18 @@ export class Planner {
       }
     }
     const speed = ratios.length ? median(ratios) : 1;
-    const enc = cal?.encodeMs ?? t.encodeMs * speed;
+    const req = requestCost(cal, speed);
+    this.reqFixedMs = req.fixedMs;
+    this.reqPerKiBMs = req.perKiBMs;
     this.rows.forEach((r, i) => {
+      this.enc1[i] = rowEncodeMs(r, cal, t.encodeMs, speed);
       if (r.kind === 'edge-only') {
         this.edge1[i] = cal?.fullMs[r.variantId] ?? (t.fullMs[r.variantId] ?? 0) * speed;
-        this.enc1[i] = 0;
       } else if (r.kind === 'cloud-only') {
         this.edge1[i] = 0;
-        this.enc1[i] = enc;
       } else {
         const head = cal?.headMs[r.variantId]?.[r.point - 1] ?? (t.headMs[r.variantId]?.[r.point - 1] ?? 0) * speed;
         this.edge1[i] = head + this.encoderMs(r, head, speed);
-        this.enc1[i] = enc;
       }
     });
   }
@@ -355,6 +362,7 @@ export class Planner {
         totalMs: edgeMs,
         edgeMs,
         encodeMs: 0,
+        requestMs: 0,
         uploadMs: 0,
         rttMs: 0,
         cloudMs: 0,
@@ -366,13 +374,16 @@ export class Planner {
     const p = this.point[i] as number;
     const edgeMs = N * (this.edge1[i] as number);
     const encodeMs = N * (this.enc1[i] as number);
+    // once per request, whatever the batch
+    const requestMs = linearMs({ fixedMs: this.reqFixedMs, perKiBMs: this.reqPerKiBMs }, N * (this.bytes[i] as number));
     const uploadMs = N * (this.bytes[i] as number) * msPerByte;
     const cloudMs = N * (this.cloud1[i] as number) * (this.scale[p] as number);
     const coldMs = this.coldMs[p] as number;
     return {
-      totalMs: edgeMs + encodeMs + uploadMs + rtt + cloudMs + coldMs,
+      totalMs: edgeMs + encodeMs + requestMs + uploadMs + rtt + cloudMs + coldMs,
       edgeMs,
       encodeMs,
+      requestMs,
       uploadMs,
       rttMs: rtt,
       cloudMs,

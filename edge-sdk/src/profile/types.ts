@@ -165,6 +165,17 @@ export interface NormalizedProfile {
 }
 
 /**
+ * A device cost that grows with the bytes it handles: `fixedMs + perKiBMs x KiB`.
+ *
+ * @example
+ * const c: LinearCost = { fixedMs: 0.3, perKiBMs: 0.004 } // 1 KiB: 0.304 ms
+ */
+export interface LinearCost {
+  fixedMs: number;
+  perKiBMs: number;
+}
+
+/**
  * Head times measured on this device by `calibrate()` (ms per image, batch 1, median).
  *
  * @example
@@ -183,10 +194,25 @@ export interface DeviceCalibration {
   encodeMs?: number;
   /** Per bottleneck id: its encoder's time on this device (batch 1, median), when measured. */
   bottleneckMs?: Record<string, number>;
+  /**
+   * The client's own work per request on this device, without the network: SigV4 signing with the
+   * SHA-256 of the body, and checking the answer. Once per request (not per image), when measured.
+   */
+  requestMs?: LinearCost;
+  /** Per raw format (`raw`, `png`, `deflate`): preparing the cloud-only payload of one image, when measured. */
+  rawEncodeMs?: Record<string, number>;
+  /** Per feature coder (`rans`, `deflate`, ...): encoding one image's features, by its payload size, when measured. */
+  featureEncodeMs?: Record<string, LinearCost>;
   /** Epoch ms of the measurement. */
   measuredAt: number;
   /** Spread of each median: interquartile range / median (same layout as `headMs`, `fullMs`). */
-  spread?: { headMs: Record<string, number[]>; fullMs: Record<string, number>; bottleneckMs?: Record<string, number> };
+  spread?: {
+    headMs: Record<string, number[]>;
+    fullMs: Record<string, number>;
+    bottleneckMs?: Record<string, number>;
+    /** Per piece of per-request work (`request:1024`, `answer`, `raw:png`, `feature:rans:812`). */
+    workMs?: Record<string, number>;
+  };
   /** Timed rounds per entry (every head and whole network once per round, interleaved). */
   repetitions?: number;
   /** Measurements made until the timings were consistent (1 = the first one was). */

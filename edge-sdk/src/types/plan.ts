@@ -62,13 +62,19 @@ export type Decision = Pick<PlanRow, 'kind' | 'point' | 'variant' | 'keep' | 'bi
  *
  * @example
  * const p: Prediction = plan.predicted
- * console.log(p.totalMs, p.edgeMs + p.encodeMs + p.uploadMs + p.rttMs + p.cloudMs + p.coldMs)
+ * console.log(p.totalMs, p.edgeMs + p.encodeMs + p.requestMs + p.uploadMs + p.rttMs + p.cloudMs + p.coldMs)
  */
 export interface Prediction {
   totalMs: number;
   /** Head (or whole network for edge-only) on this device. */
   edgeMs: number;
+  /** The row's encoding on this device: raw format (cloud-only) or codec (split) of every image. */
   encodeMs: number;
+  /**
+   * The client's own work for the request on this device, once per request: SigV4 signing with the
+   * SHA-256 of the payload, checking the answer (0 for edge-only).
+   */
+  requestMs: number;
   /** payload bytes / uplink bandwidth. */
   uploadMs: number;
   rttMs: number;

@@ -37,6 +37,7 @@ function rec(key: string, totalMs: number, o: { bytes?: number; correct?: boolea
         totalMs: totalMs * 1.1,
         edgeMs: 0,
         encodeMs: 0,
+        requestMs: 0,
         uploadMs: 0,
         rttMs: 0,
         cloudMs: 0,

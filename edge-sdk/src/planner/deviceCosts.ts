@@ -1,0 +1,65 @@
+import type { DeviceCalibration, LinearCost, PlanRow } from '../profile/types.js';
+
+/**
+ * The client's own work per request and per cloud-only image on the profile's reference machine,
+ * used (scaled by the device's speed relative to that machine) when `calibrate` did not measure it.
+ * Rounded up from measurements on a 2-core x64 server (Node 20): SigV4 signing with the SHA-256 of
+ * the body (pure-JS HMACs) plus checking a batch-1 answer about 0.25 ms + 0.01 ms per KiB; one
+ * 28x28 image as a PNG about 0.2 ms, framed raw or deflated 0.01 / 0.1 ms.
+ *
+ * @example
+ * DEFAULT_DEVICE_COSTS.rawEncodeMs.png // ms per image on the reference machine
+ */
+export const DEFAULT_DEVICE_COSTS: Readonly<{ requestMs: LinearCost; rawEncodeMs: Readonly<Record<string, number>> }> =
+  Object.freeze({
+    requestMs: Object.freeze({ fixedMs: 0.4, perKiBMs: 0.015 }),
+    rawEncodeMs: Object.freeze({ raw: 0.02, png: 0.3, deflate: 0.15 }),
+  });
+
+/**
+ * The device's cost of one row's encoding, per image, ms: a cloud-only row's raw format (measured,
+ * else the default x `speed`), a split's codec by the row's payload size (measured per coder, else
+ * the calibration's or the profile's mean encode time).
+ *
+ * @example
+ * rowEncodeMs(row, cal, profile.timings.encodeMs, 12) // e.g. 3.4 on a slow device
+ */
+export function rowEncodeMs(
+  r: Pick<PlanRow, 'kind' | 'coder' | 'meanPayloadBytes'>,
+  cal: DeviceCalibration | undefined,
+  referenceEncodeMs: number,
+  speed: number,
+): number {
+  if (r.kind === 'edge-only') return 0;
+  if (r.kind === 'cloud-only') {
+    const measured = cal?.rawEncodeMs?.[r.coder];
+    if (measured !== undefined) return measured;
+    const ref = DEFAULT_DEVICE_COSTS.rawEncodeMs[r.coder];
+    return ref !== undefined ? ref * speed : (cal?.encodeMs ?? referenceEncodeMs * speed);
+  }
+  const rate = cal?.featureEncodeMs?.[r.coder];
+  if (rate) return linearMs(rate, r.meanPayloadBytes);
+  return cal?.encodeMs ?? referenceEncodeMs * speed;
+}
+
+/**
+ * The client's fixed work per request (signing, the answer), measured or the default x `speed`.
+ *
+ * @example
+ * linearMs(requestCost(cal, 1), 8 * 600) // ms for a batch of 8 PNGs
+ */
+export function requestCost(cal: DeviceCalibration | undefined, speed: number): LinearCost {
+  if (cal?.requestMs) return cal.requestMs;
+  const d = DEFAULT_DEVICE_COSTS.requestMs;
+  return { fixedMs: d.fixedMs * speed, perKiBMs: d.perKiBMs * speed };
+}
+
+/**
+ * A {@link LinearCost} at `bytes`, ms.
+ *
+ * @example
+ * linearMs({ fixedMs: 1, perKiBMs: 0.5 }, 2048) // 2
+ */
+export function linearMs(c: LinearCost, bytes: number): number {
+  return c.fixedMs + (c.perKiBMs * bytes) / 1024;
+}
