@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../errors.js';
 import { decodePayload } from './decodePayload.js';
-import { encodeRaw } from './encodeRaw.js';
+import { encodeRaw, rawPayloadBytes } from './encodeRaw.js';
 import { codecErrorCode } from './testing/assertions.js';
 import { prng, syntheticImages } from './testing/synthetic.js';
 import type { RawFormat } from './types.js';
@@ -87,5 +87,19 @@ describe('encodeRaw / decodePayload', () => {
     expect(v2.header.headerBytes).toBe(23);
     expect(v2.kind === 'raw' && v2.images).toEqual(image);
     expect(v1.kind === 'raw' && v1.images).toEqual(image);
+  });
+
+  it('rawPayloadBytes is the exact size of a raw-format payload', () => {
+    for (const [dims, batch] of [
+      [[1, 28, 28], 1],
+      [[3, 32, 32], 4],
+      [[1, 2, 3], 1],
+      [[3, 224, 224], 2],
+    ] as Array<[[number, number, number], number]>) {
+      const [c, h, w] = dims;
+      const bytes = encodeRaw(new Uint8Array(batch * c * h * w), dims, batch, { model: MODEL, format: 'raw' });
+      expect(rawPayloadBytes(dims, batch)).toBe(bytes.byteLength);
+    }
+    expect(rawPayloadBytes([1, 28, 28])).toBe(807);
   });
 });

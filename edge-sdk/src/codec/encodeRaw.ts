@@ -1,12 +1,27 @@
 import { deflateRawSync } from 'node:zlib';
 import { CodecError, ErrorCodes } from '../errors.js';
 import { DEFLATE_LEVEL } from './coders.js';
-import { encodeModelRef, RAW_FORMAT_IDS, writeFrame } from './header.js';
+import { encodeModelRef, FIXED_HEADER_BYTES_V2, RAW_FORMAT_IDS, varintBytes, writeFrame } from './header.js';
 import { encodePng } from './png.js';
 import type { RawEncodeOptions, RawFormat } from './types.js';
 
 function isU16Positive(v: unknown): v is number {
   return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 0xffff;
+}
+
+/**
+ * Exact bytes of the payload {@link encodeRaw} writes for format `'raw'` in the default (version 2) frame:
+ * the header (fixed part, the varints of C, H, W, N and the body length, the CRC) plus N*C*H*W pixel bytes.
+ * The size does not depend on the pixels or on the model.
+ *
+ * @example
+ * rawPayloadBytes([1, 28, 28]) // 807 = 23 header bytes + 784 pixels
+ */
+export function rawPayloadBytes(dims: readonly [number, number, number], batch = 1): number {
+  const [c, h, w] = dims;
+  const body = batch * c * h * w;
+  const varints = [c, h, w, batch, body].reduce((s, v) => s + varintBytes(v), 0);
+  return FIXED_HEADER_BYTES_V2 + varints + 4 + body;
 }
 
 /**

@@ -7,7 +7,7 @@ export { BROTLI_QUALITY, DEFLATE_LEVEL } from './coders.js';
 export { crc32, crc32Update } from './crc32.js';
 export { decodePayload, peekHeader } from './decodePayload.js';
 export { encodeFeatures } from './encodeFeatures.js';
-export { encodeRaw } from './encodeRaw.js';
+export { encodeRaw, rawPayloadBytes } from './encodeRaw.js';
 export { f16Bits, f16Round, f16ToNumber } from './float16.js';
 export {
   FIXED_HEADER_BYTES,

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isJmdcError } from '../errors.js';
-import { normalizeProfile } from '../profile/loadProfile.js';
+import { loadModel } from '../model/manifest.js';
+import { loadProfile, normalizeProfile } from '../profile/loadProfile.js';
 import type { DeviceCalibration, NormalizedProfile, Profile, ProfileRow } from '../profile/types.js';
 import type { Objective, PlanConditions } from '../types/plan.js';
 import { DEFAULT_DEVICE_COSTS, linearMs } from './deviceCosts.js';
@@ -496,5 +497,47 @@ describe("Planner: the device's own cost of a request", () => {
     expect(planner.predict(at(2), { ...LINK, batch: 2 }).encodeMs).toBeCloseTo(2 * (0.1 + 1000 / 1024), 9);
     // a coder calibrate did not time (deflate): the calibration's mean encode time
     expect(planner.predict(at(3), LINK).encodeMs).toBe(7);
+  });
+});
+
+describe('Planner on the shipped profile: the raw upload the loader adds next to the PNG row', () => {
+  const { dir, manifest } = loadModel('fmnist-vgg16');
+  const profile = loadProfile(dir, { manifest });
+  /** A device at 0.06 of the reference core: every head and whole network 1 / 0.06 times slower. */
+  const SPEED = 0.06;
+  const t = profile.timings;
+  const slow: DeviceCalibration = {
+    device: 'slow',
+    threads: 1,
+    headMs: Object.fromEntries(Object.entries(t.headMs).map(([id, a]) => [id, a.map((ms) => ms / SPEED)])),
+    fullMs: Object.fromEntries(Object.entries(t.fullMs).map(([id, ms]) => [id, ms / SPEED])),
+    measuredAt: 0,
+  };
+  // no accuracy loss (the floor is the full model's): the cloud-only uploads, the whole network on the
+  // device and a few splits qualify (under the default floor, a pruned edge-only variant is faster still)
+  const planner = new Planner(profile, {
+    calibration: slow,
+    objective: { minimize: 'latency', minAccuracy: profile.fullModel.val },
+  });
+  const at = (coder: string) => planner.rows.findIndex((r) => r.kind === 'cloud-only' && r.coder === coder);
+
+  it('lists both uploads with the same accuracy', () => {
+    expect(at('png')).toBeGreaterThanOrEqual(0);
+    expect(at('raw')).toBeGreaterThanOrEqual(0);
+    expect(planner.rows[at('raw')]?.valAccuracy).toBe(planner.rows[at('png')]?.valAccuracy);
+  });
+
+  it('uploads the raw image on a slow device with a fast link (20 Mbit/s, 10 ms)', () => {
+    const fast = { uplinkMbps: 20, rttMs: 10 };
+    const d = planner.plan(fast).decision;
+    expect([d.kind, d.coder]).toEqual(['cloud-only', 'raw']);
+    // encoding the PNG costs the slow device more than the ~270 bytes it saves take at 20 Mbit/s
+    expect(planner.predict(at('raw'), fast).totalMs).toBeLessThan(planner.predict(at('png'), fast).totalMs);
+  });
+
+  it('does not prefer the raw upload to the PNG on a slow link (0.05 Mbit/s)', () => {
+    const slowLink = { uplinkMbps: 0.05, rttMs: 10 };
+    expect(planner.plan(slowLink).decision.coder).not.toBe('raw');
+    expect(planner.predict(at('png'), slowLink).totalMs).toBeLessThan(planner.predict(at('raw'), slowLink).totalMs);
   });
 });

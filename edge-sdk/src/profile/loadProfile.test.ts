@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { rawPayloadBytes } from '../codec/encodeRaw.js';
 import { ErrorCodes, isJmdcError } from '../errors.js';
+import { loadModel } from '../model/manifest.js';
 import type { Manifest } from '../model/types.js';
 import { loadProfile, normalizeProfile, rowKind, variantIdFor } from './loadProfile.js';
 import type { Profile } from './types.js';
@@ -82,8 +84,85 @@ describe('normalizeProfile', () => {
       ['edge-only', 'half', 0.9],
       ['cloud-only', 'full', 0.93],
     ]);
-    expect(p.rows.find((r) => r.kind === 'cloud-only')?.meanPayloadBytes).toBe(784 + 96);
+    // the exact raw frame of one 1x28x28 image: 23 header bytes + 784 pixels
+    expect(p.rows.find((r) => r.kind === 'cloud-only')?.meanPayloadBytes).toBe(rawPayloadBytes([1, 28, 28]));
+    expect(rawPayloadBytes([1, 28, 28])).toBe(807);
     expect(code(() => normalizeProfile({ ...raw, hash: 'sha256:22' }, { manifest }))).toBe(ErrorCodes.PROFILE_INVALID);
+  });
+
+  describe('the raw cloud-only row derived from a lossless one', () => {
+    const manifest = {
+      id: 'm',
+      hash: 'sha256:11',
+      input: { sourceShape: [1, 28, 28] },
+      points: [{}, {}],
+      variants: [{ id: 'r000', pruneRatio: 0, accuracy: { val: 0.93, test: 0.92 } }],
+    } as unknown as Manifest;
+    const cloud = (p: ReturnType<typeof normalizeProfile>) =>
+      p.rows.filter((r) => r.kind === 'cloud-only').map((r) => [r.coder, r.synthesized]);
+
+    it.each([
+      'png',
+      'deflate',
+    ])('is added next to a %s row, with its accuracy and the exact raw frame bytes', (coder) => {
+      const src = { point: 0, coder, bits: 8, valAccuracy: 0.9458, testAccuracy: 0.9383, meanPayloadBytes: 540 };
+      const p = normalizeProfile(profile([src, { point: 1 }]), { manifest });
+      expect(cloud(p)).toEqual([
+        [coder, false],
+        ['raw', true],
+      ]);
+      const raw = p.rows.find((r) => r.coder === 'raw');
+      expect(raw).toMatchObject({
+        point: 0,
+        variantId: 'r000',
+        keep: 1,
+        bits: 8,
+        valAccuracy: 0.9458,
+        testAccuracy: 0.9383,
+      });
+      expect(raw?.meanPayloadBytes).toBe(rawPayloadBytes([1, 28, 28]));
+    });
+
+    it('is derived from the PNG row when both lossless formats are listed', () => {
+      const p = normalizeProfile(
+        profile([
+          { point: 0, coder: 'deflate', valAccuracy: 0.8 },
+          { point: 0, coder: 'png', valAccuracy: 0.85 },
+        ]),
+        { manifest },
+      );
+      expect(p.rows.filter((r) => r.synthesized && r.kind === 'cloud-only').map((r) => r.valAccuracy)).toEqual([0.85]);
+    });
+
+    it('is not added when the profile lists a raw row, or without a manifest (no image shape)', () => {
+      const listed = normalizeProfile(
+        profile([
+          { point: 0, coder: 'png' },
+          { point: 0, coder: 'raw', meanPayloadBytes: 900 },
+        ]),
+        { manifest },
+      );
+      expect(cloud(listed)).toEqual([
+        ['png', false],
+        ['raw', false],
+      ]);
+      expect(cloud(normalizeProfile(profile([{ point: 0, coder: 'png' }])))).toEqual([['png', false]]);
+    });
+
+    it('is added to the shipped profile, next to its PNG row', () => {
+      const { dir, manifest: m } = loadModel('fmnist-vgg16');
+      const p = loadProfile(dir, { manifest: m });
+      const png = p.rows.filter((r) => r.kind === 'cloud-only' && r.coder === 'png');
+      const raw = p.rows.filter((r) => r.kind === 'cloud-only' && r.coder === 'raw');
+      expect(png).toHaveLength(1);
+      expect(raw).toHaveLength(1);
+      expect(raw[0]).toEqual({
+        ...png[0],
+        coder: 'raw',
+        meanPayloadBytes: rawPayloadBytes(m.input.sourceShape),
+        synthesized: true,
+      });
+    });
   });
 
   it.each([

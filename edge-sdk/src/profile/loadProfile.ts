@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rawPayloadBytes } from '../codec/encodeRaw.js';
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { Manifest } from '../model/types.js';
 import type {
@@ -12,9 +13,6 @@ import type {
   RowCoder,
   RowKind,
 } from './types.js';
-
-/** Bytes the codec's header adds to a raw upload, used only for a synthesized cloud-only row. */
-const RAW_HEADER_ESTIMATE = 96;
 
 const FEATURE_CODERS: ReadonlySet<string> = new Set(['none', 'deflate', 'brotli', 'rans']);
 const RAW_FORMATS: ReadonlySet<string> = new Set(['raw', 'png', 'deflate']);
@@ -119,13 +117,52 @@ function blockMacs(manifest: Manifest, variantId: string, from: number, to: numb
 }
 
 /**
+ * The raw cloud-only row to add to `rows`, or undefined when they list one (or nothing to derive it
+ * from): a copy of the lossless cloud-only row (`png` first, then `deflate`) with coder `raw` and the
+ * raw frame's exact bytes, else, when there is no cloud-only row at all, one of variant 0 with the
+ * manifest's accuracy (when the profile times its whole network in the cloud).
+ */
+function syntheticRawRow(rows: readonly PlanRow[], manifest: Manifest, timings: ProfileTimings): PlanRow | undefined {
+  const cloud = rows.filter((r) => r.kind === 'cloud-only');
+  if (cloud.some((r) => r.coder === 'raw')) return undefined;
+  const [c, h, w] = manifest.input.sourceShape;
+  const meanPayloadBytes = rawPayloadBytes([c, h, w]);
+  if (cloud.length > 0) {
+    // png and deflate are lossless: the cloud gets the same pixels as from a raw upload
+    const from = cloud.find((r) => r.coder === 'png') ?? cloud.find((r) => r.coder === 'deflate');
+    return from ? { ...from, coder: 'raw', keep: 1, bits: 8, meanPayloadBytes, synthesized: true } : undefined;
+  }
+  const v0 = manifest.variants.find((v) => v.pruneRatio === 0);
+  if (!v0 || !finite(timings.tailMs[v0.id]?.[0], 0)) return undefined;
+  return {
+    kind: 'cloud-only',
+    point: 0,
+    variant: 0,
+    variantId: v0.id,
+    keep: 1,
+    bits: 8,
+    coder: 'raw',
+    quantScope: 'channel',
+    bottleneck: false,
+    valAccuracy: v0.accuracy.val,
+    testAccuracy: v0.accuracy.test,
+    meanPayloadBytes,
+    synthesized: true,
+  };
+}
+
+/**
  * Validates a parsed profile and resolves what the planner needs: each row's kind and variant id,
  * edge-only points normalized to -1, and the timing entries each row relies on checked to exist.
  * When the profile has no edge-only row, one per variant of known accuracy is added (the manifest's
- * per-variant accuracy, or `fullModel` for variant 0); when it has no cloud-only row and a manifest
- * is given, a raw (uncompressed) upload of variant 0 is added. A row with `bottleneck: true` must be a
- * split whose variant has a bottleneck at its point in the manifest (which must then be given); the
- * bottlenecks such rows use are listed in `bottlenecks`. Throws `JMDC_ERR_PROFILE_INVALID`.
+ * per-variant accuracy, or `fullModel` for variant 0). With a manifest, a raw (uncompressed uint8)
+ * cloud-only upload is added when the profile lists none: derived from its lossless cloud-only row
+ * (`png`, else `deflate`: the same pixels reach the cloud, so the same accuracy) when it lists one, else
+ * from variant 0 with the manifest's accuracy when it lists no cloud-only row at all. Its bytes are
+ * the exact size of the raw frame of one image of the manifest's `sourceShape`. Added rows are marked
+ * `synthesized: true`. A row with `bottleneck: true` must be a split whose variant has a bottleneck at
+ * its point in the manifest (which must then be given); the bottlenecks such rows use are listed in
+ * `bottlenecks`. Throws `JMDC_ERR_PROFILE_INVALID`.
  *
  * @example
  * const profile = normalizeProfile(JSON.parse(text), { manifest })
@@ -255,26 +292,9 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       });
     }
   }
-  if (manifest && !rows.some((r) => r.kind === 'cloud-only')) {
-    const v0 = manifest.variants.find((v) => v.pruneRatio === 0);
-    const [c, h, w] = manifest.input.sourceShape;
-    if (v0 && finite(timings.tailMs[v0.id]?.[0], 0)) {
-      rows.push({
-        kind: 'cloud-only',
-        point: 0,
-        variant: 0,
-        variantId: v0.id,
-        keep: 1,
-        bits: 8,
-        coder: 'raw',
-        quantScope: 'channel',
-        bottleneck: false,
-        valAccuracy: v0.accuracy.val,
-        testAccuracy: v0.accuracy.test,
-        meanPayloadBytes: c * h * w + RAW_HEADER_ESTIMATE,
-        synthesized: true,
-      });
-    }
+  if (manifest) {
+    const raw = syntheticRawRow(rows, manifest, timings);
+    if (raw) rows.push(raw);
   }
   return { model: p.model, hash: p.hash, pointCount: P, fullModel, rows, timings, bottlenecks };
 }

@@ -122,7 +122,10 @@ export interface PlanRow {
   valAccuracy: number;
   testAccuracy: number;
   meanPayloadBytes: number;
-  /** True for the edge-only/cloud-only rows the loader adds when the profile has none. */
+  /**
+   * True for the rows the loader adds: edge-only rows when the profile has none, and the raw cloud-only
+   * upload when it lists none (see `normalizeProfile`).
+   */
   synthesized: boolean;
 }
 
