@@ -2,15 +2,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadProfile, normalizeProfile, type ProfileRow } from '@jmdc/edge-sdk';
+import { UsageError } from '@jmdc/edge-sdk/cli';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { startLocalCloud } from '@jmdc/local-cloud';
 import { DEVICE_PRESETS } from '@jmdc/netem';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
 import { writeCharts } from './charts.js';
+import { run as benchCli, usage } from './main.js';
 import { type BenchRun, runBench } from './runBench.js';
 import {
   benchFloor,
   buildStrategies,
+  oracleCandidates,
+  paretoRows,
   quietVariant,
   rawImageBytes,
   rowKey,
@@ -18,21 +23,38 @@ import {
   uncodedFeatureBytes,
 } from './strategies.js';
 import { type CellRecord, checkGoals, statsOf, summarizeCell } from './summary.js';
-import { cellTable } from './tables.js';
+import { cellTable, goalLines, traceTables } from './tables.js';
+import {
+  functionWarmupSpecs,
+  summarizeTrace,
+  type TraceRecord,
+  traceBrief,
+  traceIdleTimeoutMs,
+  tracePhases,
+  traceSchedule,
+} from './trace.js';
 
 const model = loadModel('fmnist-vgg16');
 const profile = loadProfile(model.dir, { manifest: model.manifest });
 
-function rec(key: string, totalMs: number, o: { bytes?: number; correct?: boolean; edge?: boolean } = {}): CellRecord {
+type Decision = NonNullable<CellRecord['result']>['decision'];
+
+function rec(
+  key: string,
+  totalMs: number,
+  o: { bytes?: number; correct?: boolean; edge?: boolean; decision?: Decision } = {},
+): CellRecord {
   return {
     type: 'result',
     key,
     labels: [3],
     result: {
       classes: [o.correct === false ? 4 : 3],
-      decision: o.edge
-        ? { kind: 'edge-only', point: -1, variant: 0, keep: 1, bits: 8, coder: 'none' }
-        : { kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8, coder: 'png' },
+      decision:
+        o.decision ??
+        (o.edge
+          ? { kind: 'edge-only', point: -1, variant: 0, keep: 1, bits: 8, coder: 'none' }
+          : { kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8, coder: 'png' }),
       predicted: {
         totalMs: totalMs * 1.1,
         edgeMs: 0,
@@ -212,6 +234,182 @@ describe('summary', () => {
   });
 });
 
+describe('the step trace', () => {
+  const rowsByKey = new Map(profile.rows.map((r) => [rowKey(r), r]));
+  const floor = benchFloor(profile);
+
+  it("is the demo's scenario, its phases laid over the rounds by the demo's fractions", () => {
+    expect(tracePhases('demo', 5000)).toEqual(defaultScenario(5000));
+    const plan = traceSchedule(tracePhases('demo', 25_000), 10);
+    expect(plan.map((p) => [p.label, p.fromRound, p.rounds, p.idleBeforeMs])).toEqual([
+      ['Wi-Fi', 0, 2, 0],
+      ['3G', 2, 2, 0],
+      ['NB-IoT', 4, 2, 0],
+      ['Wi-Fi after 25 s idle', 6, 4, 25_000],
+    ]);
+    expect(plan.map((p) => [p.conditions, p.uplinkMbps, p.rttMs])).toEqual([
+      ['wifi', 12.8, 10],
+      ['3g', 1.4, 150],
+      ['nbiot', 0.025, 300],
+      ['wifi', 12.8, 10],
+    ]);
+    for (const rounds of [4, 7, 40]) {
+      const p = traceSchedule(tracePhases('demo', 1000), rounds);
+      expect(
+        p.reduce((a, x) => a + x.rounds, 0),
+        `${rounds}`,
+      ).toBe(rounds);
+      expect(Math.min(...p.map((x) => x.rounds)), `${rounds}`).toBeGreaterThanOrEqual(1);
+    }
+    expect(traceSchedule(tracePhases('demo', 1000), 40).map((p) => p.rounds)).toEqual([8, 8, 8, 16]);
+  });
+
+  it("keeps the demo's idle timeout below the gap (20 s for 25 s), and reaps nothing without a gap", () => {
+    expect(traceIdleTimeoutMs(25_000)).toBe(DEFAULT_IDLE_TIMEOUT_MS);
+    expect(traceIdleTimeoutMs(5000)).toBe(4000);
+    expect(traceIdleTimeoutMs(0)).toBe(3_600_000);
+  });
+
+  it('warms every function with one fixed client per point (a cloud-only row at point 0, a plain split elsewhere)', () => {
+    const specs = functionWarmupSpecs([2, 0, 1, 2, 5], rowsByKey.values());
+    expect(specs.map((s) => s.key)).toEqual(['warm:p0', 'warm:p1', 'warm:p2', 'warm:p5']);
+    expect(specs[0]?.rows[0]?.kind).toBe('cloud-only');
+    specs.slice(1).forEach((s, i) => {
+      expect(s.rows).toHaveLength(1);
+      expect([s.rows[0]?.kind, s.rows[0]?.point, s.rows[0]?.bottleneck ?? false]).toEqual([
+        'split',
+        [1, 2, 5][i],
+        false,
+      ]);
+      expect([s.coldAware, s.warmUp]).toEqual([false, false]);
+    });
+  });
+
+  it("takes the oracle's candidates from the rows chosen and the Pareto rows, within the floor, not the single strategies' rows", () => {
+    const strategies = buildStrategies(model.manifest, profile);
+    const pareto = paretoRows(profile, floor, 2);
+    const below = profile.rows.find((r) => r.kind === 'edge-only' && r.valAccuracy < floor);
+    const split = pareto[0];
+    if (!below || !split) throw new Error('fixture rows missing');
+    const d = (r: typeof split): Decision => ({ ...r, quantScope: r.quantScope }) as Decision;
+    const records = [
+      rec('jmdc', 5, { decision: d(below) }),
+      rec('jalad', 5, { decision: d(split) }),
+      rec('neurosurgeon', 5, { edge: true }),
+    ];
+    const { fixedOf, extra } = oracleCandidates(strategies, records, pareto, rowsByKey, floor);
+    expect([...fixedOf.values()].sort()).toEqual(['cloudOnlyPng', 'cloudOnlyRaw', 'edgeOnlyFull', 'edgeOnlyPruned']);
+    const keys = extra.map((s) => s.key);
+    expect(keys).toContain(`fixed:${rowKey(split)}`);
+    expect(keys).not.toContain(`fixed:${rowKey(below)}`);
+    // edge r000 is edge-only full's own row: measured with that strategy, not again
+    expect(keys).not.toContain('fixed:edge r000');
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('summarizes per phase and over the whole trace: per-phase and whole-trace oracles, ratios, decisions, goals', () => {
+    const plan = traceSchedule(tracePhases('demo', 25_000), 4).slice(0, 2);
+    const at = (phase: number, r: CellRecord): TraceRecord => ({ ...r, phase });
+    const png = { kind: 'cloud-only', point: 0, variant: 0, keep: 1, bits: 8, coder: 'png' } as Decision;
+    const records: TraceRecord[] = [
+      // phase 0 (fast link): the cloud wins; jmdc goes there after one request on the device
+      ...[20, 22].map((t) => at(0, rec('edgeOnlyFull', t, { edge: true }))),
+      ...[10, 12].map((t) => at(0, rec('cloudOnlyPng', t, { bytes: 300 }))),
+      ...[30, 30].map((t) => at(0, rec('neurosurgeon', t, { edge: true }))),
+      at(0, rec('jmdc', 21, { edge: true })),
+      at(0, rec('jmdc', 11, { decision: png, bytes: 300 })),
+      // phase 1 (thin link): the device wins; jmdc stays there
+      ...[21, 21].map((t) => at(1, rec('edgeOnlyFull', t, { edge: true }))),
+      ...[200, 220].map((t) => at(1, rec('cloudOnlyPng', t, { bytes: 300 }))),
+      ...[25, 25].map((t) => at(1, rec('neurosurgeon', t, { edge: true }))),
+      ...[19, 21].map((t) => at(1, rec('jmdc', t, { edge: true, correct: t === 19 }))),
+    ];
+    const t = summarizeTrace(
+      {
+        name: 'demo',
+        device: 'pi-zero2',
+        batch: 1,
+        rounds: 4,
+        gapMs: 25_000,
+        idleTimeoutMs: 20_000,
+        localCloud: { invocations: 9, coldStarts: 2, throttles: 0 },
+      },
+      plan,
+      records,
+      {
+        strategies: ['edgeOnlyFull', 'cloudOnlyPng', 'neurosurgeon', 'jmdc'],
+        fixedOf: new Map([
+          ['edge r000', 'edgeOnlyFull'],
+          ['cloud png', 'cloudOnlyPng'],
+        ]),
+        rowsByKey,
+        floor,
+      },
+    );
+    const [p0, p1] = t.phases;
+    expect(p0).toMatchObject({ label: 'Wi-Fi', uplinkMbps: 12.8, rttMs: 10, fromRound: 0, rounds: 1 });
+    expect(p0?.oursDecisions).toEqual({ 'edge r000': 1, 'cloud png': 1 });
+    expect(p1?.oursDecisions).toEqual({ 'edge r000': 2 });
+    // per phase the fastest fixed row of that phase; over the trace the one fastest over all requests
+    expect([p0?.oracleDecision, p1?.oracleDecision, t.overall.oracleDecision]).toEqual([
+      'cloud png',
+      'edge r000',
+      'edge r000',
+    ]);
+    expect(p0?.ratios).toEqual({ oursOverNeurosurgeon: 0.533, oursOverBestSingle: 1.455, oursOverOracle: 1.455 });
+    expect(p1?.ratios).toEqual({ oursOverNeurosurgeon: 0.8, oursOverBestSingle: 0.952, oursOverOracle: 0.952 });
+    expect(t.overall.strategies.jmdc).toMatchObject({ medianMs: 20, p95Ms: 21, requests: 4, bytes: 75 });
+    expect(t.overall.ratios).toEqual({ oursOverNeurosurgeon: 0.727, oursOverBestSingle: 0.952, oursOverOracle: 0.952 });
+    expect(t.overall.oursAccuracyLoss).toBe(25);
+    expect(t.oracle).toMatch(/best fixed configuration in hindsight/);
+
+    const g = checkGoals([], t);
+    expect(g.cells).toBe(0);
+    expect(g.trace).toMatchObject({
+      trace: 'demo',
+      device: 'pi-zero2',
+      withinBestSingle: true,
+      withinOracle: true,
+      notSlowerThanNeurosurgeon: true,
+      withinAccuracy: false,
+      phases: 2,
+      phasesWithinBestSingle: 1,
+      phasesWithinOracle: 1,
+      phasesNotSlowerThanNeurosurgeon: 2,
+    });
+    expect(checkGoals([]).trace).toBeNull();
+    // without cells, only the trace's line
+    expect(goalLines(g).split('\n')).toHaveLength(1);
+    expect(goalLines(g)).toMatch(/under the step trace \(demo, pi-zero2\).*best single 0\.952 \(<= 1\.05: yes\)/);
+
+    const md = traceTables(t).split('\n');
+    expect(md.filter((l) => l.startsWith('| Wi-Fi |'))).toHaveLength(4);
+    const whole = md.find((l) => l.startsWith('| whole trace |'));
+    expect(whole).toMatch(/\| edge r000 3, cloud png 1 \| edge r000 \| 0\.727 \| 0\.952 \| 0\.952 \| 25 \|$/);
+    const brief = traceBrief(t) as { phases: { phase: string; decisions: object }[]; overall: { medians: object } };
+    expect(brief.phases.map((p) => p.phase)).toEqual(['Wi-Fi', '3G']);
+    expect(brief.overall.medians).toMatchObject({ jmdc: 20, oracle: 21 });
+  });
+
+  it('parses the trace flags: demo by default in the full run, none with --quick or --endpoints; bad combinations are usage errors', async () => {
+    expect(usage).toMatch(/--trace demo\|none/);
+    expect(usage).toMatch(/--trace-only/);
+    for (const argv of [
+      ['--trace', 'lte'],
+      ['--trace', 'none', '--trace-device', 'host'],
+      ['--quick', '--trace-requests', '8'],
+      ['--trace-only', '--trace', 'none'],
+      ['--trace-only', '--devices', 'host'],
+      ['--trace-only', '--trace-requests', '3'],
+      ['--trace-only', '--trace-gap-ms', '500'],
+      ['--trace-only', '--trace-device', 'pi9'],
+      ['--endpoints', 'e.json', '--link', '5,40', '--trace', 'demo'],
+    ]) {
+      await expect(benchCli(argv), argv.join(' ')).rejects.toBeInstanceOf(UsageError);
+    }
+  });
+});
+
 describe('runBench on one cell of this machine', () => {
   const dir = mkdtempSync(join(tmpdir(), 'jmdc-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -290,6 +488,54 @@ describe('runBench on one cell of this machine', () => {
       expect(readFileSync(f, 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
     }
   });
+
+  it('runs the step trace alone: fresh clients through the demo phases on a local cloud of its own', async () => {
+    const host = DEVICE_PRESETS.host;
+    if (!host) throw new Error('no host preset');
+    const r = await runBench({
+      model: 'fmnist-vgg16',
+      devices: [],
+      uplinksMbps: [1],
+      rttsMs: [10],
+      batches: [1],
+      states: ['warm'],
+      requests: 1,
+      warmupRounds: 1,
+      calibrationRounds: [3, 5],
+      strategies: ['edgeOnlyPruned', 'cloudOnlyPng', 'neurosurgeon', 'jmdc'],
+      trace: { name: 'demo', device: host, rounds: 10, batch: 1, gapMs: 2000, idleTimeoutMs: traceIdleTimeoutMs(2000) },
+      workDir: join(dir, 'trace'),
+      log: () => {},
+    });
+    expect(r.cells).toEqual([]);
+    expect(r.localCloud).toBeNull();
+    expect(r.deviceEmulation.map((d) => d.device)).toEqual(['host']);
+    const t = r.trace;
+    if (!t) throw new Error('no trace');
+    expect(t.phases.map((p) => [p.uplinkMbps, p.rounds])).toEqual([
+      [12.8, 2],
+      [1.4, 2],
+      [0.025, 2],
+      [12.8, 4],
+    ]);
+    for (const p of t.phases) {
+      for (const name of ['edgeOnlyPruned', 'cloudOnlyPng', 'neurosurgeon', 'jmdc']) {
+        expect([p.strategies[name]?.requests, p.strategies[name]?.errors], `${p.label} ${name}`).toEqual([p.rounds, 0]);
+      }
+      expect(p.strategies.cloudOnlyPng?.bytes).toBeGreaterThan(0);
+      expect(Object.values(p.oursDecisions).reduce((a, n) => a + n, 0)).toBe(p.rounds);
+    }
+    const png = (i: number) => t.phases[i]?.strategies.cloudOnlyPng?.medianMs as number;
+    expect(png(2)).toBeGreaterThan(png(0) + 100);
+    expect(t.overall.strategies.jmdc?.requests).toBe(10);
+    expect(t.overall.oracleDecision).not.toBe('');
+    expect(t.overall.ratios.oursOverOracle).toBeCloseTo(
+      (t.overall.strategies.jmdc?.medianMs as number) / (t.overall.strategies.oracle?.medianMs as number),
+      2,
+    );
+    expect(t.localCloud.coldStarts).toBeGreaterThan(0);
+    expect(checkGoals(r.cells, t).trace?.phases).toBe(4);
+  }, 90_000);
 
   it('runs against deployed functions from an endpoints file (no local cloud or proxy of its own), warm cells only', async () => {
     const host = DEVICE_PRESETS.host;

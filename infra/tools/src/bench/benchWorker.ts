@@ -58,13 +58,13 @@ async function init(msg: WorkerInit): Promise<void> {
   send({ type: 'ready', calibrationMs, fullMs: c.fullMs, headMs: c.headMs });
 }
 
-async function makeClient(spec: ClientSpec): Promise<JmdcClient> {
+async function makeClient(spec: ClientSpec, endpointsFile: string | undefined): Promise<JmdcClient> {
   if (!cfg || !profile || !backend) throw new Error('clients before init');
   const stateFile = join(cfg.stateDir, `client-${serial++}.json`);
   copyFileSync(calibrationFile, stateFile);
   return JmdcClient.create({
     model: cfg.model,
-    endpoints: cfg.endpointsFile,
+    endpoints: endpointsFile ?? cfg.endpointsFile,
     transport: 'url',
     ...(cfg.region ? { region: cfg.region } : {}),
     ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
@@ -86,13 +86,13 @@ async function makeClient(spec: ClientSpec): Promise<JmdcClient> {
   });
 }
 
-async function setClients(specs: ClientSpec[]): Promise<void> {
+async function setClients(specs: ClientSpec[], endpointsFile: string | undefined): Promise<void> {
   const old = [...clients.values()];
   clients = new Map();
   await Promise.all(old.map((c) => c.close().catch(() => {})));
   for (const s of specs) {
     try {
-      clients.set(s.key, await makeClient(s));
+      clients.set(s.key, await makeClient(s, endpointsFile));
     } catch (e) {
       // a strategy whose rows all need functions that are not deployed has nothing to run
       if (!isJmdcError(e, 'JMDC_ERR_NO_PLAN')) throw e;
@@ -123,6 +123,6 @@ async function closeAll(): Promise<void> {
 
 serveParent<ToWorker>(async (msg) => {
   if (msg.type === 'init') await init(msg);
-  else if (msg.type === 'clients') await setClients(msg.specs);
+  else if (msg.type === 'clients') await setClients(msg.specs, msg.endpointsFile);
   else if (msg.type === 'classify') await classify(msg.key, msg.start, msg.batch);
 }, closeAll);

@@ -5,6 +5,7 @@
  *
  *   npm run bench -- [--quick] [--json FILE] [--devices host,pi4,pi-zero2] [--uplinks 0.05,0.25,1,5,20]
  *                    [--rtts 10,40,150] [--batches 1,16] [--states warm,cold] [--requests N] [--warmup N]
+ *                    [--trace demo|none] [--trace-only] [--trace-device D] [--trace-requests N]
  *                    [--svg-dir DIR | --no-svg]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,10 +13,12 @@ import { dirname, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import { DEVICE_PRESETS, type DevicePreset, devicePreset } from '@jmdc/netem';
+import { DEFAULT_DEVICE, DEFAULT_GAP_MS } from '../demo/scenario.js';
 import { writeCharts } from './charts.js';
 import { type BenchConfig, type BenchRun, type FunctionState, runBench } from './runBench.js';
 import { checkGoals } from './summary.js';
-import { cellTable, goalLines, predictionTable } from './tables.js';
+import { cellTable, goalLines, predictionTable, traceTables } from './tables.js';
+import { TRACE_NAMES, type TraceConfig, type TraceName, traceBrief, traceIdleTimeoutMs, tracePhases } from './trace.js';
 
 /** The full matrix of the benchmark. */
 export const FULL_MATRIX = {
@@ -26,6 +29,10 @@ export const FULL_MATRIX = {
   states: ['warm', 'cold'] as FunctionState[],
   requests: 30,
   warmupRounds: 4,
+  /** The step trace of the demo, after the cells. */
+  trace: 'demo' as TraceName | 'none',
+  /** Measured rounds of the trace (every strategy once per round). */
+  traceRounds: 40,
 };
 
 /** `--quick`: a few cells that finish in about three minutes on 2 shared cores. */
@@ -37,7 +44,15 @@ export const QUICK_MATRIX = {
   states: ['warm'] as FunctionState[],
   requests: 5,
   warmupRounds: 2,
+  /** No trace by default: with it a quick run would take well over its three minutes. */
+  trace: 'none' as TraceName | 'none',
+  /** Rounds of the shortened trace of `--quick --trace demo`. */
+  traceRounds: 12,
 };
+
+const PHASE_LABELS = tracePhases('demo', DEFAULT_GAP_MS)
+  .map((p) => p.label)
+  .join(', ');
 
 export const usage = `usage: npm run bench -- [options]
   --quick               a few cells (${QUICK_MATRIX.devices.join(', ')}; ${QUICK_MATRIX.uplinksMbps.join(', ')} Mbit/s; ${QUICK_MATRIX.rttsMs.join(', ')} ms; batch 1; warm; ${QUICK_MATRIX.requests} requests), about 3 minutes
@@ -53,6 +68,17 @@ export const usage = `usage: npm run bench -- [options]
   --svg-dir DIR         where the charts go (default docs/img); --no-svg for none
   --markdown FILE       write the cells, the predictions and the goals as Markdown tables
   --diagnose-background also run jmdcQuiet: jmdc without exploration probes and warm-ups
+  --trace demo|none     the demo's step trace as a cell (${PHASE_LABELS}) after the matrix, on one
+                        device: fresh clients, every strategy interleaved, a local cloud of its own with the
+                        demo's idle timeout (default demo; none with --quick or --endpoints)
+  --trace-only          the step trace alone, no matrix cells (implies --trace demo)
+  --trace-device D      the trace's device preset (default ${DEFAULT_DEVICE}, the demo's)
+  --trace-requests N    measured rounds of the trace, split over its phases as in the demo
+                        (default ${FULL_MATRIX.traceRounds}; ${QUICK_MATRIX.traceRounds} with --quick)
+  --trace-batch B       images per request in the trace (default 1)
+  --trace-gap-ms MS     the idle gap before the last phase (default ${DEFAULT_GAP_MS}, the demo's; the trace's
+                        local cloud reaps instances idle for 0.8 x the gap, as the demo's 20 s for 25 s;
+                        0: no gap, nothing reaped)
   --endpoints FILE      run against deployed functions (AWS after cdk deploy, or 'npm run local-cloud' on another
                         host) instead of a local cloud and shaping proxy here; needs --link; warm cells only
   --link MBPS,MS        the uplink and RTT you measured on that link (they label the cell; nothing is shaped)
@@ -85,6 +111,12 @@ export async function run(argv: string[]): Promise<number> {
     link: { type: 'string' },
     region: { type: 'string' },
     'local-credentials': { type: 'boolean' },
+    trace: { type: 'string' },
+    'trace-only': { type: 'boolean' },
+    'trace-device': { type: 'string' },
+    'trace-requests': { type: 'string' },
+    'trace-batch': { type: 'string' },
+    'trace-gap-ms': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -92,14 +124,18 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const base = f.quick ? QUICK_MATRIX : FULL_MATRIX;
-  const deviceNames = f.devices?.split(',').map((s) => s.trim()) ?? base.devices;
-  const devices: DevicePreset[] = deviceNames.map((n) => {
+  const preset = (n: string): DevicePreset => {
     try {
       return devicePreset(n);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-  });
+  };
+  const deviceNames = f.devices?.split(',').map((s) => s.trim()) ?? base.devices;
+  const traceOnly = f['trace-only'] === true;
+  if (traceOnly && f.devices !== undefined) throw new UsageError('--trace-only runs no cells: use --trace-device');
+  const devices: DevicePreset[] = traceOnly ? [] : deviceNames.map(preset);
+  const trace = traceConfig(f, base, traceOnly, f.endpoints !== undefined, preset);
   const states = [...(f.states?.split(',').map((s) => s.trim()) ?? base.states)] as FunctionState[];
   for (const s of states) if (s !== 'warm' && s !== 'cold') throw new UsageError(`--states: warm or cold, got '${s}'`);
   const batches = list(f.batches, 'batches') ?? base.batches;
@@ -148,13 +184,17 @@ export async function run(argv: string[]): Promise<number> {
     warmupRounds: f.warmup === undefined ? base.warmupRounds : num(f.warmup, 'warmup', { min: 1, int: true }),
     ...(remote ? { remote } : {}),
     ...(f['diagnose-background'] ? { diagnoseBackground: true } : {}),
+    ...(trace ? { trace } : {}),
     workDir: resolve('.jmdc', 'bench'),
     log,
     signal: stop.signal,
   };
   const links = remote ? 1 : cfg.uplinksMbps.length * cfg.rttsMs.length;
   const cellCount = cfg.devices.length * links * cfg.batches.length * cfg.states.length;
-  log(`bench: ${cellCount} cells, ${cfg.requests} measured requests per strategy per cell`);
+  log(
+    `bench: ${cellCount} cells, ${cfg.requests} measured requests per strategy per cell` +
+      (trace ? `; step trace ${trace.name} on ${trace.device.name}, ${trace.rounds} rounds` : '; no trace'),
+  );
   let result: BenchRun;
   try {
     result = await runBench(cfg);
@@ -162,7 +202,7 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const goals = checkGoals(result.cells);
+  const goals = checkGoals(result.cells, result.trace);
   const out = { ...result, goals };
   if (f.json) {
     const file = resolve(f.json);
@@ -173,10 +213,12 @@ export async function run(argv: string[]): Promise<number> {
   if (f.markdown) {
     const file = resolve(f.markdown);
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${cellTable(result.cells)}\n\n${predictionTable(result.cells)}\n\n${goalLines(goals)}\n`);
+    const tables = result.cells.length ? [cellTable(result.cells), predictionTable(result.cells)] : [];
+    if (result.trace) tables.push(traceTables(result.trace));
+    writeFileSync(file, `${[...tables, goalLines(goals)].join('\n\n')}\n`);
     log(`bench: wrote ${file}`);
   }
-  if (!f['no-svg']) {
+  if (!f['no-svg'] && result.cells.length) {
     const files = writeCharts(resolve(f['svg-dir'] ?? 'docs/img'), result);
     log(`bench: charts ${files.join(', ')}`);
   }
@@ -198,9 +240,49 @@ export async function run(argv: string[]): Promise<number> {
         medians: Object.fromEntries(Object.entries(c.strategies).map(([k, v]) => [k, v.medianMs])),
         ratios: c.ratios,
       })),
+      trace: result.trace ? traceBrief(result.trace) : null,
     }),
   );
   return 0;
+}
+
+/** The trace cell's settings from the flags; undefined when no trace runs. */
+function traceConfig(
+  f: Record<string, string | boolean | undefined>,
+  base: typeof FULL_MATRIX,
+  traceOnly: boolean,
+  remote: boolean,
+  preset: (name: string) => DevicePreset,
+): TraceConfig | undefined {
+  const str = (k: string) => (typeof f[k] === 'string' ? (f[k] as string) : undefined);
+  const given = str('trace');
+  if (given !== undefined && given !== 'none' && !TRACE_NAMES.includes(given as TraceName)) {
+    throw new UsageError(`--trace: ${[...TRACE_NAMES, 'none'].join(' or ')}, got '${given}'`);
+  }
+  if (traceOnly && given === 'none') throw new UsageError('--trace-only and --trace none exclude each other');
+  const name = given ?? (traceOnly ? 'demo' : remote ? 'none' : base.trace);
+  const detail = ['trace-device', 'trace-requests', 'trace-batch', 'trace-gap-ms'].filter((k) => f[k] !== undefined);
+  if (name === 'none') {
+    if (detail.length) throw new UsageError(`--${detail[0]} needs the trace (--trace demo or --trace-only)`);
+    return undefined;
+  }
+  if (remote) throw new UsageError('--endpoints: the step trace needs the local cloud and the shaping proxy');
+  const phases = tracePhases(name as TraceName, DEFAULT_GAP_MS).length;
+  const gapMs =
+    str('trace-gap-ms') === undefined ? DEFAULT_GAP_MS : num(str('trace-gap-ms'), 'trace-gap-ms', { min: 0 });
+  if (gapMs > 0 && gapMs < 1000) throw new UsageError('--trace-gap-ms: 0 (no gap) or at least 1000');
+  return {
+    name: name as TraceName,
+    device: preset(str('trace-device') ?? DEFAULT_DEVICE),
+    rounds:
+      str('trace-requests') === undefined
+        ? base.traceRounds
+        : num(str('trace-requests'), 'trace-requests', { min: phases, int: true }),
+    batch:
+      str('trace-batch') === undefined ? 1 : num(str('trace-batch'), 'trace-batch', { min: 1, max: 64, int: true }),
+    gapMs,
+    idleTimeoutMs: traceIdleTimeoutMs(gapMs),
+  };
 }
 
 async function main(): Promise<void> {

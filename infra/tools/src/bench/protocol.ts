@@ -25,8 +25,11 @@ export interface WorkerInit {
 
 export type ToWorker =
   | WorkerInit
-  /** Closes the clients of the previous cell and creates one per spec (fresh estimators, shared calibration). */
-  | { type: 'clients'; specs: ClientSpec[] }
+  /**
+   * Closes the clients of the previous cell and creates one per spec (fresh estimators, shared
+   * calibration), on `endpointsFile` (default: the one of init).
+   */
+  | { type: 'clients'; specs: ClientSpec[]; endpointsFile?: string }
   /** Classifies test images [start, start + batch) with the client `key`. */
   | { type: 'classify'; key: string; start: number; batch: number }
   | { type: 'close' };

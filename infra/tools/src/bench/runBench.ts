@@ -3,7 +3,8 @@
  * Lambda-runtime processes), one shaping proxy in front of it, and per emulated device one worker
  * process under a CPU budget that holds a `JmdcClient` per strategy. In each cell (uplink x RTT x
  * batch x function state) the strategies are interleaved request by request on the same test images;
- * then the oracle's candidates (fixed rows) are measured the same way.
+ * then the oracle's candidates (fixed rows) are measured the same way. The step trace of the demo
+ * (trace.ts) runs on one device the same way, on a local cloud and proxy of its own.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -23,7 +24,7 @@ import {
   benchFloor,
   buildStrategies,
   type ClientSpec,
-  fixedSpec,
+  oracleCandidates,
   paretoRows,
   quietVariant,
   rowKey,
@@ -32,6 +33,16 @@ import {
   type StrategyName,
 } from './strategies.js';
 import { type CellRecord, type CellSummary, summarizeCell } from './summary.js';
+import {
+  functionWarmupSpecs,
+  summarizeTrace,
+  type TraceConfig,
+  type TraceRecord,
+  type TraceSummary,
+  tracePhases,
+  traceSchedule,
+  WARM_IDLE_TIMEOUT_MS,
+} from './trace.js';
 
 /** Downlink of every cell (the answers are a few hundred bytes): an assumption, the issue fixes only the uplink. */
 export const BENCH_DOWNLINK_MBPS = 20;
@@ -77,6 +88,11 @@ export interface BenchConfig {
     /** Sign with the local cloud's test keys instead of the AWS credential chain. @default false */
     localCredentials?: boolean;
   };
+  /**
+   * The step trace of the demo on one device, after that device's cells (its own local cloud, with
+   * the demo's idle timeout, and shaping proxy). @default undefined (no trace)
+   */
+  trace?: TraceConfig;
   /** Working folder (endpoints file, state files). */
   workDir: string;
   log: (line: string) => void;
@@ -102,7 +118,9 @@ export interface BenchRun {
   strategies: { name: Strategy['name']; description: string; approximation?: string; rows: number }[];
   floor: number;
   cells: CellSummary[];
-  /** Null when run against remote functions. */
+  /** The step trace; null when it did not run. */
+  trace: TraceSummary | null;
+  /** Null when run against remote functions or without cells. */
   localCloud: { invocations: number; coldStarts: number; throttles: number } | null;
   wallMs: number;
 }
@@ -160,8 +178,15 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
     : [...all];
   const ours = all.find((s) => s.name === 'jmdc');
   if (cfg.diagnoseBackground && ours) strategies.push(quietVariant(ours));
+  const trace = cfg.trace;
   const maxBatch = Math.max(...cfg.batches);
-  const imagesNeeded = Math.min(10_000, (cfg.requests + 2 * cfg.warmupRounds + 1) * maxBatch);
+  const imagesNeeded = Math.min(
+    10_000,
+    Math.max(
+      cfg.devices.length ? (cfg.requests + 2 * cfg.warmupRounds + 1) * maxBatch : 0,
+      trace ? (trace.rounds + cfg.warmupRounds + 1) * trace.batch : 0,
+    ),
+  );
   const labels = loadSplit(model.dir, 'test', imagesNeeded).labels;
   const cpu = cpus();
   const machine: BenchRun['machine'] = {
@@ -186,17 +211,23 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
   if (remote && cfg.states.includes('cold')) {
     throw new Error('cold cells need the local cloud (its fault injection reaps the functions): use --states warm');
   }
+  if (remote && trace) throw new Error('the step trace needs the local cloud and the shaping proxy');
+  if (!cfg.devices.length && !trace) throw new Error('nothing to run: no devices and no trace');
+  // the trace's device runs after the cells of the devices listed (its own worker when not listed)
+  const devices = [...cfg.devices];
+  if (trace && !devices.some((d) => d.name === trace.device.name)) devices.push(trace.device);
+  let traceSummary: TraceSummary | null = null;
   try {
-    let endpointsFile: string;
+    let endpointsFile = '';
     if (remote) {
       endpointsFile = remote.endpointsFile;
       log(
         `remote functions from ${endpointsFile}; the link is not shaped (labelled ${remote.uplinkMbps} Mbit/s, ${remote.rttMs} ms)`,
       );
-    } else {
+    } else if (cfg.devices.length) {
       log(`local cloud: model ${model.manifest.id}`);
       const system = await startCloudBehindProxy(
-        { model: model.dir, idleTimeoutMs: 3_600_000, onInfo: (line) => log(`local cloud: ${line}`) },
+        { model: model.dir, idleTimeoutMs: WARM_IDLE_TIMEOUT_MS, onInfo: (line) => log(`local cloud: ${line}`) },
         'loopback',
         cfg.workDir,
       );
@@ -204,21 +235,26 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
     }
 
-    for (const device of cfg.devices) {
+    for (const device of devices) {
       cfg.signal?.throwIfAborted();
+      const listed = cfg.devices.includes(device);
       const r = await runDevice(cfg, device, {
         cloud,
         proxy,
         endpointsFile,
+        modelDir: model.dir,
         strategies,
         rowsByKey,
         pareto,
         floor,
         labels,
         imagesNeeded,
+        cells: listed ? cellsOf(cfg, device.name) : [],
+        ...(trace && trace.device.name === device.name ? { trace } : {}),
       });
       emulations.push(r.emulation);
       cells.push(...r.cells);
+      if (r.trace) traceSummary = r.trace;
     }
     const st = cloud?.stats();
     return {
@@ -232,6 +268,7 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       })),
       floor,
       cells,
+      trace: traceSummary,
       localCloud: st ? { invocations: st.invocations, coldStarts: st.coldStarts, throttles: st.throttles } : null,
       wallMs: Math.round(performance.now() - t0),
     };
@@ -245,6 +282,7 @@ interface DeviceContext {
   cloud: LocalCloud | undefined;
   proxy: ShapingProxy | undefined;
   endpointsFile: string;
+  modelDir: string;
   strategies: Strategy[];
   rowsByKey: Map<string, PlanRow>;
   pareto: PlanRow[];
@@ -256,8 +294,8 @@ interface DeviceContext {
 async function runDevice(
   cfg: BenchConfig,
   device: DevicePreset,
-  ctx: DeviceContext,
-): Promise<{ emulation: DeviceEmulation; cells: CellSummary[] }> {
+  ctx: DeviceContext & { cells: Cell[]; trace?: TraceConfig },
+): Promise<{ emulation: DeviceEmulation; cells: CellSummary[]; trace?: TraceSummary }> {
   const { log } = cfg;
   let child: ChildProcess | undefined;
   let budget: CpuBudget | undefined;
@@ -297,7 +335,7 @@ async function runDevice(
       fullMs: r.fullMs,
     };
     const out: CellSummary[] = [];
-    const cells = cellsOf(cfg, device.name);
+    const { cells } = ctx;
     for (const [i, cell] of cells.entries()) {
       cfg.signal?.throwIfAborted();
       const t = performance.now();
@@ -310,7 +348,17 @@ async function runDevice(
           `oracle ${j.oracle?.medianMs ?? '-'} (${summary.oracleDecision}) in ${((performance.now() - t) / 1000).toFixed(0)} s`,
       );
     }
-    return { emulation, cells: out };
+    if (!ctx.trace) return { emulation, cells: out };
+    cfg.signal?.throwIfAborted();
+    const t = performance.now();
+    const trace = await runTrace(cfg, child, ctx.trace, ctx);
+    const o = trace.overall;
+    log(
+      `[${device.name} trace ${trace.name}] jmdc ${o.strategies.jmdc?.medianMs ?? '-'} ms, neurosurgeon ${o.strategies.neurosurgeon?.medianMs ?? '-'}, ` +
+        `best single ${o.bestSingle} ${o.strategies[o.bestSingle]?.medianMs ?? '-'}, oracle ${o.strategies.oracle?.medianMs ?? '-'} (${o.oracleDecision}) ` +
+        `in ${((performance.now() - t) / 1000).toFixed(0)} s`,
+    );
+    return { emulation, cells: out, trace };
   } finally {
     await stopWorker(child);
     await budget?.close().catch(() => {});
@@ -326,7 +374,8 @@ async function classifyOnce(child: ChildProcess, key: string, start: number, bat
 
 /**
  * Runs `rounds` rounds over `keys`, each round every key once (the order rotates by one per round,
- * so no strategy always goes first), on images [round x batch, ...).
+ * so no strategy always goes first; round i is rotated by `firstRound + i`), on images
+ * [firstImage + round x batch, ...).
  */
 async function interleave(
   child: ChildProcess,
@@ -335,21 +384,22 @@ async function interleave(
   batch: number,
   firstImage: number,
   onResult?: (r: WorkerResult, start: number) => void,
+  firstRound = 0,
 ): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const start = firstImage + round * batch;
     for (let k = 0; k < keys.length; k++) {
-      const key = keys[(k + round) % keys.length] as string;
+      const key = keys[(k + firstRound + round) % keys.length] as string;
       const r = await classifyOnce(child, key, start, batch);
       onResult?.(r, start);
     }
   }
 }
 
-/** Replaces the worker's clients; resolves with the keys of those it could create. */
-async function setClients(child: ChildProcess, specs: ClientSpec[]): Promise<string[]> {
+/** Replaces the worker's clients (on `endpointsFile`, default the init's); resolves with the keys of those it could create. */
+async function setClients(child: ChildProcess, specs: ClientSpec[], endpointsFile?: string): Promise<string[]> {
   const ready = nextMessage<FromWorker, 'clientsReady'>(child, 'clientsReady');
-  send(child, { type: 'clients', specs });
+  send(child, { type: 'clients', specs, ...(endpointsFile ? { endpointsFile } : {}) });
   return (await ready).keys;
 }
 
@@ -383,28 +433,7 @@ async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: D
   try {
     await measure(ctx.strategies);
     // the oracle's candidates: the rows the strategies used and a few Pareto rows, as fixed clients
-    const measuredRows = new Set<string>();
-    const fixedOf = new Map<string, string>();
-    for (const s of ctx.strategies) {
-      if (s.rows.length === 1) {
-        const k = rowKey(s.rows[0] as PlanRow);
-        measuredRows.add(k);
-        fixedOf.set(k, s.key);
-      }
-    }
-    const wanted = new Set<string>();
-    for (const r of records) {
-      if (!r.result) continue;
-      const d = r.result.decision;
-      const k = rowKey({ ...d, quantScope: d.quantScope ?? 'channel' });
-      if (!measuredRows.has(k)) wanted.add(k);
-    }
-    for (const r of ctx.pareto) if (!measuredRows.has(rowKey(r))) wanted.add(rowKey(r));
-    const extra: ClientSpec[] = [];
-    for (const k of wanted) {
-      const row = ctx.rowsByKey.get(k);
-      if (row && row.valAccuracy >= ctx.floor) extra.push(fixedSpec(row));
-    }
+    const { fixedOf, extra } = oracleCandidates(ctx.strategies, records, ctx.pareto, ctx.rowsByKey, ctx.floor);
     if (extra.length > 0) await measure(extra);
     return summarizeCell(cell, records, {
       strategies: ctx.strategies.map((s) => s.name),
@@ -418,3 +447,89 @@ async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: D
 }
 
 export { STRATEGY_NAMES };
+
+/**
+ * The step trace on one device: a local cloud with the trace's idle timeout and a shaping proxy of
+ * its own; per pass (the strategies, then the oracle's candidates as fixed clients) every function is
+ * warmed by one fixed client per function, then the pass's fresh clients run the measured rounds phase by phase
+ * (the proxy set to each phase's conditions; the idle gap spent without requests, so the local
+ * cloud reaps what it keeps idle longer than its timeout).
+ */
+async function runTrace(
+  cfg: BenchConfig,
+  child: ChildProcess,
+  tc: TraceConfig,
+  ctx: DeviceContext,
+): Promise<TraceSummary> {
+  const { log } = cfg;
+  const plan = traceSchedule(tracePhases(tc.name, tc.gapMs), tc.rounds);
+  const workDir = join(cfg.workDir, 'trace');
+  mkdirSync(workDir, { recursive: true });
+  log(
+    `trace ${tc.name} on ${tc.device.name}: ${tc.rounds} rounds of batch ${tc.batch} (${plan.map((p) => `${p.label} ${p.rounds}`).join(', ')}); local cloud idle timeout ${tc.idleTimeoutMs} ms`,
+  );
+  const system = await startCloudBehindProxy(
+    { model: ctx.modelDir, idleTimeoutMs: tc.idleTimeoutMs, onInfo: (line) => log(`trace local cloud: ${line}`) },
+    plan[0]?.conditions ?? 'loopback',
+    workDir,
+  );
+  const { proxy, endpointsFile } = system;
+  try {
+    const warmSpecs = functionWarmupSpecs(
+      system.cloud.functions.map((f) => f.point),
+      ctx.rowsByKey.values(),
+    );
+    const records: TraceRecord[] = [];
+    const firstImage = cfg.warmupRounds * tc.batch;
+    const pass = async (specs: ClientSpec[], what: string): Promise<void> => {
+      proxy.setConditions(plan[0]?.conditions ?? 'loopback');
+      // fresh clients (they learn each phase's link while it runs), created with the warm-up clients
+      // so that the functions are warmed right before the first measured round
+      const all = await setClients(child, [...warmSpecs, ...specs], endpointsFile);
+      const warm = new Set(warmSpecs.map((w) => w.key));
+      await interleave(
+        child,
+        all.filter((k) => warm.has(k)),
+        cfg.warmupRounds,
+        tc.batch,
+        0,
+      );
+      const keys = all.filter((k) => !warm.has(k));
+      for (const [i, p] of plan.entries()) {
+        cfg.signal?.throwIfAborted();
+        if (p.idleBeforeMs > 0) {
+          log(`trace ${what}: idle for ${(p.idleBeforeMs / 1000).toFixed(1)} s (no requests)`);
+          await sleep(p.idleBeforeMs, undefined, cfg.signal ? { signal: cfg.signal } : {});
+        }
+        proxy.setConditions(p.conditions);
+        const t = performance.now();
+        const record = (r: WorkerResult, start: number): void => {
+          records.push({ ...r, phase: i, labels: Array.from(ctx.labels.subarray(start, start + tc.batch)) });
+        };
+        await interleave(child, keys, p.rounds, tc.batch, firstImage + p.fromRound * tc.batch, record, p.fromRound);
+        log(`trace ${what}: ${p.label}, ${p.rounds} rounds in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      }
+    };
+    await pass(ctx.strategies, 'strategies');
+    const { fixedOf, extra } = oracleCandidates(ctx.strategies, records, ctx.pareto, ctx.rowsByKey, ctx.floor);
+    if (extra.length > 0) await pass(extra, `oracle candidates (${extra.length})`);
+    const st = system.cloud.stats();
+    return summarizeTrace(
+      {
+        name: tc.name,
+        device: tc.device.name,
+        batch: tc.batch,
+        rounds: tc.rounds,
+        gapMs: tc.gapMs,
+        idleTimeoutMs: tc.idleTimeoutMs,
+        localCloud: { invocations: st.invocations, coldStarts: st.coldStarts, throttles: st.throttles },
+      },
+      plan,
+      records,
+      { strategies: ctx.strategies.map((s) => s.name), fixedOf, rowsByKey: ctx.rowsByKey, floor: ctx.floor },
+    );
+  } finally {
+    await proxy.close().catch(() => {});
+    await system.cloud.stop();
+  }
+}

@@ -8,6 +8,7 @@
 import { defaultMinAccuracy, type NormalizedProfile, type PlanRow } from '@jmdc/edge-sdk';
 import { encodeFeatures, encodeRaw } from '@jmdc/edge-sdk/codec';
 import { featureDims, type Manifest } from '@jmdc/edge-sdk/model';
+import type { WorkerResult } from './protocol.js';
 
 /** Names of the strategies, in the order of the issue (the oracle is measured separately). */
 export const STRATEGY_NAMES = [
@@ -236,6 +237,36 @@ export function quietVariant(ours: Strategy): Strategy {
 /** A client that always uses one row (an oracle candidate). */
 export function fixedSpec(row: PlanRow): ClientSpec {
   return { key: `fixed:${rowKey(row)}`, rows: [row], minAccuracy: 0, coldAware: false, warmUp: false };
+}
+
+/**
+ * The oracle's candidates once the strategies ran: the rows of the single-row strategies count with
+ * their own records (`fixedOf`: row key -> strategy key); every other row the strategies chose, and
+ * the Pareto rows, become fixed clients (`extra`) where they reach the floor.
+ */
+export function oracleCandidates(
+  strategies: readonly Strategy[],
+  records: readonly Pick<WorkerResult, 'result'>[],
+  pareto: readonly PlanRow[],
+  rowsByKey: ReadonlyMap<string, PlanRow>,
+  floor: number,
+): { fixedOf: Map<string, string>; extra: ClientSpec[] } {
+  const fixedOf = new Map<string, string>();
+  for (const s of strategies) if (s.rows.length === 1) fixedOf.set(rowKey(s.rows[0] as PlanRow), s.key);
+  const wanted = new Set<string>();
+  for (const r of records) {
+    if (!r.result) continue;
+    const d = r.result.decision;
+    const k = rowKey({ ...d, quantScope: d.quantScope ?? 'channel' });
+    if (!fixedOf.has(k)) wanted.add(k);
+  }
+  for (const r of pareto) if (!fixedOf.has(rowKey(r))) wanted.add(rowKey(r));
+  const extra: ClientSpec[] = [];
+  for (const k of wanted) {
+    const row = rowsByKey.get(k);
+    if (row && row.valAccuracy >= floor) extra.push(fixedSpec(row));
+  }
+  return { fixedOf, extra };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { PlanRow } from '@jmdc/edge-sdk';
 import { quantile, round } from '../stats.js';
 import type { WorkerResult } from './protocol.js';
 import { rowKey, type StrategyName } from './strategies.js';
+import type { TraceSummary } from './trace.js';
 
 /** One classify call and the true labels of its images. */
 export interface CellRecord extends WorkerResult {
@@ -30,13 +31,8 @@ export interface StrategyStats {
   decisions: Record<string, number>;
 }
 
-/** A cell's figures, in the JSON shape of the benchmark. */
-export interface CellSummary {
-  uplinkMbps: number;
-  rttMs: number;
-  device: string;
-  batch: number;
-  state: 'warm' | 'cold';
+/** The figures of a set of interleaved records: a cell, a phase of the step trace, or the whole trace. */
+export interface RecordsSummary {
   strategies: Record<string, StrategyStats & { row?: string }>;
   /** Ratios of medians: ours (`jmdc`) over Neurosurgeon, over the best edge-only/cloud-only strategy, over the oracle. */
   ratios: { oursOverNeurosurgeon: number; oursOverBestSingle: number; oursOverOracle: number };
@@ -50,6 +46,25 @@ export interface CellSummary {
   bestSingle: string;
   /** |ours' predicted median - measured median| / measured median. */
   oursPredictionError: number;
+}
+
+/** A cell's figures, in the JSON shape of the benchmark. */
+export interface CellSummary extends RecordsSummary {
+  uplinkMbps: number;
+  rttMs: number;
+  device: string;
+  batch: number;
+  state: 'warm' | 'cold';
+}
+
+/** What {@link summarizeRecords} needs besides the records. */
+export interface SummaryContext {
+  /** The strategies measured (record keys). */
+  strategies: readonly string[];
+  /** Row key -> key of the single-row strategy that measured it (its records count as that row's). */
+  fixedOf: Map<string, string>;
+  rowsByKey: Map<string, PlanRow>;
+  floor: number;
 }
 
 export const SINGLE_STRATEGIES: readonly StrategyName[] = [
@@ -111,24 +126,18 @@ export function modal(counts: Record<string, number>): string {
 }
 
 /**
- * Summarizes one cell: per strategy, the oracle (the fastest measured fixed row that reaches the
- * floor: the rows of the single-row strategies and the extra candidates), and the ratios of medians.
+ * Summarizes interleaved records: per strategy, the oracle (the fastest measured fixed row that
+ * reaches the floor: the rows of the single-row strategies and the extra `fixed:` candidates), and
+ * the ratios of medians.
  */
-export function summarizeCell(
-  cell: Omit<
-    CellSummary,
-    'strategies' | 'ratios' | 'oursAccuracyLoss' | 'decision' | 'oracleDecision' | 'bestSingle' | 'oursPredictionError'
-  >,
-  records: readonly CellRecord[],
-  ctx: { strategies: readonly string[]; fixedOf: Map<string, string>; rowsByKey: Map<string, PlanRow>; floor: number },
-): CellSummary {
+export function summarizeRecords(records: readonly CellRecord[], ctx: SummaryContext): RecordsSummary {
   const byKey = new Map<string, CellRecord[]>();
   for (const r of records) {
     const list = byKey.get(r.key) ?? [];
     list.push(r);
     byKey.set(r.key, list);
   }
-  const strategies: CellSummary['strategies'] = {};
+  const strategies: RecordsSummary['strategies'] = {};
   for (const s of ctx.strategies) strategies[s] = statsOf(byKey.get(s) ?? []);
   // oracle candidates: every measured fixed row within the floor
   let oracle: (StrategyStats & { row: string }) | undefined;
@@ -150,7 +159,6 @@ export function summarizeCell(
   const j = strategies.jmdc;
   const full = strategies.edgeOnlyFull;
   return {
-    ...cell,
     strategies,
     ratios: {
       oursOverNeurosurgeon: round(ours / med('neurosurgeon'), 3),
@@ -165,13 +173,46 @@ export function summarizeCell(
   };
 }
 
+/** Summarizes one cell (see {@link summarizeRecords}). */
+export function summarizeCell(
+  cell: Omit<CellSummary, keyof RecordsSummary>,
+  records: readonly CellRecord[],
+  ctx: SummaryContext,
+): CellSummary {
+  return { ...cell, ...summarizeRecords(records, ctx) };
+}
+
 /** Geometric mean (NaN when empty or any value is not positive). */
 export function geomean(xs: readonly number[]): number {
   if (xs.length === 0 || xs.some((x) => !(x > 0))) return Number.NaN;
   return Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
 }
 
-/** The issue's goals, checked over the cells. */
+/** The issue's thresholds: ours over the best single strategy, over the oracle, over Neurosurgeon; accuracy points lost. */
+export const GOAL_LIMITS = { bestSingle: 1.05, oracle: 1.1, neurosurgeon: 1, accuracyPoints: 1 } as const;
+
+/** The goals under the step trace: over the whole trace (the clause that must hold), and phase by phase. */
+export interface TraceGoalCheck {
+  trace: string;
+  device: string;
+  /** Ratios of the medians over every measured request of the trace. */
+  oursOverBestSingle: number;
+  oursOverOracle: number;
+  oursOverNeurosurgeon: number;
+  oursAccuracyLoss: number;
+  withinBestSingle: boolean;
+  /** Against the best fixed row over the whole trace. */
+  withinOracle: boolean;
+  notSlowerThanNeurosurgeon: boolean;
+  withinAccuracy: boolean;
+  phases: number;
+  phasesWithinBestSingle: number;
+  /** Against each phase's own fastest fixed row. */
+  phasesWithinOracle: number;
+  phasesNotSlowerThanNeurosurgeon: number;
+}
+
+/** The issue's goals, checked over the cells (and, where it ran, the step trace). */
 export interface GoalCheck {
   cells: number;
   /** Cells where ours lost at most 1 accuracy point. */
@@ -189,22 +230,49 @@ export interface GoalCheck {
   warmCells: number;
   worstOursOverBestSingle: number;
   worstOursOverOracle: number;
+  /** The goals under the step trace; null when the trace did not run. */
+  trace: TraceGoalCheck | null;
 }
 
 function max(xs: readonly number[]): number {
   return xs.length ? Math.max(...xs) : Number.NaN;
 }
 
-/** The goals of the benchmark over `cells` (the counts say where they are met). */
-export function checkGoals(cells: readonly CellSummary[]): GoalCheck {
+type Ratios = RecordsSummary['ratios'];
+const withinBestSingle = (r: Ratios) => r.oursOverBestSingle <= GOAL_LIMITS.bestSingle;
+const withinOracle = (r: Ratios) => r.oursOverOracle <= GOAL_LIMITS.oracle;
+const notSlowerThanNs = (r: Ratios) => r.oursOverNeurosurgeon <= GOAL_LIMITS.neurosurgeon;
+
+/** The goals under the step trace (NaN ratios, e.g. a strategy that did not run, count as not met). */
+export function checkTraceGoals(t: TraceSummary): TraceGoalCheck {
+  const o = t.overall;
+  const count = (f: (r: Ratios) => boolean) => t.phases.filter((p) => f(p.ratios)).length;
+  return {
+    trace: t.name,
+    device: t.device,
+    ...o.ratios,
+    oursAccuracyLoss: o.oursAccuracyLoss,
+    withinBestSingle: withinBestSingle(o.ratios),
+    withinOracle: withinOracle(o.ratios),
+    notSlowerThanNeurosurgeon: notSlowerThanNs(o.ratios),
+    withinAccuracy: o.oursAccuracyLoss <= GOAL_LIMITS.accuracyPoints,
+    phases: t.phases.length,
+    phasesWithinBestSingle: count(withinBestSingle),
+    phasesWithinOracle: count(withinOracle),
+    phasesNotSlowerThanNeurosurgeon: count(notSlowerThanNs),
+  };
+}
+
+/** The goals of the benchmark over `cells` and the step trace (the counts say where they are met). */
+export function checkGoals(cells: readonly CellSummary[], trace?: TraceSummary | null): GoalCheck {
   const finite = (xs: number[]) => xs.filter(Number.isFinite);
   const warm = cells.filter((c) => c.state === 'warm');
   return {
     cells: cells.length,
-    withinAccuracy: cells.filter((c) => c.oursAccuracyLoss <= 1.0).length,
-    withinBestSingle: cells.filter((c) => c.ratios.oursOverBestSingle <= 1.05).length,
-    withinOracle: cells.filter((c) => c.ratios.oursOverOracle <= 1.1).length,
-    notSlowerThanNeurosurgeon: cells.filter((c) => c.ratios.oursOverNeurosurgeon <= 1).length,
+    withinAccuracy: cells.filter((c) => c.oursAccuracyLoss <= GOAL_LIMITS.accuracyPoints).length,
+    withinBestSingle: cells.filter((c) => withinBestSingle(c.ratios)).length,
+    withinOracle: cells.filter((c) => withinOracle(c.ratios)).length,
+    notSlowerThanNeurosurgeon: cells.filter((c) => notSlowerThanNs(c.ratios)).length,
     geomeanOursOverNeurosurgeonAtOrBelow1Mbps: round(
       geomean(finite(cells.filter((c) => c.uplinkMbps <= 1).map((c) => c.ratios.oursOverNeurosurgeon))),
       3,
@@ -213,6 +281,7 @@ export function checkGoals(cells: readonly CellSummary[]): GoalCheck {
     warmCells: warm.length,
     worstOursOverBestSingle: max(finite(cells.map((c) => c.ratios.oursOverBestSingle))),
     worstOursOverOracle: max(finite(cells.map((c) => c.ratios.oursOverOracle))),
+    trace: trace ? checkTraceGoals(trace) : null,
   };
 }
 

@@ -11,16 +11,13 @@ import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import { devicePreset, NETWORK_PROFILES } from '@jmdc/netem';
 import { writeReport } from './report.js';
 import { type DemoOptions, runDemo, traceFromFile } from './runDemo.js';
-import { defaultScenario } from './scenario.js';
+import { DEFAULT_DEVICE, DEFAULT_GAP_MS, DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from './scenario.js';
 import type { RequestRecord } from './summary.js';
 import { decisionLabel } from './summary.js';
 
-/** The device the demo emulates unless `--device` says otherwise. */
-export const DEFAULT_DEVICE = 'pi-zero2';
+export { DEFAULT_DEVICE };
 const DEFAULT_IMAGES = 480;
 const DEFAULT_BATCH = 8;
-const DEFAULT_GAP_MS = 25_000;
-const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
 const DEFAULT_EXPLORE_MS = 3_000;
 
 export const usage = `usage: npm start -- [options]

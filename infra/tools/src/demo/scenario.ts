@@ -6,6 +6,13 @@
  */
 import type { LinkConditions } from '@jmdc/netem';
 
+/** The device the demo emulates unless `--device` says otherwise (the benchmark's step trace runs on it too). */
+export const DEFAULT_DEVICE = 'pi-zero2';
+/** The idle gap before the last phase of the default scenario, ms. */
+export const DEFAULT_GAP_MS = 25_000;
+/** The demo's local cloud reaps idle instances after this long, ms: below {@link DEFAULT_GAP_MS}, so the gap reaps them. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
+
 /** One phase of a scenario, starting at a fraction of the images. */
 export interface Phase {
   /** First image of the phase as a fraction of the run, 0..1. */
