@@ -63,8 +63,10 @@ export interface LinkFit {
 
 /**
  * Uplink bandwidth and RTT from requests of different sizes: a robust line fit of network time on
- * bytes over a window (Theil-Sen: the recency-weighted median of the pairwise slopes; the intercept the
- * weighted median of the residuals), so that 1/bandwidth is the slope and RTT the intercept, whatever
+ * bytes over a window (Theil-Sen with Sievers' weights: the median of the pairwise slopes, each weighted
+ * by its size difference and the recency of its two samples, since the same timing noise tilts the
+ * slope of two nearby sizes far more than that of two distant ones; the intercept the weighted median
+ * of the residuals), so that 1/bandwidth is the slope and RTT the intercept, whatever
  * the payload size (a 500 B payload is too small to time its upload on its own). Samples age
  * (half-life, maximum age); when samples keep landing on one side of the fit, the link changed: the
  * window is cut to them and {@link LinkEstimator.takeChange} says so, so that the client can send a
@@ -137,7 +139,8 @@ export class LinkEstimator {
         const db = b.bytes - a.bytes;
         if (Math.abs(db) < this.minSpread) continue;
         slopes.push((b.netMs - a.netMs) / db);
-        weights.push(this.weight(now, a.at) * this.weight(now, b.at));
+        // a pair's slope errs by (timing noise) / |db|: pairs far apart in size count for more
+        weights.push(this.weight(now, a.at) * this.weight(now, b.at) * Math.abs(db));
       }
     }
     if (slopes.length === 0) return undefined;
