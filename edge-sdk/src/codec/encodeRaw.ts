@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { CodecError, ErrorCodes } from '../errors.js';
 import { DEFLATE_LEVEL } from './coders.js';
-import { encodeModelRef, FIXED_HEADER_BYTES_V2, RAW_FORMAT_IDS, varintBytes, writeFrame } from './header.js';
+import { encodeModelRef, frameBytesV2, RAW_FORMAT_IDS, writeFrame } from './header.js';
 import { encodePng } from './png.js';
 import type { RawEncodeOptions, RawFormat } from './types.js';
 
@@ -19,9 +19,7 @@ function isU16Positive(v: unknown): v is number {
  */
 export function rawPayloadBytes(dims: readonly [number, number, number], batch = 1): number {
   const [c, h, w] = dims;
-  const body = batch * c * h * w;
-  const varints = [c, h, w, batch, body].reduce((s, v) => s + varintBytes(v), 0);
-  return FIXED_HEADER_BYTES_V2 + varints + 4 + body;
+  return frameBytesV2({ dims: [c, h, w], batch, flags: 0, keepCount: 0 }, batch * c * h * w);
 }
 
 /**

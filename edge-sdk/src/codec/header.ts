@@ -243,8 +243,10 @@ export function writeVarint(out: Uint8Array, at: number, v: number): number {
   return i;
 }
 
+type V2Sized = Pick<FrameFields, 'dims' | 'batch' | 'flags' | 'keepCount'>;
+
 /** The varints of a version 2 header, in wire order. */
-function v2Varints(f: FrameFields, bodyBytes: number): number[] {
+function v2Varints(f: V2Sized, bodyBytes: number): number[] {
   const [c, h, w] = f.dims;
   const out = [c, h, w, f.batch];
   if ((f.flags & FLAG_BITMAP) !== 0) out.push(f.keepCount);
@@ -252,10 +254,21 @@ function v2Varints(f: FrameFields, bodyBytes: number): number[] {
   return out;
 }
 
+/**
+ * Bytes of a version 2 frame around a body of `bodyBytes`: the fixed header, the varints, the CRC and
+ * the body. The size depends on neither the body's values nor the model.
+ *
+ * @example
+ * frameBytesV2({ dims: [1, 28, 28], batch: 1, flags: 0, keepCount: 0 }, 784) // 807
+ */
+export function frameBytesV2(f: V2Sized, bodyBytes: number): number {
+  return FIXED_HEADER_BYTES_V2 + v2Varints(f, bodyBytes).reduce((s, v) => s + varintBytes(v), 0) + 4 + bodyBytes;
+}
+
 function writeFrameV2(f: FrameFields, body: Uint8Array): Uint8Array {
   const varints = v2Varints(f, body.length);
-  const headerBytes = FIXED_HEADER_BYTES_V2 + varints.reduce((s, v) => s + varintBytes(v), 0) + 4;
-  const out = new Uint8Array(headerBytes + body.length);
+  const out = new Uint8Array(frameBytesV2(f, body.length));
+  const headerBytes = out.length - body.length;
   out.set(MAGIC, OFF_V2.magic);
   out[OFF_V2.version] = VERSION_2;
   out[OFF_V2.type] = (f.kind === 'features' ? KIND_FEATURES : KIND_RAW) | (CODER_IDS[f.coder] << 2) | (f.mode << 4);

@@ -5,7 +5,7 @@
  */
 
 import { ErrorCodes, JmdcError } from '../errors.js';
-import type { DeviceCalibration, NormalizedProfile, PlanRow } from '../profile/types.js';
+import type { DeviceCalibration, LinearCost, NormalizedProfile, PlanRow } from '../profile/types.js';
 import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
 import { describeValue } from '../util/describeValue.js';
 import { median } from '../util/median.js';
@@ -154,8 +154,7 @@ export class Planner {
   private readonly edge1: Float64Array;
   private readonly enc1: Float64Array;
   /** The client's work per request: fixed ms, and ms per KiB of payload. */
-  private reqFixedMs = 0;
-  private reqPerKiBMs = 0;
+  private request: LinearCost = { fixedMs: 0, perKiBMs: 0 };
   private readonly enabled: Uint8Array;
   // scratch, reused by every plan() call
   private readonly coldMs: Float64Array;
@@ -258,9 +257,7 @@ export class Planner {
       }
     }
     const speed = ratios.length ? median(ratios) : 1;
-    const req = requestCost(cal, speed);
-    this.reqFixedMs = req.fixedMs;
-    this.reqPerKiBMs = req.perKiBMs;
+    this.request = requestCost(cal, speed);
     this.rows.forEach((r, i) => {
       this.enc1[i] = rowEncodeMs(r, cal, t.encodeMs, speed);
       if (r.kind === 'edge-only') {
@@ -375,7 +372,7 @@ export class Planner {
     const edgeMs = N * (this.edge1[i] as number);
     const encodeMs = N * (this.enc1[i] as number);
     // once per request, whatever the batch
-    const requestMs = linearMs({ fixedMs: this.reqFixedMs, perKiBMs: this.reqPerKiBMs }, N * (this.bytes[i] as number));
+    const requestMs = linearMs(this.request, N * (this.bytes[i] as number));
     const uploadMs = N * (this.bytes[i] as number) * msPerByte;
     const cloudMs = N * (this.cloud1[i] as number) * (this.scale[p] as number);
     const coldMs = this.coldMs[p] as number;

@@ -6,7 +6,7 @@
  * functions; they differ only in what they may choose and what they know.
  */
 import { defaultMinAccuracy, type NormalizedProfile, type PlanRow } from '@jmdc/edge-sdk';
-import { encodeFeatures, encodeRaw } from '@jmdc/edge-sdk/codec';
+import { encodeFeatures, rawPayloadBytes } from '@jmdc/edge-sdk/codec';
 import { featureDims, type Manifest } from '@jmdc/edge-sdk/model';
 import type { WorkerResult } from './protocol.js';
 
@@ -86,15 +86,6 @@ export function uncodedFeatureBytes(
   ).byteLength;
 }
 
-/** Exact payload bytes of one raw (uint8, uncompressed) image. */
-export function rawImageBytes(manifest: Manifest): number {
-  const [c, h, w] = manifest.input.sourceShape as [number, number, number];
-  return encodeRaw(new Uint8Array(c * h * w), [c, h, w], 1, {
-    model: { id: manifest.id, hash: manifest.hash },
-    format: 'raw',
-  }).byteLength;
-}
-
 const same = (a: number, b: number) => Math.abs(a - b) < 1e-9;
 
 /**
@@ -133,7 +124,7 @@ export function rawCloudRow(manifest: Manifest, profile: NormalizedProfile): Pla
   if (listed) return listed;
   const png = profile.rows.find((r) => r.kind === 'cloud-only');
   if (!png) throw new Error('profile has no cloud-only row');
-  return { ...png, coder: 'raw', meanPayloadBytes: rawImageBytes(manifest), synthesized: true };
+  return { ...png, coder: 'raw', meanPayloadBytes: rawPayloadBytes(manifest.input.sourceShape), synthesized: true };
 }
 
 /** The accuracy floor every strategy is held to: the full model's validation accuracy - 1 point. */
