@@ -14,7 +14,8 @@ import {
   type SendResult,
   type Transport,
 } from '@jmdc/edge-sdk';
-import { loadModel } from '@jmdc/edge-sdk/model';
+import { type InferenceBackend, loadModel } from '@jmdc/edge-sdk/model';
+import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TINY_MODEL_DIR } from './fakeCloud.js';
 import { tinyProfile } from './tinyProfile.js';
@@ -118,7 +119,7 @@ afterEach(async () => {
 async function linkClient(
   link: EmulatedLink,
   now: () => number,
-  opts: Pick<JmdcClientOptions, 'priors' | 'explore'>,
+  opts: Pick<JmdcClientOptions, 'priors' | 'explore' | 'bounds' | 'backend'>,
 ): Promise<JmdcClient> {
   const client = await JmdcClient.create({
     model: TINY_MODEL_DIR,
@@ -127,6 +128,8 @@ async function linkClient(
     warmUp: false,
     stateFile: false,
     threads: 1,
+    // the device costs stay the profile's: the tiny network runs far faster than the profile says here
+    bounds: { maxDeviceScale: 1 },
     ...opts,
     clock: { now },
     onWarning: () => {},
@@ -203,5 +206,61 @@ describe('uplink bandwidth measured from requests of different sizes', () => {
     const r3 = await client.classify(image);
     expect(r3.decision.kind).not.toBe('edge-only');
     expect(client.stats().rttMs).toBeLessThan(10);
+  });
+});
+
+/** The tiny model's sessions, each run `delayMs` slower: a device slower than its profile says. */
+function slowBackend(delayMs: number): InferenceBackend {
+  const inner = new OrtBackend({ intraOpThreads: 1 });
+  return {
+    async load(path) {
+      const s = await inner.load(path);
+      return {
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        run: async (feeds) => {
+          await new Promise((r) => setTimeout(r, delayMs));
+          return s.run(feeds);
+        },
+        release: () => s.release(),
+      };
+    },
+  };
+}
+
+describe('the device priced as it runs now', () => {
+  it('learns the device speed from its own runs and prices every device cost with it', async () => {
+    const { manifest } = loadModel(TINY_MODEL_DIR);
+    const link = new EmulatedLink(manifest.hash);
+    let now = 1_000_000;
+    const client = await linkClient(link, () => now, {
+      priors: { initMs: 0, rttMs: 10_000 },
+      explore: false,
+      bounds: {},
+      backend: slowBackend(40),
+    });
+    const before = client.plan();
+    expect(before.decision.kind).toBe('edge-only');
+    expect(client.stats().deviceScale).toBe(1);
+    const runs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      now += 100;
+      const r = await client.classify(new Uint8Array(784));
+      expect(r.decision.kind).toBe('edge-only');
+      runs.push(r.timings.edgeMs);
+    }
+    runs.sort((a, b) => a - b);
+    const measured = runs[2] as number;
+    // the profile says 500 ms for the whole network; it runs in about 40 ms here
+    expect(measured).toBeGreaterThanOrEqual(39);
+    expect(measured).toBeLessThan(400);
+    const s = client.stats();
+    expect(s.deviceScale).toBeCloseTo(measured / before.predicted.edgeMs, 1);
+    const after = client.plan();
+    expect(after.predicted.edgeMs / measured).toBeGreaterThan(0.7);
+    expect(after.predicted.edgeMs / measured).toBeLessThan(1.3);
+    // the split's head is priced at the same speed
+    const split = (p: typeof after) => p.alternatives.find((a) => a.decision.kind === 'split')?.predicted.edgeMs;
+    expect(split(after)).toBeCloseTo((split(before) as number) * s.deviceScale, 6);
   });
 });

@@ -435,7 +435,13 @@ describe('estimators, warm-up, calibration and state', () => {
 describe('a failing cloud is avoided (circuit breaker per function)', () => {
   it('stops planning a refused cloud after the first failures, until the back-off ends; then one trial', async () => {
     let now = 1_000_000;
-    const c = await client({ endpoints: { localCloudUrl: 'http://127.0.0.1:1' }, clock: { now: () => now } });
+    // the device costs stay the profile's (the tiny network runs far faster than its 500 ms here, and a
+    // learned device speed would keep every request on the device after the first failures)
+    const c = await client({
+      endpoints: { localCloudUrl: 'http://127.0.0.1:1' },
+      clock: { now: () => now },
+      bounds: { maxDeviceScale: 1 },
+    });
     const results: ClassifyResult[] = [];
     for (let i = 0; i < 30; i++) results.push(await c.classify(images[i % 4] as Uint8Array));
     // the three cloud rows that reach the floor (split at 2, cloud-only, split at 1) fail once each, then the device runs

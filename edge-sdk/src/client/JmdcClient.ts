@@ -17,6 +17,7 @@ import type { SendResult, Transport } from '../transport/types.js';
 import type { ClassifyOptions, ClassifyResult, ExploreInfo, FallbackReason, ImageInput } from '../types/classify.js';
 import type { Decision, Objective, PlanConditions, PlanResult, Prediction } from '../types/plan.js';
 import { type CalibrateOptions, measureHeads } from './calibrate.js';
+import { asDeviceWork, asDeviceWorkSync, deviceMark, deviceQuietSince } from './deviceActivity.js';
 import { deviceWork } from './deviceWork.js';
 import { type ImageBatch, toImageBatch } from './input.js';
 import { type Clock, type JmdcClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -63,6 +64,8 @@ interface Call {
   x?: Float32Array;
   edgeMs: number;
   encodeMs: number;
+  /** Time of the planned device run (head or whole network) itself, without waiting for the device. */
+  runMs?: number;
 }
 
 /** How the cloud part of a call ended. */
@@ -72,6 +75,8 @@ interface CloudOutcome {
   fallback: ClassifyResult['fallback'];
   bytesSent: number;
   attempts: number;
+  /** No device work overlapped the request (its timings are the network's and the cloud's). */
+  quiet?: boolean;
 }
 
 /**
@@ -262,11 +267,12 @@ export class JmdcClient {
       const point = this.probePoint(this.plan());
       if (point === undefined) return;
       this.lastCloudAt = Date.now();
+      const mark = deviceMark();
       this.track(
         t.probe(point, { signal: AbortSignal.timeout(everyMs) }).then(
           (ms) => {
             this.counters.probes++;
-            this.estimators.observeProbe(ms, this.clock.now(), 0);
+            if (deviceQuietSince(mark, ms)) this.estimators.observeProbe(ms, this.clock.now(), 0);
           },
           () => {},
         ),
@@ -372,9 +378,14 @@ export class JmdcClient {
   }
 
   /** Plans with the circuit breakers: a half-open function takes one trial request at a time. */
-  private planAndAcquire(N: number, objective: Objective): PlanResult {
+  private planAndAcquire(
+    N: number,
+    objective: Objective,
+  ): { plan: PlanResult; deviceScale: number; requestExtraMs: number } {
     const now = this.clock.now();
     const cond = this.estimators.conditions(now, N);
+    const deviceScale = cond.deviceScale ?? 1;
+    const requestExtraMs = cond.requestExtraMs ?? 0;
     const available = cond.available as boolean[];
     let plan = this.planner.plan(cond, objective);
     for (let guard = 0; guard <= available.length; guard++) {
@@ -382,14 +393,14 @@ export class JmdcClient {
       available[plan.decision.point] = false;
       plan = this.planner.plan(cond, objective);
     }
-    return plan;
+    return { plan, deviceScale, requestExtraMs };
   }
 
   private async run(input: ImageBatch, opts: ClassifyOptions): Promise<ClassifyResult> {
     const t0 = performance.now();
     const N = input.batch;
     const classes = this.model.manifest.classes.length;
-    const plan = this.planAndAcquire(N, opts.objective ?? this.planner.getObjective());
+    const { plan, deviceScale, requestExtraMs } = this.planAndAcquire(N, opts.objective ?? this.planner.getObjective());
     const { decision, predicted } = plan;
     const budget = opts.deadlineMs ?? this.deadlineFor(plan);
     const call: Call = { input, edgeMs: 0, encodeMs: 0 };
@@ -421,6 +432,18 @@ export class JmdcClient {
       attempts: out.attempts,
       deadlineMs: budget,
     };
+    const now = this.clock.now();
+    // the device's speed now against its calibration: the planned run against its price at scale 1
+    if (call.runMs !== undefined && predicted.edgeMs > 0) {
+      this.estimators.observeDevice(call.runMs, predicted.edgeMs / deviceScale, now);
+    }
+    // the request's own device time beyond its price: everything but the inference and the wait for the answer
+    if (sent?.ttfbMs !== undefined && out.quiet === true && out.fallback === false) {
+      const own = result.timings.totalMs - call.edgeMs - sent.ttfbMs;
+      // a negative time means the transport's timings do not come from this clock: nothing to learn
+      if (own >= 0)
+        this.estimators.observeRequestExtra(own - (predicted.encodeMs + predicted.requestMs - requestExtraMs), now);
+    }
     // the plan for the next call, only for what uses it (warm-up, exploration)
     if (!this.closed && (this.o.warmUp || this.o.explore)) {
       const next = this.plan({ batch: N });
@@ -436,7 +459,17 @@ export class JmdcClient {
   private async onDevice<T>(call: Call, fn: () => Promise<T>): Promise<T> {
     const t = performance.now();
     try {
-      return await this.edge.run(fn);
+      return await this.edge.run(() =>
+        asDeviceWork(async () => {
+          const r = performance.now();
+          try {
+            return await fn();
+          } finally {
+            // the first run of a call is the planned one (a fallback's local tail comes later)
+            call.runMs ??= performance.now() - r;
+          }
+        }),
+      );
     } finally {
       call.edgeMs += performance.now() - t;
     }
@@ -461,27 +494,31 @@ export class JmdcClient {
         this.runner.head(decision.variant, decision.point, this.normalized(call), N, { bottleneck }),
       );
       const t = performance.now();
-      const payload = encodeFeatures(
-        { dims: head.dims, batch: N, features: head.features, attention: head.attention },
-        {
-          model,
-          point: decision.point,
-          variant: decision.variant,
-          keep: decision.keep,
-          bits: decision.bits,
-          coder: (FEATURE_CODERS.has(decision.coder) ? decision.coder : 'auto') as CoderId | 'auto',
-          quantScope: decision.quantScope ?? 'channel',
-          bottleneck,
-        },
+      const payload = asDeviceWorkSync(() =>
+        encodeFeatures(
+          { dims: head.dims, batch: N, features: head.features, attention: head.attention },
+          {
+            model,
+            point: decision.point,
+            variant: decision.variant,
+            keep: decision.keep,
+            bits: decision.bits,
+            coder: (FEATURE_CODERS.has(decision.coder) ? decision.coder : 'auto') as CoderId | 'auto',
+            quantScope: decision.quantScope ?? 'channel',
+            bottleneck,
+          },
+        ),
       );
       call.encodeMs = performance.now() - t;
       return { payload, head };
     }
     const t = performance.now();
-    const payload = encodeRaw(call.input.pixels, call.input.dims, N, {
-      model,
-      format: (RAW_FORMATS.has(decision.coder) ? decision.coder : 'png') as RawFormat,
-    });
+    const payload = asDeviceWorkSync(() =>
+      encodeRaw(call.input.pixels, call.input.dims, N, {
+        model,
+        format: (RAW_FORMATS.has(decision.coder) ? decision.coder : 'png') as RawFormat,
+      }),
+    );
     call.encodeMs = performance.now() - t;
     return { payload };
   }
@@ -526,6 +563,7 @@ export class JmdcClient {
     this.lastCloudAt = Date.now();
     this.counters.sent++;
     let sent: SendResult | undefined;
+    const mark = deviceMark();
     try {
       const classes = manifest.classes.length;
       sent = await (this.transport as Transport).send(point, payload, {
@@ -536,8 +574,9 @@ export class JmdcClient {
       const logits = this.checkResponse(sent, N, classes);
       breaker.success();
       const row = this.planner.indexOf(decision);
-      this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0);
-      return { logits, sent, fallback: false, bytesSent: payload.byteLength, attempts: sent.attempts };
+      const quiet = deviceQuietSince(mark, sent.totalMs);
+      this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0, quiet);
+      return { logits, sent, fallback: false, bytesSent: payload.byteLength, attempts: sent.attempts, quiet };
     } catch (e) {
       if (isJmdcError(e, ErrorCodes.ABORTED)) {
         breaker.release();
@@ -554,7 +593,7 @@ export class JmdcClient {
   }
 
   /** Feeds one successful exchange to the estimators; warns about timings it did not believe. */
-  private learn(sent: SendResult, point: number, idleMs: number, referenceCloudMs: number): void {
+  private learn(sent: SendResult, point: number, idleMs: number, referenceCloudMs: number, quiet: boolean): void {
     const bad = this.estimators.observe(
       {
         point,
@@ -567,6 +606,8 @@ export class JmdcClient {
         idleMs,
         referenceCloudMs,
         ...(sent.timingsPlausible === false ? { timingsPlausible: false } : {}),
+        // device work overlapped the request: its wall time also holds a wait for the CPU
+        ...(quiet ? {} : { networkTimed: false }),
       },
       this.clock.now(),
     );
@@ -664,18 +705,21 @@ export class JmdcClient {
     if (t.probeUpload && warmPoint !== undefined) {
       const bytes = ex.uploadProbeBytes;
       info = { kind: 'upload-probe', point, bytes };
+      const mark = deviceMark();
       job = t.probeUpload(point, bytes, { deadline: Date.now() + this.o.deadline.floorMs * 5 }).then((r) => {
         this.counters.probeBytes += r.bytesSent - bytes;
-        this.estimators.observeUploadProbe(point, r, this.clock.now());
+        if (deviceQuietSince(mark, r.ttfbMs)) this.estimators.observeUploadProbe(point, r, this.clock.now());
+        else this.estimators.noteActivity(point, this.clock.now());
         // a probe that found a new instance gave no network sample, but the instance is warm now, so
         // the next call probes again
         if (r.coldStart === true) this.reprobe = true;
       });
     } else if (t.probe) {
       info = { kind: 'probe', point, bytes: 0 };
+      const mark = deviceMark();
       job = t
         .probe(point, { deadline: Date.now() + this.o.deadline.floorMs * 5 })
-        .then((ms) => this.estimators.observeProbe(ms, this.clock.now(), 0));
+        .then((ms) => deviceQuietSince(mark, ms) && this.estimators.observeProbe(ms, this.clock.now(), 0));
     } else {
       info = { kind: 'warm-up', point, bytes: 0 };
       job = this.sendWarmUp(point, 'probe');
@@ -752,6 +796,7 @@ export class JmdcClient {
       this.o.deadline.factor * (this.estimators.initMs(point) + this.estimators.rttMs(this.clock.now())),
     );
     let sent: SendResult;
+    const mark = deviceMark();
     try {
       sent = await this.transport.send(point, payload, {
         deadline: Date.now() + budget,
@@ -762,7 +807,7 @@ export class JmdcClient {
       throw e;
     }
     breaker.success();
-    this.learn(sent, point, idleMs, 0);
+    this.learn(sent, point, idleMs, 0, deviceQuietSince(mark, sent.totalMs));
   }
 
   /**
@@ -780,9 +825,12 @@ export class JmdcClient {
   async calibrate(opts: CalibrateOptions = {}): Promise<DeviceCalibration> {
     if (this.closed) throw new JmdcError(ErrorCodes.CLOSED, 'client is closed');
     const work = deviceWork(this.model.manifest, this.profile.rows);
-    const cal = await this.edge.run(() => measureHeads(this.runner, { threads: this.o.threads, work, ...opts }));
+    const cal = await this.edge.run(() =>
+      asDeviceWork(() => measureHeads(this.runner, { threads: this.o.threads, work, ...opts })),
+    );
     this.calibration = cal;
     this.planner.setCalibration(cal);
+    this.estimators.resetDeviceScale();
     await this.saveState();
     return cal;
   }

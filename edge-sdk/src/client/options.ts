@@ -252,6 +252,7 @@ const KNOWN: Shape = {
     minUplinkMbps: 'any',
     maxUplinkMbps: 'any',
     maxCloudScale: 'any',
+    maxDeviceScale: 'any',
   },
   alternatives: 'any',
   clock: 'any',

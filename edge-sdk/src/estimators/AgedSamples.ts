@@ -109,6 +109,11 @@ export class AgedSamples {
     );
   }
 
+  /** Forgets every sample (the estimate returns to its prior). */
+  clear(): void {
+    this.buf = [];
+  }
+
   /** The samples, oldest first (for persistence). */
   samples(): AgedSample[] {
     return this.buf.map((s) => ({ ...s }));

@@ -1,30 +1,64 @@
 import { WindowMedian } from './WindowMedian.js';
 
+const SEC = 1_000;
 const MIN = 60_000;
 /** Evidence per bin above which its counts are halved. */
 const MAX_BIN_EVIDENCE = 200;
 
 /**
- * Idle-time bins (lower edges, ms): [0, 1 min), [1, 5), [5, 10), [10, 15), [15, 30), [30, 60), >= 60 min.
- * Lambda keeps an idle execution environment for minutes (not documented exactly; observed 5-15+ min).
+ * Idle-time bins (lower edges, ms): [0, 5 s), [5, 15 s), [15 s, 1 min), [1, 5 min), [5, 10), [10, 15),
+ * [15, 30), [30, 60), >= 60 min. Lambda keeps an idle execution environment for minutes (not
+ * documented exactly; observed 5-15+ min); the seconds bins keep the answer of a function called a
+ * moment ago apart from one idle for half a minute, so that a host that reaps after some seconds (a
+ * local cloud, a provider under pressure) does not make a function that just answered look cold.
  *
  * @example
- * IDLE_BIN_EDGES_MS[2] // 300000 (5 min)
+ * IDLE_BIN_EDGES_MS[4] // 300000 (5 min)
  */
-export const IDLE_BIN_EDGES_MS: readonly number[] = [0, MIN, 5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN, 60 * MIN];
+export const IDLE_BIN_EDGES_MS: readonly number[] = [
+  0,
+  5 * SEC,
+  15 * SEC,
+  MIN,
+  5 * MIN,
+  10 * MIN,
+  15 * MIN,
+  30 * MIN,
+  60 * MIN,
+];
 
 /** A representative idle time per bin, where the prior curve is evaluated. */
-const BIN_MIDPOINTS_MS = [30_000, 3 * MIN, 7.5 * MIN, 12.5 * MIN, 22.5 * MIN, 45 * MIN, 90 * MIN];
+const BIN_MIDPOINTS_MS = [
+  2.5 * SEC,
+  10 * SEC,
+  37.5 * SEC,
+  3 * MIN,
+  7.5 * MIN,
+  12.5 * MIN,
+  22.5 * MIN,
+  45 * MIN,
+  90 * MIN,
+];
 
 /**
- * The prior P(cold | idle): a logistic curve centred on 10 min with a 2.5 min scale —
- * about 0.02 at 30 s, 0.12 at 5 min, 0.5 at 10 min, 0.88 at 15 min, ~1 after 30 min.
+ * Bins of the layout before the seconds bins ([0, 1 min), [1, 5 min), ... >= 60 min): saved states
+ * with 7 bins are read into the current layout, their first bin into [15 s, 1 min) (where a
+ * cold start after under a minute most likely fell).
+ */
+const LEGACY_BIN_TO_BIN = [2, 3, 4, 5, 6, 7, 8];
+
+/**
+ * The prior P(cold | idle): a logistic curve centred on 10 min with a 2.5 min scale, shifted and
+ * rescaled to be 0 at no idle time (a function that has just answered has an instance that is up) —
+ * about 0.0003 at 2.5 s, 0.004 at 30 s, 0.10 at 5 min, 0.49 at 10 min, 0.88 at 15 min, ~1 after 30 min.
  *
  * @example
- * priorColdProbability(12 * 60_000) // ~0.69
+ * priorColdProbability(12 * 60_000) // ~0.68
  */
 export function priorColdProbability(idleMs: number): number {
-  return 1 / (1 + Math.exp(-(idleMs - 10 * MIN) / (2.5 * MIN)));
+  const logistic = (t: number) => 1 / (1 + Math.exp(-(t - 10 * MIN) / (2.5 * MIN)));
+  const at0 = logistic(0);
+  return Math.max(0, (logistic(idleMs) - at0) / (1 - at0));
 }
 
 /**
@@ -100,9 +134,14 @@ export class ColdStartModel {
     this.priorStrength = opts.priorStrength ?? 2;
     this.priorInitMs = opts.priorInitMs ?? 1500;
     this.init = new WindowMedian(opts.initWindow ?? 9, state?.initMs ?? []);
-    this.counts = IDLE_BIN_EDGES_MS.map((_, i) => {
-      const c = state?.bins[i];
-      return c ? [c[0], c[1]] : [0, 0];
+    this.counts = IDLE_BIN_EDGES_MS.map((): [number, number] => [0, 0]);
+    const saved = state?.bins ?? [];
+    const legacy = saved.length === LEGACY_BIN_TO_BIN.length;
+    saved.forEach((c, i) => {
+      const into = this.counts[legacy ? (LEGACY_BIN_TO_BIN[i] as number) : i];
+      if (!into || !Array.isArray(c)) return;
+      into[0] += c[0];
+      into[1] += c[1];
     });
     this.lastActivityAt = state?.lastActivityAt;
     this.halfLifeMs = opts.evidenceHalfLifeMs ?? 6 * 3_600_000;

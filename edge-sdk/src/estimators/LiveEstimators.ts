@@ -35,6 +35,10 @@ export interface EstimatorOptions {
   link?: Omit<LinkEstimatorOptions, 'priors'>;
   /** The per-point cloud speed window. @default { size: 9, halfLifeMs: 120000, maxAgeMs: 900000 } */
   cloudScale?: { size?: number; halfLifeMs?: number; maxAgeMs?: number };
+  /** The device speed window (see {@link LiveEstimators.observeDevice}). @default { size: 9, halfLifeMs: 120000, maxAgeMs: 900000 } */
+  deviceScale?: { size?: number; halfLifeMs?: number; maxAgeMs?: number };
+  /** The per-request extra time window (see {@link LiveEstimators.observeRequestExtra}). @default { size: 9, halfLifeMs: 120000, maxAgeMs: 900000 } */
+  requestExtra?: { size?: number; halfLifeMs?: number; maxAgeMs?: number };
   coldStart?: ColdStartOptions;
   /** Per-point circuit breakers. @default { baseMs: 1000, maxMs: 60000 } */
   circuit?: CircuitOptions;
@@ -68,6 +72,12 @@ export interface CloudObservation {
   referenceCloudMs: number;
   /** False when the transport flagged the answer's timings as implausible. @default true */
   timingsPlausible?: boolean;
+  /**
+   * False when the request's wall time is no network time: device work ran while it was in flight
+   * (the answer waited for the CPU). Its flags, init time and cloud speed are learned, its network
+   * time is not. @default true
+   */
+  networkTimed?: boolean;
 }
 
 /**
@@ -80,6 +90,10 @@ export interface EstimatorState {
   link: LinkEstimatorState;
   /** Per point: recent serverMs / profile prediction, with their times. */
   cloudScale: Record<string, AgedSample[]>;
+  /** Recent device time / its calibrated prediction, with their times (absent in older states). */
+  deviceScale?: AgedSample[];
+  /** Recent per-request extra times, ms, with their times (absent in older states). */
+  requestExtra?: AgedSample[];
   /** Per point. */
   coldStart: Record<string, ColdStartState>;
 }
@@ -100,6 +114,10 @@ export interface EstimatorStats {
   linkSamples: number;
   /** Samples discarded as implausible since start. */
   discarded: number;
+  /** This device's time now / its calibration (1 until measured). */
+  deviceScale: number;
+  /** The client's own time per cloud request beyond its calibration, ms (0 until measured). */
+  requestExtraMs: number;
   points: Array<{
     point: number;
     coldProb: number;
@@ -132,6 +150,8 @@ export class LiveEstimators {
   readonly bounds: SampleBounds;
   readonly link: LinkEstimator;
   private readonly scale: AgedSamples[];
+  private readonly device: AgedSamples;
+  private readonly extra: AgedSamples;
   private readonly cold: ColdStartModel[];
   private readonly breakers: CircuitBreaker[];
   private discardedCount = 0;
@@ -152,6 +172,8 @@ export class LiveEstimators {
       state?.link,
     );
     const coldOpts = { priorInitMs: this.priors.initMs, ...opts.coldStart };
+    this.device = new AgedSamples(opts.deviceScale, state?.deviceScale ?? []);
+    this.extra = new AgedSamples(opts.requestExtra, state?.requestExtra ?? []);
     this.scale = [];
     this.cold = [];
     this.breakers = [];
@@ -209,6 +231,11 @@ export class LiveEstimators {
       return bad;
     }
     const net = (o.ttfbMs ?? o.totalMs) - o.serverMs;
+    const timed = o.networkTimed !== false;
+    if (o.coldStart && !timed) {
+      m.observe(o.idleMs, true, o.initMs, nowMs);
+      return [];
+    }
     if (o.coldStart) {
       // A cold answer's wall time also holds the instance setup that no one reports (Lambda's sandbox
       // and runtime start, a local cloud's process start), so it is no network sample. What the caller
@@ -219,7 +246,7 @@ export class LiveEstimators {
       return [];
     }
     m.observe(o.idleMs, false, o.initMs, nowMs);
-    if (!this.link.push(o.bytes, net, nowMs)) {
+    if (timed && !this.link.push(o.bytes, net, nowMs)) {
       this.discardedCount++;
       return ['network time'];
     }
@@ -259,6 +286,51 @@ export class LiveEstimators {
     this.noteActivity(point, nowMs);
     if (r.coldStart === true) return false;
     return this.observeProbe(r.ttfbMs - (r.serverMs ?? 0), nowMs, r.bytesSent);
+  }
+
+  /**
+   * One run of the device's own inference (the head of a split, or the whole network): `measuredMs`
+   * against `calibratedMs`, what the calibration (or the reference costs) predicts for it at scale 1.
+   * Returns false when the ratio is implausible and was not learned.
+   */
+  observeDevice(measuredMs: number, calibratedMs: number, nowMs: number): boolean {
+    const m = this.bounds.maxDeviceScale;
+    const ratio = measuredMs / calibratedMs;
+    if (!(calibratedMs > 0) || !isPlausible(ratio, 1 / m, m)) {
+      this.discardedCount++;
+      return false;
+    }
+    this.device.push(ratio, nowMs);
+    return true;
+  }
+
+  /** Forgets the device's speed samples (after a new calibration they compare with another baseline). */
+  resetDeviceScale(): void {
+    this.device.clear();
+  }
+
+  /** Device time now / its calibration: the ageing median of {@link observeDevice}'s ratios, else 1. */
+  deviceScale(nowMs: number): number {
+    return this.device.count(nowMs) > 0 ? this.device.value(nowMs) : 1;
+  }
+
+  /**
+   * One cloud request's own device time beyond what the planner priced for it at no extra (its
+   * encoding and per-request work): measured wall time - device inference - time to the answer's
+   * headers - that price, ms. Returns false when implausible (beyond the largest RTT either way).
+   */
+  observeRequestExtra(extraMs: number, nowMs: number): boolean {
+    if (!isPlausible(extraMs, -this.bounds.maxRttMs, this.bounds.maxRttMs)) {
+      this.discardedCount++;
+      return false;
+    }
+    this.extra.push(extraMs, nowMs);
+    return true;
+  }
+
+  /** The ageing median of {@link observeRequestExtra}'s samples, else 0. */
+  requestExtraMs(nowMs: number): number {
+    return this.extra.count(nowMs) > 0 ? this.extra.value(nowMs) : 0;
   }
 
   /** Current uplink estimate at `nowMs`, Mbit/s. */
@@ -309,7 +381,17 @@ export class LiveEstimators {
       available.push(this.breaker(p).available(nowMs));
     }
     const fit = this.link.fit(nowMs);
-    return { uplinkMbps: fit.uplinkMbps, rttMs: fit.rttMs, batch, coldProb, initMs, cloudScale, available };
+    return {
+      uplinkMbps: fit.uplinkMbps,
+      rttMs: fit.rttMs,
+      batch,
+      coldProb,
+      initMs,
+      cloudScale,
+      deviceScale: this.deviceScale(nowMs),
+      requestExtraMs: this.requestExtraMs(nowMs),
+      available,
+    };
   }
 
   /** What the estimators believe at `nowMs`. */
@@ -333,6 +415,8 @@ export class LiveEstimators {
       bandwidthIdentified: fit.identified,
       linkSamples: fit.samples,
       discarded: this.discardedCount,
+      deviceScale: this.deviceScale(nowMs),
+      requestExtraMs: this.requestExtraMs(nowMs),
       points,
     };
   }
@@ -346,6 +430,14 @@ export class LiveEstimators {
       if (s.length) cloudScale[p] = s;
       coldStart[p] = (this.cold[p] as ColdStartModel).toState();
     }
-    return { link: this.link.toState(), cloudScale, coldStart };
+    const deviceScale = this.device.samples();
+    const requestExtra = this.extra.samples();
+    return {
+      link: this.link.toState(),
+      cloudScale,
+      coldStart,
+      ...(deviceScale.length ? { deviceScale } : {}),
+      ...(requestExtra.length ? { requestExtra } : {}),
+    };
   }
 }

@@ -19,6 +19,11 @@ export interface SampleBounds {
   maxUplinkMbps: number;
   /** Largest plausible ratio of the cloud's time to the profile's reference time. @default 1000 */
   maxCloudScale: number;
+  /**
+   * Largest plausible ratio of the device's time to its calibration (and smallest: its inverse); 1
+   * pins the device costs to the calibration (nothing else is plausible). @default 100
+   */
+  maxDeviceScale: number;
 }
 
 /**
@@ -34,6 +39,7 @@ export const DEFAULT_SAMPLE_BOUNDS: Readonly<SampleBounds> = Object.freeze({
   minUplinkMbps: 0.001,
   maxUplinkMbps: 100_000,
   maxCloudScale: 1000,
+  maxDeviceScale: 100,
 });
 
 /**

@@ -300,7 +300,10 @@ describe('cold-start model', () => {
     expect(m.probability(3 * MIN)).toBeLessThan(0.1);
     expect(m.probability(12 * MIN)).toBeGreaterThan(0.5);
     expect(m.probability(120 * MIN)).toBeGreaterThan(0.99);
-    expect(priorColdProbability(10 * MIN)).toBeCloseTo(0.5, 12);
+    expect(priorColdProbability(10 * MIN)).toBeCloseTo(0.49, 2);
+    expect(priorColdProbability(0)).toBe(0);
+    // a function that answered a few seconds ago costs (almost) no expected cold start
+    expect(m.probability(2_000)).toBeLessThan(0.001);
     expect(m.initMs()).toBe(1500);
   });
 
@@ -334,6 +337,43 @@ describe('cold-start model', () => {
     expect(m.probability(30_000)).toBeLessThan(0.3);
   });
 
+  it('keeps a function that answered a moment ago apart from one idle for half a minute', () => {
+    // a host that reaps idle instances after 20 s: cold after 25 s of idleness, warm right after an answer
+    const m = new ColdStartModel();
+    for (let i = 0; i < 10; i++) {
+      m.observe(25_000, true, 400);
+      m.observe(300, false);
+      m.observe(2_000, false);
+    }
+    // pooled with the later bins' prior (monotone in idle time), still more likely cold than not
+    expect(m.probability(25_000)).toBeGreaterThan(0.6);
+    expect(m.probability(500)).toBeLessThan(0.05);
+    expect(m.probability(3_000)).toBeLessThan(0.05);
+  });
+
+  it('reads a saved state of the layout without the seconds bins', () => {
+    // 7 bins: [0, 1 min), [1, 5), [5, 10), [10, 15), [15, 30), [30, 60), >= 60 min
+    const bins: Array<[number, number]> = [
+      [40, 0],
+      [0, 3],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [5, 0],
+    ];
+    const m = new ColdStartModel({}, { bins, initMs: [] });
+    const saved = m.toState().bins;
+    expect(saved).toHaveLength(IDLE_BIN_EDGES_MS.length);
+    // the old first bin's evidence lands in [15 s, 1 min), the others one bin further on
+    expect(saved[2]).toEqual([40, 0]);
+    expect(saved[3]).toEqual([0, 3]);
+    expect(saved[8]).toEqual([5, 0]);
+    expect(saved[0]).toEqual([0, 0]);
+    expect(m.probability(30_000)).toBeGreaterThan(0.8);
+    expect(m.probability(2_000)).toBeLessThan(0.05);
+  });
+
   it('always gives a probability that does not decrease with idle time', () => {
     fc.assert(
       fc.property(
@@ -353,6 +393,39 @@ describe('cold-start model', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('learns the device speed and the per-request extra as ageing medians, bounded, kept in the state', () => {
+    const est = new LiveEstimators({ pointCount: 2 });
+    const t0 = 1_000_000;
+    expect(est.conditions(t0)).toMatchObject({ deviceScale: 1, requestExtraMs: 0 });
+    for (const [i, ms] of [60, 62, 58, 600, 61].entries()) expect(est.observeDevice(ms, 30, t0 + i)).toBe(true);
+    expect(est.deviceScale(t0 + 10)).toBeCloseTo(2, 1); // the 20x outlier does not move the median
+    expect(est.observeDevice(1, 1e6, t0)).toBe(false); // 1e-6: implausible
+    expect(est.observeDevice(5, 0, t0)).toBe(false);
+    for (const [i, ms] of [12, 15, 13].entries()) est.observeRequestExtra(ms, t0 + i);
+    expect(est.observeRequestExtra(Number.NaN, t0)).toBe(false);
+    expect(est.conditions(t0 + 10)).toMatchObject({ requestExtraMs: 13 });
+    const restored = new LiveEstimators({ pointCount: 2 }, est.toState());
+    expect(restored.stats(t0 + 10)).toMatchObject({ deviceScale: est.deviceScale(t0 + 10), requestExtraMs: 13 });
+    // after 15 min without samples both return to their priors
+    expect(restored.conditions(t0 + 20 * MIN)).toMatchObject({ deviceScale: 1, requestExtraMs: 0 });
+    est.resetDeviceScale();
+    expect(est.deviceScale(t0 + 10)).toBe(1);
+  });
+
+  it('learns no network time from a request that device work overlapped, but its flags', () => {
+    const est = new LiveEstimators({ pointCount: 1 });
+    const t0 = 1_000_000;
+    const o = { point: 1, bytes: 800, ttfbMs: 300, totalMs: 301, serverMs: 5, idleMs: 1000, referenceCloudMs: 5 };
+    est.observe({ ...o, coldStart: false, networkTimed: false }, t0);
+    expect(est.stats(t0).linkSamples).toBe(0);
+    expect(est.stats(t0).points[1]?.idleMs).toBe(0);
+    est.observe({ ...o, coldStart: true, initMs: 250, networkTimed: false }, t0 + 1);
+    expect(est.initMs(1)).toBe(250); // the reported init, not the wait beyond the network
+    expect(est.stats(t0 + 1).linkSamples).toBe(0);
+    est.observe({ ...o, coldStart: false }, t0 + 2);
+    expect(est.stats(t0 + 2).linkSamples).toBe(1);
   });
 
   it('feeds the planner conditions: P(cold) from idle time since the last request', () => {
@@ -453,6 +526,33 @@ describe('state file', () => {
       expect(r.warnings.length, name).toBe(1);
     }
     expect(readState(join(dir, 'missing.json'), expectId)).toEqual({ state: undefined, warnings: [] });
+  });
+
+  it('keeps the plausible device speed and per-request extra samples of a state file', () => {
+    const path = join(dir, 'device.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        version: STATE_VERSION,
+        ...expectId,
+        savedAt: 1,
+        estimators: {
+          link: { samples: [] },
+          cloudScale: {},
+          coldStart: {},
+          deviceScale: [{ v: 2, at: 5 }, { v: 1e9, at: 5 }, 'x'],
+          requestExtra: [
+            { v: 12, at: 5 },
+            { v: Number.MAX_VALUE, at: 5 },
+          ],
+        },
+      }),
+    );
+    const r = readState(path, expectId);
+    expect(r.state?.estimators?.deviceScale).toEqual([{ v: 2, at: 5 }]);
+    expect(r.state?.estimators?.requestExtra).toEqual([{ v: 12, at: 5 }]);
+    expect(r.warnings.join(' ')).toMatch(/deviceScale/);
+    expect(r.warnings.join(' ')).toMatch(/requestExtra/);
   });
 
   it('drops malformed parts, and keeps only network estimates for another model build', () => {

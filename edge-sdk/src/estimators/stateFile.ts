@@ -175,7 +175,27 @@ function sanitizeEstimators(e: unknown, dropped: string[]): EstimatorState | und
     const kept = sanitizeCold(c, dropped, `coldStart[${p}]`);
     if (kept) coldStart[p] = kept;
   }
-  return { link: { samples, ...(slope ? { slope } : {}) }, cloudScale, coldStart };
+  const deviceScale = agedSamples(o.deviceScale, 'deviceScale', 1 / b.maxDeviceScale, b.maxDeviceScale, dropped);
+  const requestExtra = agedSamples(o.requestExtra, 'requestExtra', -b.maxRttMs, b.maxRttMs, dropped);
+  return {
+    link: { samples, ...(slope ? { slope } : {}) },
+    cloudScale,
+    coldStart,
+    ...(deviceScale.length ? { deviceScale } : {}),
+    ...(requestExtra.length ? { requestExtra } : {}),
+  };
+}
+
+/** The plausible samples of an optional list (absent: none). */
+function agedSamples(list: unknown, name: string, min: number, max: number, dropped: string[]): AgedSample[] {
+  const kept: AgedSample[] = [];
+  if (list === undefined) return kept;
+  for (const x of Array.isArray(list) ? list.slice(-MAX_SAMPLES) : [list]) {
+    const s = x as Partial<AgedSample>;
+    if (typeof s === 'object' && s !== null && isPlausible(s.v, min, max) && num(s.at)) kept.push({ v: s.v, at: s.at });
+    else dropped.push(`${name} ${JSON.stringify(x)}`);
+  }
+  return kept;
 }
 
 /**

@@ -161,6 +161,28 @@ describe('Planner on a hand-computed profile', () => {
     expect(r.decision.point).toBe(1);
   });
 
+  it('prices every device cost at the learned device speed, and adds the learned per-request extra', () => {
+    const base = planner.plan({ ...FAST, batch: 2 });
+    const slow = planner.plan({ ...FAST, batch: 2, deviceScale: 3, requestExtraMs: 4 });
+    const key = (o: { decision: object }) => JSON.stringify(o.decision);
+    for (const o of [slow, ...slow.alternatives]) {
+      const b = [base, ...base.alternatives].find((x) => key(x) === key(o));
+      if (!b) continue;
+      expect(o.predicted.edgeMs).toBeCloseTo(3 * b.predicted.edgeMs, 9);
+      expect(o.predicted.encodeMs).toBeCloseTo(3 * b.predicted.encodeMs, 9);
+      const cloud = o.decision.kind !== 'edge-only';
+      expect(o.predicted.requestMs).toBeCloseTo(cloud ? 3 * b.predicted.requestMs + 4 : 0, 9);
+      // the network and the cloud are not the device's
+      expect(o.predicted.uploadMs).toBe(b.predicted.uploadMs);
+      expect(o.predicted.cloudMs).toBe(b.predicted.cloudMs);
+    }
+    // a much slower device sends the image instead of running a head
+    const r = planner.plan({ uplinkMbps: 0.1, rttMs: 5, deviceScale: 10 });
+    expect(r.decision.kind).toBe('cloud-only');
+    // a negative extra never makes the per-request work negative
+    expect(planner.plan({ ...FAST, requestExtraMs: -1e6 }).predicted.requestMs).toBe(0);
+  });
+
   it('adds the Lambda cost and prefers the free edge when cost weighs a lot', () => {
     const costly = new Planner(handProfile(), { costWeight: 1e9, alternatives: 4, calibration: HAND_DEVICE });
     const r = costly.plan(FAST);
@@ -206,6 +228,9 @@ describe('Planner on a hand-computed profile', () => {
       [{ uplinkMbps: 1, rttMs: -1 }],
       [{ uplinkMbps: 1, rttMs: 1, batch: 0 }],
       [{ uplinkMbps: 1, rttMs: 1, coldProb: 1.5 }],
+      [{ uplinkMbps: 1, rttMs: 1, deviceScale: 0 }],
+      [{ uplinkMbps: 1, rttMs: 1, deviceScale: Number.POSITIVE_INFINITY }],
+      [{ uplinkMbps: 1, rttMs: 1, requestExtraMs: Number.NaN }],
       [
         { uplinkMbps: 1, rttMs: 1 },
         { maximize: 'accuracy', maxLatencyMs: -3 },

@@ -159,6 +159,10 @@ export class Planner {
   // scratch, reused by every plan() call
   private readonly coldMs: Float64Array;
   private readonly scale: Float64Array;
+  /** The conditions' `deviceScale` (after `prepare`). */
+  private devScale = 1;
+  /** The conditions' `requestExtraMs` (after `prepare`). */
+  private requestExtra = 0;
   private readonly up: Uint8Array;
   private readonly score: Float64Array;
   private readonly total: Float64Array;
@@ -332,6 +336,12 @@ export class Planner {
     if (!(Number.isFinite(c.rttMs) && c.rttMs >= 0)) invalid(`rttMs must be >= 0, got ${c.rttMs}`);
     const batch = c.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) invalid(`batch must be a positive integer, got ${batch}`);
+    const ds = c.deviceScale ?? 1;
+    if (!(Number.isFinite(ds) && ds > 0)) invalid(`deviceScale must be > 0, got ${ds}`);
+    this.devScale = ds;
+    const extra = c.requestExtraMs ?? 0;
+    if (!Number.isFinite(extra)) invalid(`requestExtraMs must be a finite number, got ${extra}`);
+    this.requestExtra = extra;
     for (let p = 0; p <= this.P; p++) {
       const pc = perPoint(c.coldProb, p, 0);
       const init = perPoint(c.initMs, p, 0);
@@ -353,8 +363,9 @@ export class Planner {
    */
   private cost(i: number, N: number, msPerByte: number, rtt: number): Prediction {
     const r = this.rows[i] as PlanRow;
+    const ds = this.devScale;
     if (this.kind[i] === EDGE) {
-      const edgeMs = N * (this.edge1[i] as number);
+      const edgeMs = N * (this.edge1[i] as number) * ds;
       return {
         totalMs: edgeMs,
         edgeMs,
@@ -369,10 +380,10 @@ export class Planner {
       };
     }
     const p = this.point[i] as number;
-    const edgeMs = N * (this.edge1[i] as number);
-    const encodeMs = N * (this.enc1[i] as number);
+    const edgeMs = N * (this.edge1[i] as number) * ds;
+    const encodeMs = N * (this.enc1[i] as number) * ds;
     // once per request, whatever the batch
-    const requestMs = linearMs(this.request, N * (this.bytes[i] as number));
+    const requestMs = Math.max(0, linearMs(this.request, N * (this.bytes[i] as number)) * ds + this.requestExtra);
     const uploadMs = N * (this.bytes[i] as number) * msPerByte;
     const cloudMs = N * (this.cloud1[i] as number) * (this.scale[p] as number);
     const coldMs = this.coldMs[p] as number;

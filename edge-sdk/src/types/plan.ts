@@ -109,6 +109,19 @@ export interface PlanConditions {
   /** Cloud time / the profile's tail+decode time, learned from serverMs. @default 1 */
   cloudScale?: number | readonly number[];
   /**
+   * This device's time now / its calibration (or the speed-scaled reference costs without one),
+   * learned from the client's own inference runs; it scales every device cost of a row (head or whole
+   * network, encoding, per-request work): a device that throttles when hot, or shares its CPU, is
+   * priced as it runs now. @default 1
+   */
+  deviceScale?: number;
+  /**
+   * The client's own time per cloud request beyond what its calibration prices (the HTTP stack,
+   * reading the answer, the event loop), ms, learned from its requests: added to every cloud row's
+   * `requestMs`. @default 0
+   */
+  requestExtraMs?: number;
+  /**
    * Per point: whether its function may be planned now (false while its circuit breaker is open after
    * failures). @default true for every point
    */

@@ -7,14 +7,22 @@
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isJmdcError, JmdcClient, loadProfile, type NormalizedProfile } from '@jmdc/edge-sdk';
+import {
+  isJmdcError,
+  JmdcClient,
+  loadProfile,
+  type NormalizedProfile,
+  type PlanConditions,
+  Planner,
+  type Prediction,
+} from '@jmdc/edge-sdk';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import { OrtBackend } from '@jmdc/edge-sdk/ort';
 import { loadSplit } from '../dataset.js';
 import { classifyOutcome, serveParent } from '../deviceWorker.js';
 import { SharedSessions } from '../sharedSessions.js';
-import type { FromWorker, ToWorker, WorkerInit, WorkerResult } from './protocol.js';
-import type { ClientSpec } from './strategies.js';
+import type { FromWorker, PlannerView, PricedRow, ToWorker, WorkerInit, WorkerResult } from './protocol.js';
+import { type ClientSpec, rowKey } from './strategies.js';
 
 function send(msg: FromWorker): void {
   process.send?.(msg);
@@ -28,6 +36,7 @@ let images: Uint8Array | undefined;
 let imageBytes = 0;
 let count = 0;
 let clients = new Map<string, JmdcClient>();
+let specsByKey = new Map<string, ClientSpec>();
 let serial = 0;
 
 async function init(msg: WorkerInit): Promise<void> {
@@ -89,6 +98,7 @@ async function makeClient(spec: ClientSpec, endpointsFile: string | undefined): 
 async function setClients(specs: ClientSpec[], endpointsFile: string | undefined): Promise<void> {
   const old = [...clients.values()];
   clients = new Map();
+  specsByKey = new Map(specs.map((s) => [s.key, s]));
   await Promise.all(old.map((c) => c.close().catch(() => {})));
   for (const s of specs) {
     try {
@@ -114,6 +124,59 @@ async function classify(key: string, start: number, batch: number): Promise<void
   send(out);
 }
 
+function priced(row: string, p: Prediction): PricedRow {
+  const { totalMs, edgeMs, encodeMs, requestMs, uploadMs, rttMs, cloudMs, coldMs } = p;
+  return { row, totalMs, edgeMs, encodeMs, requestMs, uploadMs, rttMs, cloudMs, coldMs };
+}
+
+/**
+ * The client's estimates and its planner's prices of the rows it may choose, computed by a planner
+ * of the same rows, calibration and objective (the client's own is not exposed).
+ */
+function explain(key: string, batch: number): PlannerView | undefined {
+  const client = clients.get(key);
+  const spec = specsByKey.get(key);
+  if (!client || !spec || !profile) return undefined;
+  const cal = client.getCalibration();
+  const planner = new Planner(
+    { ...profile, rows: spec.rows },
+    { objective: client.objective, ...(cal ? { calibration: cal } : {}) },
+  );
+  const st = client.stats();
+  const cond = client.conditions(batch);
+  const chosen = client.plan({ batch }).decision;
+  const chosenKey = rowKey({ ...chosen, quantScope: chosen.quantScope ?? 'channel' });
+  const rowsAt = (c: PlanConditions): PricedRow[] => {
+    const best = new Map<string, PricedRow>();
+    let mine: PricedRow | undefined;
+    planner.rows.forEach((r, i) => {
+      if (r.valAccuracy < spec.minAccuracy) return;
+      const k = rowKey(r);
+      const p = priced(k, planner.predict(i, c));
+      if (k === chosenKey) mine = p;
+      const kind = r.kind;
+      const b = best.get(kind);
+      if (!b || p.totalMs < b.totalMs) best.set(kind, p);
+    });
+    const out = mine ? [mine] : [];
+    for (const p of best.values()) if (!out.some((o) => o.row === p.row)) out.push(p);
+    return out;
+  };
+  return {
+    uplinkMbps: st.uplinkMbps,
+    rttMs: st.rttMs,
+    bandwidthIdentified: st.bandwidthIdentified,
+    linkSamples: st.linkSamples,
+    coldProb: st.points.map((p) => p.coldProb),
+    initMs: st.points.map((p) => p.initMs),
+    cloudScale: st.points.map((p) => p.cloudScale),
+    probes: st.exploration.probes,
+    warmUps: st.warmUps.sent,
+    rows: rowsAt(cond),
+    warmRows: rowsAt({ ...cond, coldProb: 0 }),
+  };
+}
+
 async function closeAll(): Promise<void> {
   await Promise.all([...clients.values()].map((c) => c.close().catch(() => {})));
   clients.clear();
@@ -125,4 +188,8 @@ serveParent<ToWorker>(async (msg) => {
   if (msg.type === 'init') await init(msg);
   else if (msg.type === 'clients') await setClients(msg.specs, msg.endpointsFile);
   else if (msg.type === 'classify') await classify(msg.key, msg.start, msg.batch);
+  else if (msg.type === 'explain') {
+    const view = explain(msg.key, msg.batch);
+    send({ type: 'explained', key: msg.key, ...(view ? { view } : {}) });
+  }
 }, closeAll);

@@ -32,6 +32,8 @@ export type ToWorker =
   | { type: 'clients'; specs: ClientSpec[]; endpointsFile?: string }
   /** Classifies test images [start, start + batch) with the client `key`. */
   | { type: 'classify'; key: string; start: number; batch: number }
+  /** What the client `key` believes now and how its planner prices the rows (see {@link PlannerView}). */
+  | { type: 'explain'; key: string; batch: number }
   | { type: 'close' };
 
 export interface WorkerReady {
@@ -53,8 +55,46 @@ export interface WorkerResult {
   error?: { code: string; message: string };
 }
 
+/** One row as a client's planner prices it now. */
+export interface PricedRow {
+  /** Row key (see `rowKey`). */
+  row: string;
+  totalMs: number;
+  edgeMs: number;
+  encodeMs: number;
+  requestMs: number;
+  uploadMs: number;
+  rttMs: number;
+  cloudMs: number;
+  coldMs: number;
+}
+
+/**
+ * A client's view at the end of a cell's measured rounds: its live estimates, what it sent in the
+ * background, and its planner's prices of the chosen row and of the best row of each kind (edge-only,
+ * cloud-only, split), with the current P(cold) and as if every function were warm. It explains a
+ * decision: which estimate made the planner prefer its row over the oracle's.
+ */
+export interface PlannerView {
+  uplinkMbps: number;
+  rttMs: number;
+  bandwidthIdentified: boolean;
+  linkSamples: number;
+  /** Per point (0 = cloud-only function). */
+  coldProb: number[];
+  initMs: number[];
+  cloudScale: number[];
+  probes: number;
+  warmUps: number;
+  /** The chosen row, then the best edge-only, cloud-only and split rows (each once). */
+  rows: PricedRow[];
+  /** The same, every function assumed warm. */
+  warmRows: PricedRow[];
+}
+
 export type FromWorker =
   | WorkerReady
   | WorkerResult
+  | { type: 'explained'; key: string; view?: PlannerView }
   | { type: 'clientsReady'; keys: string[] }
   | { type: 'fatal'; message: string; code?: string };

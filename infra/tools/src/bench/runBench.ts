@@ -19,7 +19,7 @@ import type { CpuBudget, DevicePreset, ShapingProxy } from '@jmdc/netem';
 import { loadSplit } from '../dataset.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startCloudBehindProxy, startDevice } from '../localSystem.js';
 import { nextMessage } from '../workerProcess.js';
-import type { FromWorker, ToWorker, WorkerReady, WorkerResult } from './protocol.js';
+import type { FromWorker, PlannerView, ToWorker, WorkerReady, WorkerResult } from './protocol.js';
 import {
   benchFloor,
   buildStrategies,
@@ -396,6 +396,13 @@ async function interleave(
   }
 }
 
+/** The planner's view of the client `key` now (see {@link PlannerView}). */
+async function explainClient(child: ChildProcess, key: string, batch: number): Promise<PlannerView | undefined> {
+  const reply = nextMessage<FromWorker, 'explained'>(child, 'explained');
+  send(child, { type: 'explain', key, batch });
+  return (await reply).view;
+}
+
 /** Replaces the worker's clients (on `endpointsFile`, default the init's); resolves with the keys of those it could create. */
 async function setClients(child: ChildProcess, specs: ClientSpec[], endpointsFile?: string): Promise<string[]> {
   const ready = nextMessage<FromWorker, 'clientsReady'>(child, 'clientsReady');
@@ -417,7 +424,8 @@ async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: D
   };
   const measuredFrom = 2 * cfg.warmupRounds * cell.batch;
   const cold = cell.state === 'cold';
-  const measure = async (specs: ClientSpec[]): Promise<void> => {
+  let view: PlannerView | undefined;
+  const measure = async (specs: ClientSpec[], explainKey?: string): Promise<void> => {
     cloud?.clearFaults();
     const keys = await setClients(child, specs);
     // the clients learn the link on warm functions
@@ -428,19 +436,21 @@ async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: D
       await interleave(child, keys, cfg.warmupRounds, cell.batch, cfg.warmupRounds * cell.batch);
     }
     await interleave(child, keys, cfg.requests, cell.batch, measuredFrom, record);
+    if (explainKey && keys.includes(explainKey)) view = await explainClient(child, explainKey, cell.batch);
     cloud?.clearFaults();
   };
   try {
-    await measure(ctx.strategies);
+    await measure(ctx.strategies, 'jmdc');
     // the oracle's candidates: the rows the strategies used and a few Pareto rows, as fixed clients
     const { fixedOf, extra } = oracleCandidates(ctx.strategies, records, ctx.pareto, ctx.rowsByKey, ctx.floor);
     if (extra.length > 0) await measure(extra);
-    return summarizeCell(cell, records, {
+    const summary = summarizeCell(cell, records, {
       strategies: ctx.strategies.map((s) => s.name),
       fixedOf,
       rowsByKey: ctx.rowsByKey,
       floor: ctx.floor,
     });
+    return view ? { ...summary, jmdcView: view } : summary;
   } finally {
     cloud?.clearFaults();
   }

@@ -1,7 +1,7 @@
 /** The benchmark's figures per cell, computed from the per-request records. */
 import type { PlanRow } from '@jmdc/edge-sdk';
 import { quantile, round } from '../stats.js';
-import type { WorkerResult } from './protocol.js';
+import type { PlannerView, WorkerResult } from './protocol.js';
 import { rowKey, type StrategyName } from './strategies.js';
 import type { TraceSummary } from './trace.js';
 
@@ -55,6 +55,8 @@ export interface CellSummary extends RecordsSummary {
   device: string;
   batch: number;
   state: 'warm' | 'cold';
+  /** jmdc's estimates and its planner's prices at the end of its measured rounds. */
+  jmdcView?: PlannerView;
 }
 
 /** What {@link summarizeRecords} needs besides the records. */
