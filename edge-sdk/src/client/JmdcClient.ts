@@ -26,6 +26,9 @@ import { createTransport } from './transports.js';
 
 const RAW_FORMATS: ReadonlySet<string> = new Set(['raw', 'png', 'deflate']);
 const FEATURE_CODERS: ReadonlySet<string> = new Set(['none', 'deflate', 'brotli', 'rans', 'auto']);
+/** Live link samples below which the fit is thin and exploration probes 4x as often. */
+const THIN_FIT_SAMPLES = 3;
+
 /** Classify calls between two probes triggered by a change of the link. */
 const CHANGE_PROBE_MIN_CALLS = 4;
 
@@ -77,6 +80,8 @@ interface CloudOutcome {
   attempts: number;
   /** No device work overlapped the request (its timings are the network's and the cloud's). */
   quiet?: boolean;
+  /** The transport had answered before (signer loaded) and this request took one attempt. */
+  warmTransport?: boolean;
 }
 
 /**
@@ -128,6 +133,8 @@ export class JmdcClient {
   private readonly store: StateStore;
   private readonly edge = new Serial();
   private readonly warming = new Map<number, Promise<void>>();
+  /** Answers the transport brought back (calls and warm-ups). */
+  private exchanges = 0;
   private readonly background = new Set<Promise<unknown>>();
   private calibration: DeviceCalibration | undefined;
   private inFlight = 0;
@@ -437,8 +444,9 @@ export class JmdcClient {
     if (call.runMs !== undefined && predicted.edgeMs > 0) {
       this.estimators.observeDevice(call.runMs, predicted.edgeMs / deviceScale, now);
     }
-    // the request's own device time beyond its price: everything but the inference and the wait for the answer
-    if (sent?.ttfbMs !== undefined && out.quiet === true && out.fallback === false) {
+    // the request's own device time beyond its price: everything but the inference and the wait for
+    // the answer; not from the transport's first exchange, which also loads the signer and connects
+    if (sent?.ttfbMs !== undefined && out.quiet === true && out.fallback === false && out.warmTransport === true) {
       const own = result.timings.totalMs - call.edgeMs - sent.ttfbMs;
       // a negative time means the transport's timings do not come from this clock: nothing to learn
       if (own >= 0)
@@ -564,6 +572,7 @@ export class JmdcClient {
     this.counters.sent++;
     let sent: SendResult | undefined;
     const mark = deviceMark();
+    const exchanged = this.exchanges;
     try {
       const classes = manifest.classes.length;
       sent = await (this.transport as Transport).send(point, payload, {
@@ -571,12 +580,22 @@ export class JmdcClient {
         expect: { batch: N, classes, modelHash: manifest.hash },
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
+      this.exchanges++;
       const logits = this.checkResponse(sent, N, classes);
       breaker.success();
       const row = this.planner.indexOf(decision);
       const quiet = deviceQuietSince(mark, sent.totalMs);
       this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0, quiet);
-      return { logits, sent, fallback: false, bytesSent: payload.byteLength, attempts: sent.attempts, quiet };
+      const warmTransport = exchanged > 0 && sent.attempts === 1;
+      return {
+        logits,
+        sent,
+        fallback: false,
+        bytesSent: payload.byteLength,
+        attempts: sent.attempts,
+        quiet,
+        warmTransport,
+      };
     } catch (e) {
       if (isJmdcError(e, ErrorCodes.ABORTED)) {
         breaker.release();
@@ -688,9 +707,13 @@ export class JmdcClient {
     // beyond the fit's tolerance must not turn into a probe per request)
     const changed = (link.takeChange() && this.callsSinceExplore >= CHANGE_PROBE_MIN_CALLS) || this.reprobe;
     const newest = link.newestAt();
+    // a fit of fewer than 3 live samples moves with any one of them (a single slow answer can make
+    // the cloud look hopeless, and then no call measures it again): it earns probes 4x as often
+    const thin = link.fit(now).samples < THIN_FIT_SAMPLES;
+    const every = thin ? ex.intervalMs / 4 : ex.intervalMs;
     const due =
-      now - this.lastExploreAt >= ex.intervalMs &&
-      (newest === undefined || now - newest >= ex.intervalMs || link.needsSpread(now));
+      now - this.lastExploreAt >= every &&
+      (thin || newest === undefined || now - newest >= every || link.needsSpread(now));
     if (!changed && !due) return undefined;
     // an upload probe runs the function (it rejects the body at once): only on a warm one
     const warmPoint = t.probeUpload ? this.probePoint(plan, true) : undefined;
@@ -806,6 +829,7 @@ export class JmdcClient {
       if (!isJmdcError(e, ErrorCodes.ABORTED)) breaker.failure(this.clock.now(), isJmdcError(e) ? e.code : undefined);
       throw e;
     }
+    this.exchanges++;
     breaker.success();
     this.learn(sent, point, idleMs, 0, deviceQuietSince(mark, sent.totalMs));
   }

@@ -6,6 +6,9 @@ import { CircuitBreaker, type CircuitOptions, type CircuitSnapshot } from './Cir
 import { ColdStartModel, type ColdStartOptions, type ColdStartState } from './ColdStartModel.js';
 import { LinkEstimator, type LinkEstimatorOptions, type LinkEstimatorState } from './LinkEstimator.js';
 
+/** Samples of the per-request extra before it is used: one slow request must not price every later one. */
+const MIN_EXTRA_SAMPLES = 3;
+
 /**
  * Values used before any measurement.
  *
@@ -328,9 +331,9 @@ export class LiveEstimators {
     return true;
   }
 
-  /** The ageing median of {@link observeRequestExtra}'s samples, else 0. */
+  /** The ageing median of {@link observeRequestExtra}'s samples once there are 3, else 0. */
   requestExtraMs(nowMs: number): number {
-    return this.extra.count(nowMs) > 0 ? this.extra.value(nowMs) : 0;
+    return this.extra.count(nowMs) >= MIN_EXTRA_SAMPLES ? this.extra.value(nowMs) : 0;
   }
 
   /** Current uplink estimate at `nowMs`, Mbit/s. */

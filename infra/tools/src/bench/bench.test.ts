@@ -404,6 +404,8 @@ describe('the step trace', () => {
       ['--trace-only', '--trace-gap-ms', '500'],
       ['--trace-only', '--trace-device', 'pi9'],
       ['--endpoints', 'e.json', '--link', '5,40', '--trace', 'demo'],
+      ['--resume', join(tmpdir(), 'no-such-bench.json')],
+      ['--threads', '0'],
     ]) {
       await expect(benchCli(argv), argv.join(' ')).rejects.toBeInstanceOf(UsageError);
     }
@@ -473,7 +475,45 @@ describe('runBench on one cell of this machine', () => {
       1,
     );
     expect(run.localCloud?.invocations).toBeGreaterThan(0);
+    // jmdc's view at the end of its rounds: its estimates and its planner's prices of the chosen row first
+    const v = c.jmdcView;
+    const rows = v?.rows ?? [];
+    expect(new Set(rows.map((r) => r.row)).size).toBe(rows.length);
+    expect(rows.some((r) => r.row.startsWith('edge'))).toBe(true);
+    // the chosen row is the cheapest of those shown (latency is the objective)
+    expect(rows[0]?.totalMs).toBeLessThanOrEqual(Math.min(...rows.map((r) => r.totalMs)) + 1e-9);
+    for (const r of v?.rows ?? []) {
+      const parts = r.edgeMs + r.encodeMs + r.requestMs + r.uploadMs + r.rttMs + r.cloudMs + r.coldMs;
+      expect(r.totalMs).toBeCloseTo(parts, 6);
+    }
+    expect(v?.warmRows.every((r) => r.coldMs === 0)).toBe(true);
+    expect(v?.coldProb).toHaveLength(6);
   }, 90_000);
+
+  it('reports the cells of an earlier run (--resume) instead of measuring them again', async () => {
+    if (!run) throw new Error('the run above failed');
+    const host = DEVICE_PRESETS.host;
+    if (!host) throw new Error('no host preset');
+    const seen: number[] = [];
+    const again = await runBench({
+      model: 'fmnist-vgg16',
+      devices: [host],
+      uplinksMbps: [5],
+      rttsMs: [10],
+      batches: [2],
+      states: ['warm'],
+      requests: 2,
+      warmupRounds: 1,
+      done: run.cells,
+      onCell: (cells) => seen.push(cells.length),
+      workDir: join(dir, 'work'),
+      log: () => {},
+    });
+    expect(again.cells).toEqual(run.cells);
+    expect(again.resumedCells).toBe(1);
+    expect(again.deviceEmulation).toEqual([]);
+    expect(seen).toEqual([]);
+  }, 60_000);
 
   it('draws the charts of a run as SVG files', () => {
     if (!run) throw new Error('the run above failed');

@@ -8,7 +8,7 @@
  *                    [--trace demo|none] [--trace-only] [--trace-device D] [--trace-requests N]
  *                    [--svg-dir DIR | --no-svg]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
@@ -16,7 +16,7 @@ import { DEVICE_PRESETS, type DevicePreset, devicePreset } from '@jmdc/netem';
 import { DEFAULT_DEVICE, DEFAULT_GAP_MS } from '../demo/scenario.js';
 import { writeCharts } from './charts.js';
 import { type BenchConfig, type BenchRun, type FunctionState, runBench } from './runBench.js';
-import { checkGoals } from './summary.js';
+import { type CellSummary, checkGoals } from './summary.js';
 import { cellTable, goalLines, predictionTable, traceTables } from './tables.js';
 import { TRACE_NAMES, type TraceConfig, type TraceName, traceBrief, traceIdleTimeoutMs, tracePhases } from './trace.js';
 
@@ -56,7 +56,10 @@ const PHASE_LABELS = tracePhases('demo', DEFAULT_GAP_MS)
 
 export const usage = `usage: npm run bench -- [options]
   --quick               a few cells (${QUICK_MATRIX.devices.join(', ')}; ${QUICK_MATRIX.uplinksMbps.join(', ')} Mbit/s; ${QUICK_MATRIX.rttsMs.join(', ')} ms; batch 1; warm; ${QUICK_MATRIX.requests} requests), about 3 minutes
-  --json FILE           write the whole result (machine, deviceEmulation, cells) to FILE
+  --json FILE           write the whole result (machine, deviceEmulation, cells) to FILE; while the run
+                        goes on, FILE holds the cells measured so far ("partial": true)
+  --resume FILE         skip the cells FILE (an earlier --json, whole or partial) already has, and
+                        report its figures for them: a long matrix can run in parts
   --devices LIST        device presets (default ${FULL_MATRIX.devices.join(',')}; known: ${Object.keys(DEVICE_PRESETS).join(', ')})
   --uplinks LIST        uplink Mbit/s (default ${FULL_MATRIX.uplinksMbps.join(',')})
   --rtts LIST           RTT ms (default ${FULL_MATRIX.rttsMs.join(',')})
@@ -65,6 +68,8 @@ export const usage = `usage: npm run bench -- [options]
   --requests N          measured requests per strategy per cell (default ${FULL_MATRIX.requests})
   --warmup N            unmeasured rounds per cell first (default ${FULL_MATRIX.warmupRounds})
   --model ID            model (default fmnist-vgg16)
+  --threads N           onnxruntime intra-op threads on the device (default 1: the emulated devices are
+                        fractions of one core; 4 on a real Pi 4B)
   --svg-dir DIR         where the charts go (default docs/img); --no-svg for none
   --markdown FILE       write the cells, the predictions and the goals as Markdown tables
   --diagnose-background also run jmdcQuiet: jmdc without exploration probes and warm-ups
@@ -86,6 +91,31 @@ export const usage = `usage: npm run bench -- [options]
   --local-credentials   sign with the local cloud's test keys (a local cloud on another host) instead of the AWS chain
 The options after --quick override its cells.`;
 
+/** The cells of an earlier `--json` file (whole or partial); a usage error when it has none. */
+function readCells(file: string): CellSummary[] {
+  let cells: unknown;
+  try {
+    cells = (JSON.parse(readFileSync(file, 'utf8')) as { cells?: unknown }).cells;
+  } catch (e) {
+    throw new UsageError(`--resume ${file}: ${(e as Error).message}`);
+  }
+  const ok = (c: unknown): c is CellSummary => {
+    const x = c as Partial<CellSummary> | null;
+    return (
+      typeof x === 'object' &&
+      x !== null &&
+      typeof x.device === 'string' &&
+      typeof x.uplinkMbps === 'number' &&
+      typeof x.rttMs === 'number' &&
+      typeof x.batch === 'number' &&
+      (x.state === 'warm' || x.state === 'cold') &&
+      typeof x.strategies === 'object'
+    );
+  };
+  if (!Array.isArray(cells) || !cells.every(ok)) throw new UsageError(`--resume ${file}: no bench cells in it`);
+  return cells;
+}
+
 function list(v: string | undefined, name: string): number[] | undefined {
   if (v === undefined) return undefined;
   return v.split(',').map((x) => num(x.trim(), name, { min: 0 }));
@@ -95,6 +125,8 @@ export async function run(argv: string[]): Promise<number> {
   const f = parseFlags(argv, {
     quick: { type: 'boolean' },
     json: { type: 'string' },
+    resume: { type: 'string' },
+    threads: { type: 'string' },
     devices: { type: 'string' },
     uplinks: { type: 'string' },
     rtts: { type: 'string' },
@@ -173,8 +205,20 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const done = f.resume ? readCells(resolve(f.resume)) : [];
+  const jsonFile = f.json ? resolve(f.json) : undefined;
   const cfg: BenchConfig = {
+    ...(done.length ? { done } : {}),
+    ...(jsonFile
+      ? {
+          onCell: (cells: CellSummary[]) => {
+            mkdirSync(dirname(jsonFile), { recursive: true });
+            writeFileSync(jsonFile, `${JSON.stringify({ partial: true, cells }, null, 2)}\n`);
+          },
+        }
+      : {}),
     model: f.model ?? 'fmnist-vgg16',
+    ...(f.threads === undefined ? {} : { threads: num(f.threads, 'threads', { min: 1, max: 64, int: true }) }),
     devices,
     uplinksMbps: uplinks,
     rttsMs: list(f.rtts, 'rtts') ?? base.rttsMs,
@@ -191,6 +235,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const links = remote ? 1 : cfg.uplinksMbps.length * cfg.rttsMs.length;
   const cellCount = cfg.devices.length * links * cfg.batches.length * cfg.states.length;
+  if (done.length) log(`bench: ${done.length} cells from ${f.resume} (--resume) are not run again`);
   log(
     `bench: ${cellCount} cells, ${cfg.requests} measured requests per strategy per cell` +
       (trace ? `; step trace ${trace.name} on ${trace.device.name}, ${trace.rounds} rounds` : '; no trace'),

@@ -70,6 +70,8 @@ export interface BenchConfig {
    * costs on the device. @default false
    */
   diagnoseBackground?: boolean;
+  /** onnxruntime intra-op threads of every client (4 on a real Pi 4B). @default 1 */
+  threads?: number;
   /** Timed calibration rounds on each device, [min, max]. @default [5, 11] */
   calibrationRounds?: [number, number];
   /**
@@ -93,6 +95,13 @@ export interface BenchConfig {
    * the demo's idle timeout, and shaping proxy). @default undefined (no trace)
    */
   trace?: TraceConfig;
+  /**
+   * Cells measured before (`--resume`): the matrix's cells that match one of them (device, uplink,
+   * RTT, batch, state) are not run again, and these figures are reported for them. @default none
+   */
+  done?: CellSummary[];
+  /** Called after each cell that was run, with every cell so far (done ones included). */
+  onCell?: (cells: CellSummary[]) => void;
   /** Working folder (endpoints file, state files). */
   workDir: string;
   log: (line: string) => void;
@@ -118,6 +127,8 @@ export interface BenchRun {
   strategies: { name: Strategy['name']; description: string; approximation?: string; rows: number }[];
   floor: number;
   cells: CellSummary[];
+  /** Cells taken from an earlier run (`--resume`), not measured in this one. */
+  resumedCells?: number;
   /** The step trace; null when it did not run. */
   trace: TraceSummary | null;
   /** Null when run against remote functions or without cells. */
@@ -160,6 +171,27 @@ export function cellsOf(cfg: BenchConfig, device: string): Cell[] {
     for (const batch of cfg.batches)
       for (const uplinkMbps of ups) for (const rttMs of rtts) out.push({ uplinkMbps, rttMs, device, batch, state });
   return out;
+}
+
+/** Whether a measured cell is the matrix cell `c`. */
+function sameCell(a: Cell, c: Cell): boolean {
+  return (
+    a.device === c.device &&
+    a.uplinkMbps === c.uplinkMbps &&
+    a.rttMs === c.rttMs &&
+    a.batch === c.batch &&
+    a.state === c.state
+  );
+}
+
+/** The cells in the order of the matrix (devices, then as {@link cellsOf}); cells outside it last. */
+function inMatrixOrder(cfg: BenchConfig, cells: CellSummary[]): CellSummary[] {
+  const order = cfg.devices.flatMap((d) => cellsOf(cfg, d.name));
+  const rank = (c: CellSummary): number => {
+    const i = order.findIndex((o) => sameCell(c, o));
+    return i < 0 ? order.length : i;
+  };
+  return [...cells].sort((a, b) => rank(a) - rank(b));
 }
 
 /**
@@ -235,9 +267,17 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
     }
 
+    const done = cfg.done ?? [];
+    const isDone = (c: Cell): boolean => done.some((d) => sameCell(d, c));
     for (const device of devices) {
       cfg.signal?.throwIfAborted();
       const listed = cfg.devices.includes(device);
+      const todo = listed ? cellsOf(cfg, device.name).filter((c) => !isDone(c)) : [];
+      const withTrace = trace !== undefined && trace.device.name === device.name;
+      if (!todo.length && !withTrace) {
+        if (listed) log(`device ${device.name}: every cell measured before (--resume)`);
+        continue;
+      }
       const r = await runDevice(cfg, device, {
         cloud,
         proxy,
@@ -249,11 +289,14 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
         floor,
         labels,
         imagesNeeded,
-        cells: listed ? cellsOf(cfg, device.name) : [],
-        ...(trace && trace.device.name === device.name ? { trace } : {}),
+        cells: todo,
+        ...(withTrace ? { trace } : {}),
+        onCell: (c) => {
+          cells.push(c);
+          cfg.onCell?.(inMatrixOrder(cfg, [...done, ...cells]));
+        },
       });
       emulations.push(r.emulation);
-      cells.push(...r.cells);
       if (r.trace) traceSummary = r.trace;
     }
     const st = cloud?.stats();
@@ -267,7 +310,8 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
         rows: s.rows.length,
       })),
       floor,
-      cells,
+      cells: inMatrixOrder(cfg, [...done, ...cells]),
+      ...(done.length ? { resumedCells: done.length } : {}),
       trace: traceSummary,
       localCloud: st ? { invocations: st.invocations, coldStarts: st.coldStarts, throttles: st.throttles } : null,
       wallMs: Math.round(performance.now() - t0),
@@ -294,7 +338,7 @@ interface DeviceContext {
 async function runDevice(
   cfg: BenchConfig,
   device: DevicePreset,
-  ctx: DeviceContext & { cells: Cell[]; trace?: TraceConfig },
+  ctx: DeviceContext & { cells: Cell[]; trace?: TraceConfig; onCell?: (c: CellSummary) => void },
 ): Promise<{ emulation: DeviceEmulation; cells: CellSummary[]; trace?: TraceSummary }> {
   const { log } = cfg;
   let child: ChildProcess | undefined;
@@ -306,8 +350,9 @@ async function runDevice(
     ({ child, budget } = dev);
     const { method } = dev;
     const detail = dev.detail ?? 'this machine at full speed';
-    // one intra-op thread everywhere: the budgets are fractions of one core, and the host shares its cores
-    const threads = 1;
+    // one intra-op thread by default: the budgets are fractions of one core, and the host shares its
+    // cores; a real Pi runs the benchmark's device side with --threads 4
+    const threads = cfg.threads ?? 1;
     log(`device ${device.name}: ${device.cpuFraction} of one core (${method}: ${detail}); calibrating...`);
     const ready = nextMessage<FromWorker, 'ready'>(child, 'ready');
     send(child, {
@@ -341,6 +386,7 @@ async function runDevice(
       const t = performance.now();
       const summary = await runCell(cfg, child, cell, ctx);
       out.push(summary);
+      ctx.onCell?.(summary);
       const j = summary.strategies;
       log(
         `[${device.name} ${i + 1}/${cells.length}] ${cell.uplinkMbps} Mbit/s, ${cell.rttMs} ms, batch ${cell.batch}, ${cell.state}: ` +
