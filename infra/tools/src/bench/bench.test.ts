@@ -22,7 +22,7 @@ import {
   STRATEGY_NAMES,
   uncodedFeatureBytes,
 } from './strategies.js';
-import { type CellRecord, checkGoals, statsOf, summarizeCell } from './summary.js';
+import { type CellRecord, type CellSummary, checkGoals, pooledAccuracy, statsOf, summarizeCell } from './summary.js';
 import { cellTable, goalLines, traceTables } from './tables.js';
 import {
   functionWarmupSpecs,
@@ -219,6 +219,10 @@ describe('summary', () => {
     });
     // edge r075 is below the floor: not the oracle; the fastest within it is edge r000 (16 ms)
     expect(c.oracleDecision).toBe('edge r000');
+    expect(c.oracleCandidates).toEqual([
+      { row: 'edge r000', medianMs: 16 },
+      { row: 'cloud png', medianMs: 50 },
+    ]);
     expect(c.ratios).toEqual({ oursOverNeurosurgeon: 0.6, oursOverBestSingle: 0.75, oursOverOracle: 0.75 });
     expect(c.bestSingle).toBe('edgeOnlyFull');
     expect(c.strategies.cloudOnlyPng?.bytes).toBe(600);
@@ -231,6 +235,24 @@ describe('summary', () => {
     const g = checkGoals([c]);
     expect(g).toMatchObject({ cells: 1, withinBestSingle: 1, withinOracle: 1, notSlowerThanNeurosurgeon: 1 });
     expect(g.geomeanOursOverNeurosurgeonAtOrBelow1Mbps).toBe(0.6);
+  });
+
+  it('pools the accuracy over the images of every cell, weighted by the images each measured', () => {
+    const at = (batch: number, requests: number, ours: number, full: number) =>
+      ({
+        ...cell,
+        batch,
+        strategies: {
+          jmdc: { ...statsOf([]), requests, accuracy: ours },
+          edgeOnlyFull: { ...statsOf([]), requests, accuracy: full },
+        },
+      }) as unknown as CellSummary;
+    // 30 images at 0.9 / 0.9, 160 images at 0.95 / 0.96
+    const p = pooledAccuracy([at(1, 30, 0.9, 0.9), at(16, 10, 0.95, 0.96)]);
+    expect(p.images).toBe(190);
+    expect(p.ours).toBeCloseTo((27 + 152) / 190, 4);
+    expect(p.full).toBeCloseTo((27 + 153.6) / 190, 4);
+    expect(p.lossPoints).toBeCloseTo((100 * 1.6) / 190, 2);
   });
 });
 

@@ -173,6 +173,11 @@ export function cellsOf(cfg: BenchConfig, device: string): Cell[] {
   return out;
 }
 
+/** The labels of images [start, start + n), wrapping around those loaded (as the device worker does). */
+function labelsAt(labels: Uint8Array, start: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => labels[(start + i) % labels.length] as number);
+}
+
 /** Whether a measured cell is the matrix cell `c`. */
 function sameCell(a: Cell, c: Cell): boolean {
   return (
@@ -212,10 +217,12 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
   if (cfg.diagnoseBackground && ours) strategies.push(quietVariant(ours));
   const trace = cfg.trace;
   const maxBatch = Math.max(...cfg.batches);
+  // each cell of a device measures its own slice of the test split (see `runCell`)
+  const cellsPerDevice = cfg.uplinksMbps.length * cfg.rttsMs.length * cfg.batches.length * cfg.states.length;
   const imagesNeeded = Math.min(
     10_000,
     Math.max(
-      cfg.devices.length ? (cfg.requests + 2 * cfg.warmupRounds + 1) * maxBatch : 0,
+      cfg.devices.length ? (cellsPerDevice * cfg.requests + 2 * cfg.warmupRounds + 1) * maxBatch : 0,
       trace ? (trace.rounds + cfg.warmupRounds + 1) * trace.batch : 0,
     ),
   );
@@ -466,9 +473,16 @@ async function runCell(cfg: BenchConfig, child: ChildProcess, cell: Cell, ctx: D
   });
   const records: CellRecord[] = [];
   const record = (r: WorkerResult, start: number): void => {
-    records.push({ ...r, labels: Array.from(ctx.labels.subarray(start, start + cell.batch)) });
+    records.push({ ...r, labels: labelsAt(ctx.labels, start, cell.batch) });
   };
-  const measuredFrom = 2 * cfg.warmupRounds * cell.batch;
+  // the measured rounds of the cell's k-th place in the device's matrix classify images from
+  // k x requests x batch on (after the warm-up rounds' images; wrapping around what was loaded), so
+  // the cells together cover much more of the test split than one cell's images
+  const place = Math.max(
+    0,
+    cellsOf(cfg, cell.device).findIndex((c) => sameCell(c, cell)),
+  );
+  const measuredFrom = 2 * cfg.warmupRounds * cell.batch + place * cfg.requests * cell.batch;
   const cold = cell.state === 'cold';
   let view: PlannerView | undefined;
   const measure = async (specs: ClientSpec[], explainKey?: string): Promise<void> => {
@@ -560,7 +574,7 @@ async function runTrace(
         proxy.setConditions(p.conditions);
         const t = performance.now();
         const record = (r: WorkerResult, start: number): void => {
-          records.push({ ...r, phase: i, labels: Array.from(ctx.labels.subarray(start, start + tc.batch)) });
+          records.push({ ...r, phase: i, labels: labelsAt(ctx.labels, start, tc.batch) });
         };
         await interleave(child, keys, p.rounds, tc.batch, firstImage + p.fromRound * tc.batch, record, p.fromRound);
         log(`trace ${what}: ${p.label}, ${p.rounds} rounds in ${((performance.now() - t) / 1000).toFixed(0)} s`);

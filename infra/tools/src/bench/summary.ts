@@ -42,6 +42,8 @@ export interface RecordsSummary {
   decision: string;
   /** The oracle's row. */
   oracleDecision: string;
+  /** Every fixed row the oracle was chosen from (within the floor), with its measured median, fastest first. */
+  oracleCandidates: Array<{ row: string; medianMs: number }>;
   /** The best of the single strategies (edge-only and cloud-only). */
   bestSingle: string;
   /** |ours' predicted median - measured median| / measured median. */
@@ -143,11 +145,14 @@ export function summarizeRecords(records: readonly CellRecord[], ctx: SummaryCon
   for (const s of ctx.strategies) strategies[s] = statsOf(byKey.get(s) ?? []);
   // oracle candidates: every measured fixed row within the floor
   let oracle: (StrategyStats & { row: string }) | undefined;
+  const candidates: RecordsSummary['oracleCandidates'] = [];
   const consider = (row: string, recs: CellRecord[] | undefined): void => {
     const r = ctx.rowsByKey.get(row);
     if (!recs?.length || !r || r.valAccuracy < ctx.floor) return;
     const st = statsOf(recs);
-    if (Number.isFinite(st.medianMs) && (!oracle || st.medianMs < oracle.medianMs)) oracle = { ...st, row };
+    if (!Number.isFinite(st.medianMs)) return;
+    candidates.push({ row, medianMs: st.medianMs });
+    if (!oracle || st.medianMs < oracle.medianMs) oracle = { ...st, row };
   };
   for (const [row, key] of ctx.fixedOf) consider(row, byKey.get(key));
   for (const [key, recs] of byKey) if (key.startsWith('fixed:')) consider(key.slice(6), recs);
@@ -170,6 +175,7 @@ export function summarizeRecords(records: readonly CellRecord[], ctx: SummaryCon
     oursAccuracyLoss: round(j && full ? 100 * (full.accuracy - j.accuracy) : Number.NaN, 2),
     decision: j ? modal(j.decisions) : '',
     oracleDecision: oracle?.row ?? '',
+    oracleCandidates: candidates.sort((a, b) => a.medianMs - b.medianMs),
     bestSingle,
     oursPredictionError: round(j ? Math.abs(j.predictedMedianMs - j.medianMs) / j.medianMs : Number.NaN, 3),
   };
@@ -232,6 +238,12 @@ export interface GoalCheck {
   warmCells: number;
   worstOursOverBestSingle: number;
   worstOursOverOracle: number;
+  /**
+   * Accuracy over every measured image of the cells (each cell classifies its own slice of the test
+   * split, so the pool spans many more images than one cell): ours, the unpruned model, and the points
+   * ours lost.
+   */
+  pooledAccuracy: { images: number; ours: number; full: number; lossPoints: number };
   /** The goals under the step trace; null when the trace did not run. */
   trace: TraceGoalCheck | null;
 }
@@ -283,8 +295,28 @@ export function checkGoals(cells: readonly CellSummary[], trace?: TraceSummary |
     warmCells: warm.length,
     worstOursOverBestSingle: max(finite(cells.map((c) => c.ratios.oursOverBestSingle))),
     worstOursOverOracle: max(finite(cells.map((c) => c.ratios.oursOverOracle))),
+    pooledAccuracy: pooledAccuracy(cells),
     trace: trace ? checkTraceGoals(trace) : null,
   };
+}
+
+/** Ours' and the unpruned model's accuracy over the images of every cell (weighted by images measured). */
+export function pooledAccuracy(cells: readonly CellSummary[]): GoalCheck['pooledAccuracy'] {
+  let images = 0;
+  let ours = 0;
+  let full = 0;
+  for (const c of cells) {
+    const j = c.strategies.jmdc;
+    const f = c.strategies.edgeOnlyFull;
+    if (!j || !f || !Number.isFinite(j.accuracy) || !Number.isFinite(f.accuracy)) continue;
+    const n = Math.min(j.requests, f.requests) * c.batch;
+    images += n;
+    ours += j.accuracy * n;
+    full += f.accuracy * n;
+  }
+  const a = images ? ours / images : Number.NaN;
+  const b = images ? full / images : Number.NaN;
+  return { images, ours: round(a, 4), full: round(b, 4), lossPoints: round(100 * (b - a), 2) };
 }
 
 export { rowKey };

@@ -137,6 +137,10 @@ export function traceGoalLine(t: NonNullable<GoalCheck['trace']>): string {
 }
 
 /** The goals as a short list. */
+function pct(x: number): string {
+  return Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : '-';
+}
+
 export function goalLines(g: GoalCheck): string {
   const cells = [
     `- cells: ${g.cells}; ours within 1.0 accuracy point in ${g.withinAccuracy}`,
@@ -144,6 +148,7 @@ export function goalLines(g: GoalCheck): string {
     `- ours <= 1.10 x the oracle in ${g.withinOracle} of ${g.cells} (worst ${g.worstOursOverOracle}x)`,
     `- ours not slower than Neurosurgeon in ${g.notSlowerThanNeurosurgeon} of ${g.cells}; geometric mean of ours / Neurosurgeon at <= 1 Mbit/s: ${g.geomeanOursOverNeurosurgeonAtOrBelow1Mbps}`,
     `- ours' predicted median within 20% of the measured one in ${g.warmPredictionWithin20pct} of ${g.warmCells} warm cells`,
+    `- accuracy over every measured image of the cells (${g.pooledAccuracy.images}): ours ${pct(g.pooledAccuracy.ours)}, unpruned model ${pct(g.pooledAccuracy.full)}, ${g.pooledAccuracy.lossPoints} points lost`,
   ];
   return [...(g.cells || !g.trace ? cells : []), ...(g.trace ? [traceGoalLine(g.trace)] : [])].join('\n');
 }
