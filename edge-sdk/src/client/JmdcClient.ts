@@ -28,6 +28,8 @@ const RAW_FORMATS: ReadonlySet<string> = new Set(['raw', 'png', 'deflate']);
 const FEATURE_CODERS: ReadonlySet<string> = new Set(['none', 'deflate', 'brotli', 'rans', 'auto']);
 /** Live link samples below which the fit is thin and exploration probes 4x as often. */
 const THIN_FIT_SAMPLES = 3;
+/** Probes at the thin fit's pace before the routine pace again (until the fit has samples). */
+const MAX_THIN_PROBES = 3;
 
 /** Classify calls between two probes triggered by a change of the link. */
 const CHANGE_PROBE_MIN_CALLS = 4;
@@ -135,6 +137,8 @@ export class JmdcClient {
   private readonly warming = new Map<number, Promise<void>>();
   /** Answers the transport brought back (calls and warm-ups). */
   private exchanges = 0;
+  /** Probes sent at the thin fit's pace since the fit last had enough samples. */
+  private thinProbes = 0;
   private readonly background = new Set<Promise<unknown>>();
   private calibration: DeviceCalibration | undefined;
   private inFlight = 0;
@@ -709,7 +713,10 @@ export class JmdcClient {
     const newest = link.newestAt();
     // a fit of fewer than 3 live samples moves with any one of them (a single slow answer can make
     // the cloud look hopeless, and then no call measures it again): it earns probes 4x as often
-    const thin = link.fit(now).samples < THIN_FIT_SAMPLES;
+    // (a few times: where every probe's answer is discarded or the cloud is out of reach, more would not help)
+    const thinFit = link.fit(now).samples < THIN_FIT_SAMPLES;
+    if (!thinFit) this.thinProbes = 0;
+    const thin = thinFit && this.thinProbes < MAX_THIN_PROBES;
     const every = thin ? ex.intervalMs / 4 : ex.intervalMs;
     const due =
       now - this.lastExploreAt >= every &&
@@ -720,6 +727,7 @@ export class JmdcClient {
     const point = warmPoint ?? this.probePoint(plan);
     if (point === undefined) return undefined;
     this.lastExploreAt = now;
+    if (thin) this.thinProbes++;
     this.callsSinceExplore = 0;
     this.exploring = true;
     this.reprobe = false;

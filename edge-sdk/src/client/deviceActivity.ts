@@ -1,41 +1,47 @@
 import { performance } from 'node:perf_hooks';
 
 /**
- * How much of this process's device work (inference, encoding) ran while a request was in flight.
+ * How long this process's device work (inference, encoding) could have held up the answer to a
+ * request in flight.
  *
  * A network time is the wall time from writing a request to its answer. When the device computes in
  * the meantime (the next call's head, another client's encoding), the answer may wait for the CPU
  * before it is read: on a slow or single-core device (or a paced emulation of one, which stops the
- * whole process) that wait is tens to hundreds of milliseconds, and the time then says more about the
- * device than about the link. The estimators learn a network time only from requests that device
- * work overlapped for a negligible part of their wall time. The record is per process: every client
- * of the process shares its CPU.
+ * whole process) by up to one stretch of that work, tens to hundreds of milliseconds, and the time
+ * then says more about the device than about the link. The estimators learn a network time only from
+ * requests whose longest overlapping stretch of device work was a negligible part of their wall time
+ * (a 4 ms inference during a 600 ms upload is; a 250 ms one during a 60 ms request is not). The
+ * record is per process: every client of the process shares its CPU.
  */
+const KEPT = 256;
+/** Recent stretches of device work, [start, end] in `performance.now()` ms, oldest first. */
+const done: Array<[number, number]> = [];
 let active = 0;
 let since = 0;
-let busyMs = 0;
 
-/** Device busy time so far (the union of the device work intervals), ms. */
-function busyNow(): number {
-  return busyMs + (active > 0 ? performance.now() - since : 0);
-}
-
-/** A mark taken when a request starts (see {@link deviceOverlapMs}). */
+/** A mark taken when a request starts (see {@link deviceHoldMs}). */
 export function deviceMark(): number {
-  return busyNow();
+  return performance.now();
 }
 
-/** Device busy time since `mark` was taken, ms. */
-export function deviceOverlapMs(mark: number): number {
-  return Math.max(0, busyNow() - mark);
+/** The longest stretch of device work that overlapped [mark, now], clipped to it, ms. */
+export function deviceHoldMs(mark: number): number {
+  const now = performance.now();
+  let longest = active > 0 ? now - Math.max(since, mark) : 0;
+  for (let i = done.length - 1; i >= 0; i--) {
+    const [s, e] = done[i] as [number, number];
+    if (e < mark) break;
+    longest = Math.max(longest, Math.min(e, now) - Math.max(s, mark));
+  }
+  return Math.max(0, longest);
 }
 
 /**
- * True when device work overlapped a request started at `mark` for at most 2 ms or 5% of its
- * `wallMs`: its wall time is then the network's and the cloud's.
+ * True when device work could have held up a request started at `mark` for at most 2 ms or 5% of
+ * its `wallMs`: its wall time is then the network's and the cloud's.
  */
 export function deviceQuietSince(mark: number, wallMs: number): boolean {
-  return deviceOverlapMs(mark) <= Math.max(2, 0.05 * wallMs);
+  return deviceHoldMs(mark) <= Math.max(2, 0.05 * wallMs);
 }
 
 function begin(): void {
@@ -43,7 +49,9 @@ function begin(): void {
 }
 
 function end(): void {
-  if (--active === 0) busyMs += performance.now() - since;
+  if (--active > 0) return;
+  done.push([since, performance.now()]);
+  if (done.length > KEPT) done.shift();
 }
 
 /** Runs `fn` as device work (asynchronous: an inference). */

@@ -69,8 +69,8 @@ export interface CircuitOptionsInput {
  * upload the function rejects at once when the transport supports it, else a HEAD, else a warm-up
  * request) when the link's fit saw a change, when it has no two request sizes to tell bandwidth
  * from RTT, or when nothing measured the link for `intervalMs`. At most one routine probe per
- * `intervalMs` (per `intervalMs / 4` while the fit has fewer than 3 live samples, which any single
- * slow answer would move), and one per change of the link (at most every 4 classify calls). Their count and bytes are in `client.stats().exploration`, and a
+ * `intervalMs` (per `intervalMs / 4`, 3 times, while the fit has fewer than 3 live samples, which any
+ * single slow answer would move), and one per change of the link (at most every 4 classify calls). Their count and bytes are in `client.stats().exploration`, and a
  * classify call that started one says so in `result.explored`.
  *
  * @example
