@@ -72,7 +72,10 @@ export interface BenchConfig {
   diagnoseBackground?: boolean;
   /** onnxruntime intra-op threads of every client (4 on a real Pi 4B). @default 1 */
   threads?: number;
-  /** Timed calibration rounds on each device, [min, max]. @default [5, 11] */
+  /**
+   * Timed calibration rounds on each device, [min, max] (until the medians are stable, as `jmdc
+   * calibrate`). @default [7, 41]
+   */
   calibrationRounds?: [number, number];
   /**
    * Run against functions that are already deployed (AWS after `cdk deploy`, or a local cloud on
@@ -371,7 +374,7 @@ async function runDevice(
       threads,
       images: ctx.imagesNeeded,
       stateDir,
-      calibrationRounds: cfg.calibrationRounds ?? [5, 11],
+      calibrationRounds: cfg.calibrationRounds ?? [7, 41],
     });
     const r: WorkerReady = await ready;
     log(
