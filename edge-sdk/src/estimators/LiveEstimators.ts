@@ -8,6 +8,11 @@ import { LinkEstimator, type LinkEstimatorOptions, type LinkEstimatorState } fro
 
 /** Samples of the per-request extra before it is used: one slow request must not price every later one. */
 const MIN_EXTRA_SAMPLES = 3;
+/**
+ * Runs before the device speed is used: one run's ratio to its calibration varies by 2x and more on a
+ * busy device (0.3-3.9 under the benchmark's CPU pacer), and a median of two would price every row by it.
+ */
+const MIN_DEVICE_SAMPLES = 5;
 
 /**
  * Values used before any measurement.
@@ -312,9 +317,9 @@ export class LiveEstimators {
     this.device.clear();
   }
 
-  /** Device time now / its calibration: the ageing median of {@link observeDevice}'s ratios, else 1. */
+  /** Device time now / its calibration: the ageing median of {@link observeDevice}'s ratios once there are 5, else 1. */
   deviceScale(nowMs: number): number {
-    return this.device.count(nowMs) > 0 ? this.device.value(nowMs) : 1;
+    return this.device.count(nowMs) >= MIN_DEVICE_SAMPLES ? this.device.value(nowMs) : 1;
   }
 
   /**

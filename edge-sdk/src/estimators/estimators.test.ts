@@ -399,7 +399,9 @@ describe('cold-start model', () => {
     const est = new LiveEstimators({ pointCount: 2 });
     const t0 = 1_000_000;
     expect(est.conditions(t0)).toMatchObject({ deviceScale: 1, requestExtraMs: 0 });
-    for (const [i, ms] of [60, 62, 58, 600, 61].entries()) expect(est.observeDevice(ms, 30, t0 + i)).toBe(true);
+    for (const [i, ms] of [60, 62, 58, 600].entries()) expect(est.observeDevice(ms, 30, t0 + i)).toBe(true);
+    expect(est.deviceScale(t0 + 10)).toBe(1); // not before 5 runs
+    expect(est.observeDevice(61, 30, t0 + 4)).toBe(true);
     expect(est.deviceScale(t0 + 10)).toBeCloseTo(2, 1); // the 20x outlier does not move the median
     expect(est.observeDevice(1, 1e6, t0)).toBe(false); // 1e-6: implausible
     expect(est.observeDevice(5, 0, t0)).toBe(false);
