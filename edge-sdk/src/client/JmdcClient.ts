@@ -17,7 +17,7 @@ import type { SendResult, Transport } from '../transport/types.js';
 import type { ClassifyOptions, ClassifyResult, ExploreInfo, FallbackReason, ImageInput } from '../types/classify.js';
 import type { Decision, Objective, PlanConditions, PlanResult, Prediction } from '../types/plan.js';
 import { type CalibrateOptions, measureHeads } from './calibrate.js';
-import { asDeviceWork, asDeviceWorkSync, deviceMark, deviceQuietSince } from './deviceActivity.js';
+import { asDeviceWork, asDeviceWorkSync, deviceHoldMs, deviceMark, deviceQuietSince } from './deviceActivity.js';
 import { deviceWork } from './deviceWork.js';
 import { type ImageBatch, toImageBatch } from './input.js';
 import { type Clock, type JmdcClientOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -283,7 +283,7 @@ export class JmdcClient {
         t.probe(point, { signal: AbortSignal.timeout(everyMs) }).then(
           (ms) => {
             this.counters.probes++;
-            if (deviceQuietSince(mark, ms)) this.estimators.observeProbe(ms, this.clock.now(), 0);
+            this.observeHeldProbe(ms, deviceHoldMs(mark));
           },
           () => {},
         ),
@@ -589,7 +589,7 @@ export class JmdcClient {
       breaker.success();
       const row = this.planner.indexOf(decision);
       const quiet = deviceQuietSince(mark, sent.totalMs);
-      this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0, quiet);
+      this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0, deviceHoldMs(mark));
       const warmTransport = exchanged > 0 && sent.attempts === 1;
       return {
         logits,
@@ -616,7 +616,15 @@ export class JmdcClient {
   }
 
   /** Feeds one successful exchange to the estimators; warns about timings it did not believe. */
-  private learn(sent: SendResult, point: number, idleMs: number, referenceCloudMs: number, quiet: boolean): void {
+  /**
+   * A light probe's time, of which up to `heldMs` may have been a wait for device work: the link
+   * learns the rest (a lower bound, which the next cloud requests correct if it is too low).
+   */
+  private observeHeldProbe(ms: number, heldMs: number): void {
+    if (ms - heldMs > 0) this.estimators.observeProbe(ms - heldMs, this.clock.now(), 0);
+  }
+
+  private learn(sent: SendResult, point: number, idleMs: number, referenceCloudMs: number, heldMs: number): void {
     const bad = this.estimators.observe(
       {
         point,
@@ -629,8 +637,8 @@ export class JmdcClient {
         idleMs,
         referenceCloudMs,
         ...(sent.timingsPlausible === false ? { timingsPlausible: false } : {}),
-        // device work overlapped the request: its wall time also holds a wait for the CPU
-        ...(quiet ? {} : { networkTimed: false }),
+        // device work overlapped the request: its wall time may also hold a wait for the CPU
+        ...(heldMs > 0 ? { deviceHeldMs: heldMs } : {}),
       },
       this.clock.now(),
     );
@@ -739,7 +747,10 @@ export class JmdcClient {
       const mark = deviceMark();
       job = t.probeUpload(point, bytes, { deadline: Date.now() + this.o.deadline.floorMs * 5 }).then((r) => {
         this.counters.probeBytes += r.bytesSent - bytes;
-        if (deviceQuietSince(mark, r.ttfbMs)) this.estimators.observeUploadProbe(point, r, this.clock.now());
+        // the answer may have waited for device work: the link is learned from what is left (a lower bound)
+        const held = deviceHoldMs(mark);
+        const ttfbMs = r.ttfbMs - held;
+        if (ttfbMs > (r.serverMs ?? 0)) this.estimators.observeUploadProbe(point, { ...r, ttfbMs }, this.clock.now());
         else this.estimators.noteActivity(point, this.clock.now());
         // a probe that found a new instance gave no network sample, but the instance is warm now, so
         // the next call probes again
@@ -750,7 +761,7 @@ export class JmdcClient {
       const mark = deviceMark();
       job = t
         .probe(point, { deadline: Date.now() + this.o.deadline.floorMs * 5 })
-        .then((ms) => deviceQuietSince(mark, ms) && this.estimators.observeProbe(ms, this.clock.now(), 0));
+        .then((ms) => this.observeHeldProbe(ms, deviceHoldMs(mark)));
     } else {
       info = { kind: 'warm-up', point, bytes: 0 };
       job = this.sendWarmUp(point, 'probe');
@@ -839,7 +850,7 @@ export class JmdcClient {
     }
     this.exchanges++;
     breaker.success();
-    this.learn(sent, point, idleMs, 0, deviceQuietSince(mark, sent.totalMs));
+    this.learn(sent, point, idleMs, 0, deviceHoldMs(mark));
   }
 
   /**

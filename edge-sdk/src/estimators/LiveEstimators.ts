@@ -81,11 +81,13 @@ export interface CloudObservation {
   /** False when the transport flagged the answer's timings as implausible. @default true */
   timingsPlausible?: boolean;
   /**
-   * False when the request's wall time is no network time: device work ran while it was in flight
-   * (the answer waited for the CPU). Its flags, init time and cloud speed are learned, its network
-   * time is not. @default true
+   * How long the answer may have waited for the device's CPU: the longest stretch of device work while
+   * the request was in flight, ms. The network time learned is what is left (a lower bound: too low an
+   * estimate draws requests to the cloud, which measure the link again; too high a one would not);
+   * when nothing is left, only the flags, the reported init time and the cloud speed are learned.
+   * @default 0
    */
-  networkTimed?: boolean;
+  deviceHeldMs?: number;
 }
 
 /**
@@ -238,8 +240,9 @@ export class LiveEstimators {
       this.discardedCount++;
       return bad;
     }
-    const net = (o.ttfbMs ?? o.totalMs) - o.serverMs;
-    const timed = o.networkTimed !== false;
+    const held = o.deviceHeldMs !== undefined && o.deviceHeldMs > 0 ? o.deviceHeldMs : 0;
+    const net = (o.ttfbMs ?? o.totalMs) - o.serverMs - held;
+    const timed = net > 0;
     if (o.coldStart && !timed) {
       m.observe(o.idleMs, true, o.initMs, nowMs);
       return [];

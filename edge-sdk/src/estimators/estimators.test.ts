@@ -416,18 +416,19 @@ describe('cold-start model', () => {
     expect(est.deviceScale(t0 + 10)).toBe(1);
   });
 
-  it('learns no network time from a request that device work overlapped, but its flags', () => {
+  it('learns the network time left after a wait for device work, and no network time where none is left', () => {
     const est = new LiveEstimators({ pointCount: 1 });
     const t0 = 1_000_000;
     const o = { point: 1, bytes: 800, ttfbMs: 300, totalMs: 301, serverMs: 5, idleMs: 1000, referenceCloudMs: 5 };
-    est.observe({ ...o, coldStart: false, networkTimed: false }, t0);
-    expect(est.stats(t0).linkSamples).toBe(0);
-    expect(est.stats(t0).points[1]?.idleMs).toBe(0);
-    est.observe({ ...o, coldStart: true, initMs: 250, networkTimed: false }, t0 + 1);
+    // a 250 ms inference overlapped the request: 45 ms of network time are left
+    est.observe({ ...o, coldStart: false, deviceHeldMs: 250 }, t0);
+    expect(est.stats(t0).linkSamples).toBe(1);
+    expect(est.rttMs(t0)).toBeCloseTo(45 - (800 * 8) / 10_000, 6); // less 800 B at the prior 10 Mbit/s
+    // held for longer than the request: nothing left to learn about the link, but its flags
+    est.observe({ ...o, coldStart: true, initMs: 250, deviceHeldMs: 400 }, t0 + 1);
     expect(est.initMs(1)).toBe(250); // the reported init, not the wait beyond the network
-    expect(est.stats(t0 + 1).linkSamples).toBe(0);
-    est.observe({ ...o, coldStart: false }, t0 + 2);
-    expect(est.stats(t0 + 2).linkSamples).toBe(1);
+    expect(est.stats(t0 + 1).linkSamples).toBe(1);
+    expect(est.stats(t0 + 1).points[1]?.idleMs).toBe(0);
   });
 
   it('feeds the planner conditions: P(cold) from idle time since the last request', () => {
