@@ -201,7 +201,8 @@ describe('uplink bandwidth measured from requests of different sizes', () => {
     // exploration is a valid tiny request, whose answer reports its cold start
     expect(r2.explored).toMatchObject({ kind: 'warm-up' });
     expect(link.sent.filter((x) => !x.probe)).toHaveLength(1);
-    // it measured a 5 ms round trip: the cloud is planned again
+    // it measured a 5 ms round trip (its answer is in once the event loop turns): the cloud is planned again
+    await new Promise((r) => setTimeout(r, 0));
     now += 10;
     const r3 = await client.classify(image);
     expect(r3.decision.kind).not.toBe('edge-only');

@@ -135,6 +135,8 @@ export class JmdcClient {
   private readonly store: StateStore;
   private readonly edge = new Serial();
   private readonly warming = new Map<number, Promise<void>>();
+  /** Requests in flight per point (calls and warm-ups). */
+  private readonly sending = new Map<number, number>();
   /** Answers the transport brought back (calls and warm-ups). */
   private exchanges = 0;
   /** Probes sent at the thin fit's pace since the fit last had enough samples. */
@@ -577,19 +579,23 @@ export class JmdcClient {
     let sent: SendResult | undefined;
     const mark = deviceMark();
     const exchanged = this.exchanges;
+    const concurrent = this.countSend(point, +1);
     try {
       const classes = manifest.classes.length;
-      sent = await (this.transport as Transport).send(point, payload, {
-        deadline,
-        expect: { batch: N, classes, modelHash: manifest.hash },
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+      sent = await (this.transport as Transport)
+        .send(point, payload, {
+          deadline,
+          expect: { batch: N, classes, modelHash: manifest.hash },
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        })
+        .finally(() => this.countSend(point, -1));
       this.exchanges++;
       const logits = this.checkResponse(sent, N, classes);
       breaker.success();
       const row = this.planner.indexOf(decision);
       const quiet = deviceQuietSince(mark, sent.totalMs);
-      this.learn(sent, point, idleMs, row >= 0 ? N * this.planner.referenceCloudMs(row) : 0, deviceHoldMs(mark));
+      const reference = row >= 0 ? N * this.planner.referenceCloudMs(row) : 0;
+      this.learn(sent, point, idleMs, reference, deviceHoldMs(mark), concurrent);
       const warmTransport = exchanged > 0 && sent.attempts === 1;
       return {
         logits,
@@ -624,7 +630,21 @@ export class JmdcClient {
     if (ms - heldMs > 0) this.estimators.observeProbe(ms - heldMs, this.clock.now(), 0);
   }
 
-  private learn(sent: SendResult, point: number, idleMs: number, referenceCloudMs: number, heldMs: number): void {
+  /** Counts requests in flight to a point (`delta` +1 at send, -1 at the answer); true when another was in flight before this one. */
+  private countSend(point: number, delta: 1 | -1): boolean {
+    const before = this.sending.get(point) ?? 0;
+    this.sending.set(point, Math.max(0, before + delta));
+    return before > 0;
+  }
+
+  private learn(
+    sent: SendResult,
+    point: number,
+    idleMs: number,
+    referenceCloudMs: number,
+    heldMs: number,
+    concurrent: boolean,
+  ): void {
     const bad = this.estimators.observe(
       {
         point,
@@ -639,6 +659,7 @@ export class JmdcClient {
         ...(sent.timingsPlausible === false ? { timingsPlausible: false } : {}),
         // device work overlapped the request: its wall time may also hold a wait for the CPU
         ...(heldMs > 0 ? { deviceHeldMs: heldMs } : {}),
+        ...(concurrent ? { concurrent: true } : {}),
       },
       this.clock.now(),
     );
@@ -839,18 +860,21 @@ export class JmdcClient {
     );
     let sent: SendResult;
     const mark = deviceMark();
+    const concurrent = this.countSend(point, +1);
     try {
-      sent = await this.transport.send(point, payload, {
-        deadline: Date.now() + budget,
-        expect: { batch: 1, classes: manifest.classes.length, modelHash: manifest.hash },
-      });
+      sent = await this.transport
+        .send(point, payload, {
+          deadline: Date.now() + budget,
+          expect: { batch: 1, classes: manifest.classes.length, modelHash: manifest.hash },
+        })
+        .finally(() => this.countSend(point, -1));
     } catch (e) {
       if (!isJmdcError(e, ErrorCodes.ABORTED)) breaker.failure(this.clock.now(), isJmdcError(e) ? e.code : undefined);
       throw e;
     }
     this.exchanges++;
     breaker.success();
-    this.learn(sent, point, idleMs, 0, deviceHoldMs(mark));
+    this.learn(sent, point, idleMs, 0, deviceHoldMs(mark), concurrent);
   }
 
   /**

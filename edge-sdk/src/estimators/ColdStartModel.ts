@@ -177,6 +177,14 @@ export class ColdStartModel {
     this.cache = undefined;
   }
 
+  /**
+   * Records the init duration of a cold start that says nothing about idle time (the function had
+   * another request in flight, so a second instance started: concurrency, not reaping).
+   */
+  observeInit(initMs: number): void {
+    if (Number.isFinite(initMs) && initMs > 0) this.init.push(initMs);
+  }
+
   /** P(cold) after `idleMs` of idleness; `undefined`/Infinity (never called) gives 1. */
   probability(idleMs: number | undefined): number {
     if (idleMs === undefined || !Number.isFinite(idleMs)) return 1;

@@ -88,6 +88,12 @@ export interface CloudObservation {
    * @default 0
    */
   deviceHeldMs?: number;
+  /**
+   * The function had another request in flight when this one was sent (a warm-up, a concurrent
+   * call): a cold start then comes from concurrency, not from idle time, and the answer is no
+   * evidence about P(cold | idle); its init time and timings are learned. @default false
+   */
+  concurrent?: boolean;
 }
 
 /**
@@ -225,8 +231,12 @@ export class LiveEstimators {
    * were implausible and therefore not learned (empty when all was learned).
    */
   observe(o: CloudObservation, nowMs: number): string[] {
-    const m = this.fn(o.point);
-    m.lastActivityAt = nowMs;
+    const base = this.fn(o.point);
+    base.lastActivityAt = nowMs;
+    // a concurrent request teaches the init time only, not P(cold | idle)
+    const m: Pick<ColdStartModel, 'observe'> = o.concurrent
+      ? { observe: (_idle, cold, init) => cold && init !== undefined && base.observeInit(init) }
+      : base;
     const b = this.bounds;
     const bad: string[] = [];
     if (o.timingsPlausible === false) bad.push('timings');

@@ -416,6 +416,19 @@ describe('cold-start model', () => {
     expect(est.deviceScale(t0 + 10)).toBe(1);
   });
 
+  it('takes a cold start of a request sent while another was in flight as concurrency, not idle time', () => {
+    const est = new LiveEstimators({ pointCount: 1 });
+    const t0 = 1_000_000;
+    const o = { point: 1, bytes: 800, ttfbMs: 60, totalMs: 61, serverMs: 5, idleMs: 20, referenceCloudMs: 5 };
+    for (let i = 0; i < 3; i++) est.observe({ ...o, coldStart: true, initMs: 300, concurrent: true }, t0 + i);
+    expect(est.initMs(1)).toBe(300);
+    expect(est.coldProbability(1, t0 + 100)).toBeLessThan(0.001);
+    // the same answers without the flag: a function that starts instances 20 ms after a request
+    const naive = new LiveEstimators({ pointCount: 1 });
+    for (let i = 0; i < 3; i++) naive.observe({ ...o, coldStart: true, initMs: 300 }, t0 + i);
+    expect(naive.coldProbability(1, t0 + 100)).toBeGreaterThan(0.2);
+  });
+
   it('learns the network time left after a wait for device work, and no network time where none is left', () => {
     const est = new LiveEstimators({ pointCount: 1 });
     const t0 = 1_000_000;
