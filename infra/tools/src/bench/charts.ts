@@ -185,10 +185,12 @@ export function writeCharts(dir: string, run: Pick<BenchRun, 'cells' | 'deviceEm
     writeFileSync(f, content);
     files.push(f);
   };
-  for (const d of run.deviceEmulation) {
-    if (!run.cells.some((c) => c.device === d.device)) continue;
-    put(`bench-latency-${d.device}.svg`, latencyChart(run.cells, d.device));
-    put(`bench-decisions-${d.device}.svg`, decisionMap(run.cells, d.device));
+  // every device with cells, those emulated in this run first (a resumed run's cells may come from others)
+  const devices = [...new Set([...run.deviceEmulation.map((d) => d.device), ...run.cells.map((c) => c.device)])];
+  for (const device of devices) {
+    if (!run.cells.some((c) => c.device === device)) continue;
+    put(`bench-latency-${device}.svg`, latencyChart(run.cells, device));
+    put(`bench-decisions-${device}.svg`, decisionMap(run.cells, device));
   }
   if (run.cells.length) put('bench-predicted.svg', predictedChart(run.cells));
   return files;
