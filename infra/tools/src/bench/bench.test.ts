@@ -586,6 +586,9 @@ describe('runBench on one cell of this machine', () => {
       }
       expect(p.strategies.cloudOnlyPng?.bytes).toBeGreaterThan(0);
       expect(Object.values(p.oursDecisions).reduce((a, n) => a + n, 0)).toBe(p.rounds);
+      // jmdc's view before and after the phase: the link it believed in, and its prices
+      expect(p.jmdcViewAtStart?.rows.length, p.label).toBeGreaterThan(0);
+      expect(p.jmdcView?.coldProb, p.label).toHaveLength(6);
     }
     const png = (i: number) => t.phases[i]?.strategies.cloudOnlyPng?.medianMs as number;
     expect(png(2)).toBeGreaterThan(png(0) + 100);

@@ -554,6 +554,8 @@ async function runTrace(
     );
     const records: TraceRecord[] = [];
     const firstImage = cfg.warmupRounds * tc.batch;
+    // jmdc's view at the start and the end of each phase (strategies' pass only)
+    const views: Array<{ start?: PlannerView; end?: PlannerView }> = plan.map(() => ({}));
     const pass = async (specs: ClientSpec[], what: string): Promise<void> => {
       proxy.setConditions(plan[0]?.conditions ?? 'loopback');
       // fresh clients (they learn each phase's link while it runs), created with the warm-up clients
@@ -575,11 +577,14 @@ async function runTrace(
           await sleep(p.idleBeforeMs, undefined, cfg.signal ? { signal: cfg.signal } : {});
         }
         proxy.setConditions(p.conditions);
+        const explain = keys.includes('jmdc');
+        if (explain) (views[i] as { start?: PlannerView }).start = await explainClient(child, 'jmdc', tc.batch);
         const t = performance.now();
         const record = (r: WorkerResult, start: number): void => {
           records.push({ ...r, phase: i, labels: labelsAt(ctx.labels, start, tc.batch) });
         };
         await interleave(child, keys, p.rounds, tc.batch, firstImage + p.fromRound * tc.batch, record, p.fromRound);
+        if (explain) (views[i] as { end?: PlannerView }).end = await explainClient(child, 'jmdc', tc.batch);
         log(`trace ${what}: ${p.label}, ${p.rounds} rounds in ${((performance.now() - t) / 1000).toFixed(0)} s`);
       }
     };
@@ -587,7 +592,7 @@ async function runTrace(
     const { fixedOf, extra } = oracleCandidates(ctx.strategies, records, ctx.pareto, ctx.rowsByKey, ctx.floor);
     if (extra.length > 0) await pass(extra, `oracle candidates (${extra.length})`);
     const st = system.cloud.stats();
-    return summarizeTrace(
+    const summary = summarizeTrace(
       {
         name: tc.name,
         device: tc.device.name,
@@ -601,6 +606,12 @@ async function runTrace(
       records,
       { strategies: ctx.strategies.map((s) => s.name), fixedOf, rowsByKey: ctx.rowsByKey, floor: ctx.floor },
     );
+    summary.phases.forEach((ph, i) => {
+      const v = views[i];
+      if (v?.start) ph.jmdcViewAtStart = v.start;
+      if (v?.end) ph.jmdcView = v.end;
+    });
+    return summary;
   } finally {
     await proxy.close().catch(() => {});
     await system.cloud.stop();

@@ -7,6 +7,7 @@
 import type { PlanRow } from '@jmdc/edge-sdk';
 import { type DevicePreset, type LinkConditions, profileConditions } from '@jmdc/netem';
 import { DEFAULT_GAP_MS, DEFAULT_IDLE_TIMEOUT_MS, defaultScenario, type Phase, phaseStarts } from '../demo/scenario.js';
+import type { PlannerView } from './protocol.js';
 import { type ClientSpec, fixedSpec } from './strategies.js';
 import { type CellRecord, type RecordsSummary, type SummaryContext, summarizeRecords } from './summary.js';
 
@@ -123,7 +124,13 @@ export interface TraceRecord extends CellRecord {
 export type TracePartSummary = RecordsSummary & { oursDecisions: Record<string, number> };
 
 /** The figures of one phase. */
-export type TracePhaseSummary = Omit<TracePhasePlan, 'conditions'> & TracePartSummary;
+export type TracePhaseSummary = Omit<TracePhasePlan, 'conditions'> &
+  TracePartSummary & {
+    /** jmdc's view when the phase's conditions were set, before its first round (after the gap, for the last phase). */
+    jmdcViewAtStart?: PlannerView;
+    /** jmdc's view after the phase's last round. */
+    jmdcView?: PlannerView;
+  };
 
 /** The trace cell, in the JSON shape of the benchmark (`trace` next to `cells`). */
 export interface TraceSummary {
