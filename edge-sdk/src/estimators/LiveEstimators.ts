@@ -231,12 +231,13 @@ export class LiveEstimators {
    * were implausible and therefore not learned (empty when all was learned).
    */
   observe(o: CloudObservation, nowMs: number): string[] {
-    const base = this.fn(o.point);
-    base.lastActivityAt = nowMs;
-    // a concurrent request teaches the init time only, not P(cold | idle)
-    const m: Pick<ColdStartModel, 'observe'> = o.concurrent
-      ? { observe: (_idle, cold, init) => cold && init !== undefined && base.observeInit(init) }
-      : base;
+    const fn = this.fn(o.point);
+    fn.lastActivityAt = nowMs;
+    // the answer's flag and init time; a concurrent request teaches the init time only, not P(cold | idle)
+    const flag = (cold: boolean, initMs: number | undefined): void => {
+      if (!o.concurrent) fn.observe(o.idleMs, cold, initMs, nowMs);
+      else if (cold && initMs !== undefined) fn.observeInit(initMs);
+    };
     const b = this.bounds;
     const bad: string[] = [];
     if (o.timingsPlausible === false) bad.push('timings');
@@ -246,7 +247,7 @@ export class LiveEstimators {
     if (o.ttfbMs !== undefined && !isPlausible(o.ttfbMs, 0, o.totalMs + 1)) bad.push('ttfbMs');
     if (bad.length > 0) {
       // the flag alone is a fact about the function's state; the timings are not believed
-      m.observe(o.idleMs, o.coldStart, undefined, nowMs);
+      flag(o.coldStart, undefined);
       this.discardedCount++;
       return bad;
     }
@@ -254,7 +255,7 @@ export class LiveEstimators {
     const net = (o.ttfbMs ?? o.totalMs) - o.serverMs - held;
     const timed = net > 0;
     if (o.coldStart && !timed) {
-      m.observe(o.idleMs, true, o.initMs, nowMs);
+      flag(true, o.initMs);
       return [];
     }
     if (o.coldStart) {
@@ -263,10 +264,10 @@ export class LiveEstimators {
       // waited beyond the predicted network time is the cold-start cost, never less than the reported init.
       const excess = net - this.link.predict(o.bytes, nowMs);
       const cost = Math.max(o.initMs ?? 0, Number.isFinite(excess) ? excess : 0);
-      m.observe(o.idleMs, true, isPlausible(cost, 0, b.maxInitMs) ? cost : o.initMs, nowMs);
+      flag(true, isPlausible(cost, 0, b.maxInitMs) ? cost : o.initMs);
       return [];
     }
-    m.observe(o.idleMs, false, o.initMs, nowMs);
+    flag(false, o.initMs);
     if (timed && !this.link.push(o.bytes, net, nowMs)) {
       this.discardedCount++;
       return ['network time'];

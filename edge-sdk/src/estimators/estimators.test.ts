@@ -485,33 +485,33 @@ describe('state file', () => {
     expect(restored.conditions(10_000)).toEqual(est.conditions(10_000));
   });
 
+  /** Writes a state file of this model build with `fields` (estimators, calibration); returns its path. */
+  const writeSaved = (name: string, fields: Record<string, unknown>): string => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify({ version: STATE_VERSION, ...expectId, savedAt: 1, ...fields }));
+    return path;
+  };
+
   it('drops implausible values on load with a warning, keeping the rest', () => {
-    const path = join(dir, 'poisoned.json');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        version: STATE_VERSION,
-        ...expectId,
-        savedAt: 1,
-        estimators: {
-          link: {
-            samples: [
-              [600, 21, 5],
-              [600, 1e9, 6],
-              [4096, 24, 7],
-            ],
-            slope: [1e300, 7],
-          },
-          cloudScale: {
-            1: [
-              { v: 2, at: 5 },
-              { v: 1e12, at: 6 },
-            ],
-          },
-          coldStart: { 1: { bins: [[1, 2]], initMs: [800, 1e308] } },
+    const path = writeSaved('poisoned.json', {
+      estimators: {
+        link: {
+          samples: [
+            [600, 21, 5],
+            [600, 1e9, 6],
+            [4096, 24, 7],
+          ],
+          slope: [1e300, 7],
         },
-      }),
-    );
+        cloudScale: {
+          1: [
+            { v: 2, at: 5 },
+            { v: 1e12, at: 6 },
+          ],
+        },
+        coldStart: { 1: { bins: [[1, 2]], initMs: [800, 1e308] } },
+      },
+    });
     const r = readState(path, expectId);
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toMatch(/dropped 4 implausible values/);
@@ -545,25 +545,18 @@ describe('state file', () => {
   });
 
   it('keeps the plausible device speed and per-request extra samples of a state file', () => {
-    const path = join(dir, 'device.json');
-    writeFileSync(
-      path,
-      JSON.stringify({
-        version: STATE_VERSION,
-        ...expectId,
-        savedAt: 1,
-        estimators: {
-          link: { samples: [] },
-          cloudScale: {},
-          coldStart: {},
-          deviceScale: [{ v: 2, at: 5 }, { v: 1e9, at: 5 }, 'x'],
-          requestExtra: [
-            { v: 12, at: 5 },
-            { v: Number.MAX_VALUE, at: 5 },
-          ],
-        },
-      }),
-    );
+    const path = writeSaved('device.json', {
+      estimators: {
+        link: { samples: [] },
+        cloudScale: {},
+        coldStart: {},
+        deviceScale: [{ v: 2, at: 5 }, { v: 1e9, at: 5 }, 'x'],
+        requestExtra: [
+          { v: 12, at: 5 },
+          { v: Number.MAX_VALUE, at: 5 },
+        ],
+      },
+    });
     const r = readState(path, expectId);
     expect(r.state?.estimators?.deviceScale).toEqual([{ v: 2, at: 5 }]);
     expect(r.state?.estimators?.requestExtra).toEqual([{ v: 12, at: 5 }]);
@@ -572,18 +565,11 @@ describe('state file', () => {
   });
 
   it('drops malformed parts, and keeps only network estimates for another model build', () => {
-    const path = join(dir, 'parts.json');
     const link = { samples: [[600, 20, 1]] };
-    writeFileSync(
-      path,
-      JSON.stringify({
-        version: STATE_VERSION,
-        ...expectId,
-        savedAt: 1,
-        calibration: { device: 'pi', threads: 'four' },
-        estimators: { link, cloudScale: { 1: [{ v: 2, at: 1 }] }, coldStart: {} },
-      }),
-    );
+    const path = writeSaved('parts.json', {
+      calibration: { device: 'pi', threads: 'four' },
+      estimators: { link, cloudScale: { 1: [{ v: 2, at: 1 }] }, coldStart: {} },
+    });
     const r = readState(path, expectId);
     expect(r.state?.calibration).toBeUndefined();
     expect(r.state?.estimators?.link).toEqual(link);

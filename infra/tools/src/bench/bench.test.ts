@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
 import { writeCharts } from './charts.js';
 import { run as benchCli, usage } from './main.js';
-import { type BenchRun, runBench } from './runBench.js';
+import { type BenchConfig, type BenchRun, runBench } from './runBench.js';
 import {
   benchFloor,
   buildStrategies,
@@ -438,11 +438,11 @@ describe('runBench on one cell of this machine', () => {
   const dir = mkdtempSync(join(tmpdir(), 'jmdc-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   let run: BenchRun | undefined;
-
-  it('runs every strategy through the device or the cloud as it should and reports the JSON shape', async () => {
+  /** One small cell on this machine: 5 Mbit/s, 10 ms, batch 2, warm, 2 requests. */
+  const oneCell = (): BenchConfig => {
     const host = DEVICE_PRESETS.host;
     if (!host) throw new Error('no host preset');
-    run = await runBench({
+    return {
       model: 'fmnist-vgg16',
       devices: [host],
       uplinksMbps: [5],
@@ -454,7 +454,11 @@ describe('runBench on one cell of this machine', () => {
       calibrationRounds: [3, 5],
       workDir: join(dir, 'work'),
       log: () => {},
-    });
+    };
+  };
+
+  it('runs every strategy through the device or the cloud as it should and reports the JSON shape', async () => {
+    run = await runBench(oneCell());
     expect(Object.keys(run.machine).sort()).toEqual(['arch', 'cores', 'cpu', 'loadavgAtStart', 'memoryGiB', 'node']);
     expect(run.deviceEmulation).toHaveLength(1);
     expect(run.deviceEmulation[0]).toMatchObject({ device: 'host', cpuFraction: 1, method: 'none', threads: 1 });
@@ -514,22 +518,11 @@ describe('runBench on one cell of this machine', () => {
 
   it('reports the cells of an earlier run (--resume) instead of measuring them again', async () => {
     if (!run) throw new Error('the run above failed');
-    const host = DEVICE_PRESETS.host;
-    if (!host) throw new Error('no host preset');
     const seen: number[] = [];
     const again = await runBench({
-      model: 'fmnist-vgg16',
-      devices: [host],
-      uplinksMbps: [5],
-      rttsMs: [10],
-      batches: [2],
-      states: ['warm'],
-      requests: 2,
-      warmupRounds: 1,
+      ...oneCell(),
       done: run.cells,
       onCell: (cells) => seen.push(cells.length),
-      workDir: join(dir, 'work'),
-      log: () => {},
     });
     expect(again.cells).toEqual(run.cells);
     expect(again.resumedCells).toBe(1);

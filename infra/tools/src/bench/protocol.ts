@@ -2,7 +2,7 @@
  * Messages between the benchmark (local cloud, shaping proxy, cells) and its device worker (the
  * `JmdcClient`s of every strategy in one process, so that one CPU budget slows them all alike).
  */
-import type { ClassifyResult } from '@jmdc/edge-sdk';
+import type { ClassifyResult, Prediction } from '@jmdc/edge-sdk';
 import type { ClientSpec } from './strategies.js';
 
 export interface WorkerInit {
@@ -55,19 +55,11 @@ export interface WorkerResult {
   error?: { code: string; message: string };
 }
 
-/** One row as a client's planner prices it now. */
-export interface PricedRow {
-  /** Row key (see `rowKey`). */
-  row: string;
-  totalMs: number;
-  edgeMs: number;
-  encodeMs: number;
-  requestMs: number;
-  uploadMs: number;
-  rttMs: number;
-  cloudMs: number;
-  coldMs: number;
-}
+/** One row as a client's planner prices it now: its key (see `rowKey`) and the planner's breakdown. */
+export type PricedRow = { row: string } & Pick<
+  Prediction,
+  'totalMs' | 'edgeMs' | 'encodeMs' | 'requestMs' | 'uploadMs' | 'rttMs' | 'cloudMs' | 'coldMs'
+>;
 
 /**
  * A client's view at the end of a cell's measured rounds: its live estimates, what it sent in the
