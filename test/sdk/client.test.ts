@@ -45,6 +45,7 @@ afterEach(async () => {
   cloud.faults = [];
   cloud.pointFaults.clear();
   cloud.warm.clear();
+  cloud.headDelayMs = 0;
 });
 
 async function client(extra: Partial<JmdcClientOptions> = {}): Promise<JmdcClient> {
@@ -596,5 +597,51 @@ describe('bounded exploration through the real URL transport', () => {
     // not due again before another interval
     now += 1000;
     expect((await c.classify(images)).explored).toBeUndefined();
+  });
+
+  it('probes at the first call after an idle gap the link was not measured in; the next call waits for its answer', async () => {
+    let now = 7_000_000;
+    cloud.headDelayMs = 120;
+    // priors that make the cloud look hopeless: every call runs on the device, and no call measures the link
+    const c = await client({
+      explore: { intervalMs: 1e9 },
+      priors: { initMs: 0, uplinkMbps: 0.001, rttMs: 20_000 },
+      clock: { now: () => now },
+    });
+    const r1 = await c.classify(images);
+    expect(r1.decision.kind).toBe('edge-only');
+    expect(r1.explored).toBeUndefined();
+    now += 5_000; // shorter than the link's staleAfterMs (10 s): no probe
+    expect((await c.classify(images)).explored).toBeUndefined();
+    now += 15_000;
+    const r3 = await c.classify(images);
+    // no function has answered yet (it may be cold): a HEAD, which starts nothing
+    expect(r3.explored).toEqual({ kind: 'probe', point: 2, bytes: 0 });
+    expect(c.stats().linkSamples).toBe(0);
+    // the next call comes at once: it waits for the probe's answer (120 ms here) before it plans and runs
+    now += 10;
+    const r4 = await c.classify(images);
+    expect(c.stats().linkSamples).toBe(1);
+    expect(r4.timings.totalMs).toBeGreaterThanOrEqual(100);
+    expect(r4.explored).toBeUndefined();
+    expect(cloud.hits.filter((h) => h.via === 'probe')).toHaveLength(1);
+  });
+
+  it('does not wait for a probe with explore.waitMs 0', async () => {
+    let now = 8_000_000;
+    cloud.headDelayMs = 300;
+    const c = await client({
+      explore: { intervalMs: 1e9, waitMs: 0 },
+      priors: { initMs: 0, uplinkMbps: 0.001, rttMs: 20_000 },
+      clock: { now: () => now },
+    });
+    await c.classify(images);
+    now += 15_000;
+    expect((await c.classify(images)).explored).toMatchObject({ kind: 'probe' });
+    now += 10;
+    await c.classify(images);
+    // the call did not wait: the probe is still out
+    expect(c.stats().linkSamples).toBe(0);
+    expect(c.stats().exploration.probes).toBe(1);
   });
 });

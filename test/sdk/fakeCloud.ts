@@ -59,6 +59,8 @@ export interface FakeCloud {
   initMs: number;
   /** Points that have answered once (warm). */
   warm: Set<number>;
+  /** How long a HEAD probe takes to be answered, ms. */
+  headDelayMs: number;
   /** Resolves when no request is being handled (requests scripted to hang excepted). */
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -165,6 +167,7 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
       const url = req.url ?? '';
       let m = /^\/points\/(\d+)$/.exec(url);
       if (m && req.method === 'HEAD') {
+        if (cloud.headDelayMs > 0) await new Promise((r) => setTimeout(r, cloud.headDelayMs));
         cloud.hits.push({ point: Number(m[1]), bytes: 0, via: 'probe', status: 200 });
         res.end();
         return;
@@ -228,6 +231,7 @@ export async function startFakeCloud(modelDir = TINY_MODEL_DIR): Promise<FakeClo
     pointFaults: new Map(),
     initMs: 40,
     warm: new Set(),
+    headDelayMs: 0,
     idle() {
       return busy === 0 ? Promise.resolve() : new Promise<void>((r) => waiters.push(r));
     },

@@ -33,6 +33,21 @@ const MAX_THIN_PROBES = 3;
 
 /** Classify calls between two probes triggered by a change of the link. */
 const CHANGE_PROBE_MIN_CALLS = 4;
+/** Probes in a row that may follow one that gave no network sample (cold instance, answer held by device work). */
+const MAX_REPROBES = 2;
+
+/** Resolves when `p` settles or after `ms`, whichever is first (never rejects; the timer does not keep the process alive). */
+function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
+  });
+}
 
 function reasonFor(code: ErrorCode): FallbackReason {
   switch (code) {
@@ -150,8 +165,15 @@ export class JmdcClient {
   private lastCloudAt = 0;
   private lastExploreAt: number;
   private exploring = false;
-  /** The last upload probe found a new instance (no sample): probe again at the next call. */
+  /** The last probe gave no network sample (a new instance, or an answer held by device work): probe again at the next call. */
   private reprobe = false;
+  /** Probes in a row that gave no network sample. */
+  private emptyProbes = 0;
+  /** The exploration probe in flight, which the next call waits for (`explore.waitMs`). */
+  private probeJob: Promise<unknown> | undefined;
+  /** When the last call ended, and the idle time before the current one, ms (the clock's). */
+  private lastCallEndAt: number | undefined;
+  private idleBeforeCall = 0;
   private callsSinceExplore = Number.POSITIVE_INFINITY;
   private readonly counters = {
     sent: 0,
@@ -411,6 +433,14 @@ export class JmdcClient {
 
   private async run(input: ImageBatch, opts: ClassifyOptions): Promise<ClassifyResult> {
     const t0 = performance.now();
+    // the device's work would hold the answer to the probe in flight (an inference keeps the event loop
+    // busy): wait a little for it, which also lets this call plan with what it measured
+    if (this.probeJob && this.o.explore && this.o.explore.waitMs > 0) {
+      await settledWithin(this.probeJob, this.o.explore.waitMs);
+    }
+    const tStart = performance.now();
+    const startAt = this.clock.now();
+    this.idleBeforeCall = this.lastCallEndAt === undefined ? 0 : Math.max(0, startAt - this.lastCallEndAt);
     const N = input.batch;
     const classes = this.model.manifest.classes.length;
     const { plan, deviceScale, requestExtraMs } = this.planAndAcquire(N, opts.objective ?? this.planner.getObjective());
@@ -453,7 +483,7 @@ export class JmdcClient {
     // the request's own device time beyond its price: everything but the inference and the wait for
     // the answer; not from the transport's first exchange, which also loads the signer and connects
     if (sent?.ttfbMs !== undefined && out.quiet === true && out.fallback === false && out.warmTransport === true) {
-      const own = result.timings.totalMs - call.edgeMs - sent.ttfbMs;
+      const own = performance.now() - tStart - call.edgeMs - sent.ttfbMs;
       // a negative time means the transport's timings do not come from this clock: nothing to learn
       if (own >= 0)
         this.estimators.observeRequestExtra(own - (predicted.encodeMs + predicted.requestMs - requestExtraMs), now);
@@ -466,6 +496,7 @@ export class JmdcClient {
       if (explored) result.explored = explored;
     }
     this.store.maybeSave(() => this.snapshot());
+    this.lastCallEndAt = this.clock.now();
     return result;
   }
 
@@ -626,8 +657,8 @@ export class JmdcClient {
    * A light probe's time, of which up to `heldMs` may have been a wait for device work: the link
    * learns the rest (a lower bound, which the next cloud requests correct if it is too low).
    */
-  private observeHeldProbe(ms: number, heldMs: number): void {
-    if (ms - heldMs > 0) this.estimators.observeProbe(ms - heldMs, this.clock.now(), 0);
+  private observeHeldProbe(ms: number, heldMs: number): boolean {
+    return ms - heldMs > 0 && this.estimators.observeProbe(ms - heldMs, this.clock.now(), 0);
   }
 
   /** Counts requests in flight to a point (`delta` +1 at send, -1 at the answer); true when another was in flight before this one. */
@@ -726,8 +757,10 @@ export class JmdcClient {
   }
 
   /**
-   * Bounded exploration (see {@link ExploreOptions}): after a change of the link, or when the link has
-   * not been measured (or not with two sizes) for `intervalMs`, one probe in the background.
+   * Bounded exploration (see {@link ExploreOptions}): after a change of the link, after an idle gap that
+   * the link was not measured in, again after a probe that gave no sample (twice in a row at most), or
+   * when the link has not been measured (or not with two sizes) for `intervalMs`, one probe in the
+   * background, whose answer the next call waits for (`explore.waitMs`).
    */
   private explore(plan: PlanResult): ExploreInfo | undefined {
     const ex = this.o.explore;
@@ -736,10 +769,13 @@ export class JmdcClient {
     const now = this.clock.now();
     const link = this.estimators.link;
     this.callsSinceExplore++;
+    const newest = link.newestAt();
+    // after an idle gap in which the link may have changed, one probe at once (unless a sample came since)
+    const afterGap =
+      this.idleBeforeCall >= link.staleAfterMs && (newest === undefined || now - newest >= this.idleBeforeCall);
     // a change of the link earns a probe at once, but not more often than every few calls (jitter
     // beyond the fit's tolerance must not turn into a probe per request)
-    const changed = (link.takeChange() && this.callsSinceExplore >= CHANGE_PROBE_MIN_CALLS) || this.reprobe;
-    const newest = link.newestAt();
+    const changed = (link.takeChange() && this.callsSinceExplore >= CHANGE_PROBE_MIN_CALLS) || this.reprobe || afterGap;
     // a fit of fewer than 3 live samples moves with any one of them (a single slow answer can make
     // the cloud look hopeless, and then no call measures it again): it earns probes 4x as often
     // (a few times: where every probe's answer is discarded or the cloud is out of reach, more would not help)
@@ -759,9 +795,11 @@ export class JmdcClient {
     if (thin) this.thinProbes++;
     this.callsSinceExplore = 0;
     this.exploring = true;
+    // the count of empty probes in a row starts again with a probe that is not a retry
+    if (!this.reprobe) this.emptyProbes = 0;
     this.reprobe = false;
     let info: ExploreInfo;
-    let job: Promise<unknown>;
+    let job: Promise<boolean>;
     if (t.probeUpload && warmPoint !== undefined) {
       const bytes = ex.uploadProbeBytes;
       info = { kind: 'upload-probe', point, bytes };
@@ -771,11 +809,10 @@ export class JmdcClient {
         // the answer may have waited for device work: the link is learned from what is left (a lower bound)
         const held = deviceHoldMs(mark);
         const ttfbMs = r.ttfbMs - held;
-        if (ttfbMs > (r.serverMs ?? 0)) this.estimators.observeUploadProbe(point, { ...r, ttfbMs }, this.clock.now());
-        else this.estimators.noteActivity(point, this.clock.now());
-        // a probe that found a new instance gave no network sample, but the instance is warm now, so
-        // the next call probes again
-        if (r.coldStart === true) this.reprobe = true;
+        if (ttfbMs > (r.serverMs ?? 0))
+          return this.estimators.observeUploadProbe(point, { ...r, ttfbMs }, this.clock.now());
+        this.estimators.noteActivity(point, this.clock.now());
+        return false;
       });
     } else if (t.probe) {
       info = { kind: 'probe', point, bytes: 0 };
@@ -785,17 +822,26 @@ export class JmdcClient {
         .then((ms) => this.observeHeldProbe(ms, deviceHoldMs(mark)));
     } else {
       info = { kind: 'warm-up', point, bytes: 0 };
-      job = this.sendWarmUp(point, 'probe');
+      job = this.sendWarmUp(point, 'probe').then(() => true);
     }
     this.counters.probes++;
     this.counters.probeBytes += info.bytes;
-    this.track(
-      job
-        .catch((e: unknown) => this.o.warn(`exploration probe of point ${point} failed: ${(e as Error).message}`))
-        .finally(() => {
-          this.exploring = false;
-        }),
-    );
+    const settled = job
+      .then(
+        (learned) => {
+          // no network sample (a new instance answered, or device work held the answer): the next
+          // call probes again, a few times in a row
+          if (learned) this.emptyProbes = 0;
+          else if (this.emptyProbes++ < MAX_REPROBES) this.reprobe = true;
+        },
+        (e: unknown) => this.o.warn(`exploration probe of point ${point} failed: ${(e as Error).message}`),
+      )
+      .finally(() => {
+        this.exploring = false;
+        if (this.probeJob === settled) this.probeJob = undefined;
+      });
+    this.probeJob = settled;
+    this.track(settled);
     return info;
   }
 

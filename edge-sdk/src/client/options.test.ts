@@ -89,6 +89,7 @@ describe('option validation, in one place and before any side effect', () => {
     [{ objective: { maximize: 'accuracy' } }, 'objective.maxLatencyMs must be a positive number, got undefined'],
     [{ circuit: { baseMs: 5000, maxMs: 1000 } }, 'circuit.maxMs must be a number >= 5000, got 1000'],
     [{ explore: { uploadProbeBytes: 1 } }, 'explore.uploadProbeBytes must be an integer >= 64 and <= 1048576, got 1'],
+    [{ explore: { waitMs: -1 } }, 'explore.waitMs must be a number >= 0 and <= 60000, got -1'],
   ])('says what %j must be and what it got', async (opts, message) => {
     const { err, calls } = await createError(opts);
     expect(isJmdcError(err, ErrorCodes.INVALID_ARGUMENT)).toBe(true);
@@ -125,7 +126,7 @@ describe('option validation, in one place and before any side effect', () => {
       costWeight: 0,
       warmUp: true,
       probeIntervalMs: 0,
-      explore: { intervalMs: 30_000, uploadProbeBytes: 4096 },
+      explore: { intervalMs: 30_000, uploadProbeBytes: 4096, waitMs: 250 },
       circuit: { baseMs: 1000, maxMs: 60_000 },
       alternatives: 3,
     });

@@ -81,6 +81,13 @@ export interface ExploreOptions {
   intervalMs?: number;
   /** Size of an upload probe, bytes. @default 4096 */
   uploadProbeBytes?: number;
+  /**
+   * How long a classify call waits, before it plans and runs anything, for the answer to a probe that
+   * the previous call sent, ms. The device's work would hold that answer (an inference keeps the event
+   * loop busy), and a held answer times the device, not the link. Calls further apart than the probe's
+   * answer never wait. 0: never wait. @default 250
+   */
+  waitMs?: number;
 }
 
 /**
@@ -243,7 +250,7 @@ const KNOWN: Shape = {
   pricing: { gbSecondUsd: 'any', requestUsd: 'any', memoryMb: 'any' },
   warmUp: 'any',
   probeIntervalMs: 'any',
-  explore: { intervalMs: 'any', uploadProbeBytes: 'any' },
+  explore: { intervalMs: 'any', uploadProbeBytes: 'any', waitMs: 'any' },
   circuit: { baseMs: 'any', maxMs: 'any' },
   priors: { uplinkMbps: 'any', rttMs: 'any', initMs: 'any' },
   bounds: {
@@ -453,6 +460,7 @@ export function resolveOptions(opts: JmdcClientOptions): ResolvedOptions {
               max: 1024 * 1024,
               int: true,
             }),
+            waitMs: number(explore.waitMs, 'explore.waitMs', 250, { min: 0, max: 60_000 }),
           },
     circuit: { baseMs, maxMs },
     priors: priors as Partial<EstimatorPriors> | undefined,

@@ -37,6 +37,12 @@ export interface LinkEstimatorOptions {
   changeRelTol?: number;
   /** Off-fit samples in a row, on the same side, that mean the link changed. @default 2 */
   changeRun?: number;
+  /**
+   * A link not measured for this long may have changed meanwhile (a cellular radio drops to idle after
+   * about 10 s without traffic, and a device moves): the first sample after such a silence that is off
+   * the fit is a change on its own, without a second one to confirm it, ms. @default 10000
+   */
+  staleAfterMs?: number;
   /** Slowest and fastest uplink the fit may report, Mbit/s. @default 0.001 and 100000 */
   minUplinkMbps?: number;
   maxUplinkMbps?: number;
@@ -90,6 +96,8 @@ export class LinkEstimator {
   private readonly absTol: number;
   private readonly relTol: number;
   private readonly run: number;
+  /** A link not measured for this long may have changed (see {@link LinkEstimatorOptions.staleAfterMs}), ms. */
+  readonly staleAfterMs: number;
   private readonly minSlope: number;
   private readonly maxSlope: number;
   private readonly maxRtt: number;
@@ -108,6 +116,7 @@ export class LinkEstimator {
     this.absTol = opts.changeAbsTolMs ?? 2;
     this.relTol = opts.changeRelTol ?? 0.3;
     this.run = opts.changeRun ?? 2;
+    this.staleAfterMs = opts.staleAfterMs ?? 10_000;
     this.minSlope = 8 / ((opts.maxUplinkMbps ?? DEFAULT_SAMPLE_BOUNDS.maxUplinkMbps) * 1000);
     this.maxSlope = 8 / ((opts.minUplinkMbps ?? DEFAULT_SAMPLE_BOUNDS.minUplinkMbps) * 1000);
     this.maxRtt = opts.maxRttMs ?? DEFAULT_SAMPLE_BOUNDS.maxRttMs;
@@ -188,6 +197,7 @@ export class LinkEstimator {
     if (!(Number.isFinite(bytes) && bytes >= 0 && Number.isFinite(netMs) && Number.isFinite(at))) return false;
     if (netMs < -1 || netMs > this.maxRtt + bytes * this.maxSlope) return false;
     const net = Math.max(0, netMs);
+    let stale = false;
     if (this.buf.length > 0) {
       const pred = this.predict(bytes, at);
       const r = net - pred;
@@ -195,16 +205,17 @@ export class LinkEstimator {
       if (Math.abs(r) > tol && (this.offRun === 0 || Math.sign(r) === this.offSign)) {
         this.offRun++;
         this.offSign = Math.sign(r);
+        stale = at - (this.buf.at(-1) as LinkSample).at >= this.staleAfterMs;
       } else {
         this.offRun = 0;
         this.offSign = 0;
       }
     }
     this.buf.push({ bytes, netMs: net, at });
-    if (this.offRun >= this.run) {
+    if (this.offRun >= this.run || stale) {
       // the link changed: only the samples that say so describe it now, and the old bandwidth no
       // longer does (until samples of two sizes identify the new one, the prior stands)
-      this.buf = this.buf.slice(-this.run);
+      this.buf = this.buf.slice(stale ? -1 : -this.run);
       this.lastSlope = undefined;
       this.offRun = 0;
       this.offSign = 0;

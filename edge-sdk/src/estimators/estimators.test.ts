@@ -120,6 +120,35 @@ describe('LinkEstimator: bandwidth and RTT from requests of different sizes', ()
     expect(f.rttMs).toBeCloseTo(20, 6);
   });
 
+  it('takes one off-fit sample after a silence of staleAfterMs as a change, and a second one within it only', () => {
+    const slow = () => {
+      const link = new LinkEstimator({ priors, staleAfterMs: 10_000 });
+      // NB-IoT: 25 kbit/s, 300 ms, two sizes
+      link.push(700, net(700, 0.025, 300), 0);
+      link.push(4096, net(4096, 0.025, 300), 1000);
+      link.push(700, net(700, 0.025, 300), 2000);
+      expect(link.fit(2000).uplinkMbps).toBeCloseTo(0.025, 6);
+      return link;
+    };
+    // 30 s later the link is Wi-Fi: the first sample replaces the window, and the old bandwidth goes
+    const after = slow();
+    after.push(4096, net(4096, 12.8, 10), 32_000);
+    expect(after.takeChange()).toBe(true);
+    const f = after.fit(32_000);
+    expect(f).toMatchObject({ samples: 1, identified: false, uplinkMbps: priors.uplinkMbps });
+    expect(f.rttMs).toBeCloseTo(net(4096, 12.8, 10) - (4096 * 8) / (priors.uplinkMbps * 1000), 6);
+    // the same sample 1 s after the last one is one off-fit sample: no change yet
+    const soon = slow();
+    soon.push(4096, net(4096, 12.8, 10), 3000);
+    expect(soon.takeChange()).toBe(false);
+    expect(soon.fit(3000).samples).toBe(4);
+    // after a silence, a sample on the fit changes nothing
+    const same = slow();
+    same.push(4096, net(4096, 0.025, 300), 40_000);
+    expect(same.takeChange()).toBe(false);
+    expect(same.fit(40_000).samples).toBe(4);
+  });
+
   it('forgets: a single early sample no longer counts after maxAgeMs (the prior is back)', () => {
     const link = new LinkEstimator({ priors, maxAgeMs: 10 * MIN });
     link.push(0, 2000, 0); // one early, very slow probe
