@@ -171,6 +171,47 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
     }
   });
 
+  it.each(
+    points,
+  )('point %i: float32 features (bits 32, keep 1, coder none) give the logits of the features sent directly', async (p) => {
+    for (const v of manifest.variants) {
+      const head = await features(v.id, p);
+      const bytes = encodeFeatures(head, {
+        model: ref,
+        point: p,
+        variant: v.pruneRatio,
+        keep: 1,
+        bits: 32,
+        coder: 'none',
+      });
+      const [c, h, w] = head.dims;
+      expect(peekHeader(bytes)).toMatchObject({ bits: 32, hasBitmap: false, bodyBytes: batch * c * h * w * 4 });
+      // the tail on the head's own float32 output, no codec in between
+      const expected = await reference.tail(v.id, p, head.features, batch);
+      for (const event of [urlEvent(bytes), invokeEvent(bytes)]) {
+        const res = parse(await handler(p).handle(event));
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        expect(res.body.logits.flat()).toEqual(Array.from(expected));
+        expect(res.body.classes).toEqual(argmaxRows(expected, classes));
+      }
+      // with region selection and deflate: the kept values exactly, the variant's fill elsewhere
+      const half = encodeFeatures(head, {
+        model: ref,
+        point: p,
+        variant: v.pruneRatio,
+        keep: 0.5,
+        bits: 32,
+        coder: 'deflate',
+      });
+      const decoded = decodePayload(half);
+      if (decoded.kind !== 'features') throw new Error('expected a features payload');
+      const dense = reconstructFeatures(decoded, Float32Array.from(v.fill[p - 1]!));
+      const res = parse(await handler(p).handle(urlEvent(half)));
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.logits.flat()).toEqual(Array.from(await reference.tail(v.id, p, dense, batch)));
+    }
+  });
+
   it.each([
     'png',
     'raw',
@@ -241,6 +282,24 @@ describe.each(MODELS)('TailHandler on $name', ({ dir }) => {
               expectError(parse(await handler(p).handle(event)), ErrorCodes.INVALID_FEATURES, 422);
             }
           }
+        }
+      }
+    });
+
+    it('float32 features with a NaN or infinite value in the body with 400 JMDC_ERR_NON_FINITE', async () => {
+      const p = points[0]!;
+      const v = manifest.variants[0]!;
+      const good = await encode(v.id, p, { keep: 1, bits: 32, coder: 'none' });
+      const h = peekHeader(good);
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        const bytes = good.slice();
+        new DataView(bytes.buffer).setFloat32(h.headerBytes + 4 * 3, bad, true);
+        // the CRC-32 (the header's last 4 bytes) recomputed, so that the value itself is what is refused
+        const crcAt = h.headerBytes - 4;
+        const crc = crc32(Buffer.concat([bytes.subarray(0, crcAt), bytes.subarray(crcAt + 4)]));
+        new DataView(bytes.buffer).setUint32(crcAt, crc, true);
+        for (const event of [urlEvent(bytes), invokeEvent(bytes)]) {
+          expectError(parse(await handler(p).handle(event)), ErrorCodes.NON_FINITE, 400);
         }
       }
     });

@@ -8,3 +8,6 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** Whether this platform stores a Float32Array little-endian (then its bytes are the wire's binary32 bytes). */
+export const LITTLE_ENDIAN = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;

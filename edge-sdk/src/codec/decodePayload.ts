@@ -1,8 +1,9 @@
 import { CodecError, ErrorCodes } from '../errors.js';
 import { unpackBits } from './bitpack.js';
+import { LITTLE_ENDIAN } from './bytes.js';
 import { zlibDecompress } from './coders.js';
 import { f16ToNumber } from './float16.js';
-import { checkExpectations, crcOffset, featureLayout, frameCrc, readHeader } from './header.js';
+import { checkExpectations, crcOffset, FLOAT32_BITS, featureLayout, frameCrc, readHeader } from './header.js';
 import { decodePng } from './png.js';
 import { checkQuantParams, dequantize, type QuantParams } from './quantize.js';
 import { ransDecodeSections } from './rans.js';
@@ -39,7 +40,67 @@ function maxAbsOf(opts: DecodeOptions | undefined): number {
   return v;
 }
 
+/** Every bitmap of a decoded mask has exactly k ones (`CORRUPT_BODY` otherwise). */
+function checkMaskCounts(mask: Uint8Array, batch: number, hw: number, k: number): void {
+  for (let n = 0; n < batch; n++) {
+    let ones = 0;
+    for (let i = n * hw; i < (n + 1) * hw; i++) ones += mask[i] as number;
+    if (ones !== k) throw corrupt(`bitmap of item ${n} has ${ones} positions, header says ${k}`, { item: n, ones, k });
+  }
+}
+
+/** Every value within ±maxAbs (`INVALID_FEATURES` otherwise). */
+function checkMaxAbs(values: Float32Array, maxAbs: number): void {
+  if (maxAbs === Number.POSITIVE_INFINITY) return;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (v > maxAbs || v < -maxAbs) {
+      throw new CodecError(ErrorCodes.INVALID_FEATURES, `feature value ${v} exceeds the bound ${maxAbs}`, {
+        index: i,
+        value: v,
+        maxAbsValue: maxAbs,
+      });
+    }
+  }
+}
+
+/**
+ * A float32 features body (`bits` 32): the bitmap, then N*k*C binary32 little-endian values, returned exactly.
+ * A NaN or an infinity among them is `NON_FINITE`, as a non-finite min or scale of quantized features is.
+ */
+function decodeFloat32Features(header: PayloadHeader, body: Uint8Array, maxAbs: number): DecodedPayload {
+  const [, h, w] = header.dims;
+  const hw = h * w;
+  const { batch, keepCount: k, valueCount } = header;
+  const layout = featureLayout(header.dims, batch, k, FLOAT32_BITS, 'channel', false);
+  const plain =
+    header.coder === 'none' ? body : zlibDecompress(header.coder as 'deflate' | 'brotli', body, layout.rawBodyBytes);
+  const mask = new Uint8Array(batch * hw);
+  if (header.hasBitmap) {
+    for (let n = 0; n < batch; n++) {
+      unpackBits(plain, 1, hw, n * layout.itemBitmapBytes, mask.subarray(n * hw, (n + 1) * hw));
+    }
+    checkMaskCounts(mask, batch, hw, k);
+  } else mask.fill(1);
+  const values = new Float32Array(valueCount);
+  const bytes = plain.subarray(layout.prefixBytes, layout.prefixBytes + 4 * valueCount);
+  if (LITTLE_ENDIAN) new Uint8Array(values.buffer).set(bytes);
+  else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < valueCount; i++) values[i] = dv.getFloat32(4 * i, true);
+  }
+  for (let i = 0; i < valueCount; i++) {
+    const v = values[i] as number;
+    if (v - v !== 0) {
+      throw new CodecError(ErrorCodes.NON_FINITE, `float32 feature value ${i} is not finite`, { index: i, value: v });
+    }
+  }
+  checkMaxAbs(values, maxAbs);
+  return { kind: 'features', header, mask, values };
+}
+
 function decodeFeatures(header: PayloadHeader, body: Uint8Array, maxAbs: number): DecodedPayload {
+  if (header.bits === FLOAT32_BITS) return decodeFloat32Features(header, body, maxAbs);
   const [c, h, w] = header.dims;
   const hw = h * w;
   const { batch, bits, keepCount: k, valueCount } = header;
@@ -70,14 +131,8 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array, maxAbs: number)
     paramBytes = plain.subarray(layout.bitmapBytes, layout.prefixBytes);
     codes = unpackBits(plain, bits, valueCount, layout.prefixBytes);
   }
-  if (header.hasBitmap) {
-    for (let n = 0; n < batch; n++) {
-      let ones = 0;
-      for (let i = n * hw; i < (n + 1) * hw; i++) ones += mask[i] as number;
-      if (ones !== k)
-        throw corrupt(`bitmap of item ${n} has ${ones} positions, header says ${k}`, { item: n, ones, k });
-    }
-  } else mask.fill(1);
+  if (header.hasBitmap) checkMaskCounts(mask, batch, hw, k);
+  else mask.fill(1);
 
   const dv = new DataView(paramBytes.buffer, paramBytes.byteOffset, paramBytes.byteLength);
   const groups = layout.groups;
@@ -95,18 +150,7 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array, maxAbs: number)
   }
   checkQuantParams(params, bits);
   const values = dequantize(codes, header.quantScope === 'channel' ? k : k * c, params);
-  if (maxAbs !== Number.POSITIVE_INFINITY) {
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i] as number;
-      if (v > maxAbs || v < -maxAbs) {
-        throw new CodecError(ErrorCodes.INVALID_FEATURES, `feature value ${v} exceeds the bound ${maxAbs}`, {
-          index: i,
-          value: v,
-          maxAbsValue: maxAbs,
-        });
-      }
-    }
-  }
+  checkMaxAbs(values, maxAbs);
   return { kind: 'features', header, mask, values };
 }
 

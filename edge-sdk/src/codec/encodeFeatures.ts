@@ -1,5 +1,6 @@
 import { CodecError, ErrorCodes } from '../errors.js';
 import { packBits } from './bitpack.js';
+import { LITTLE_ENDIAN } from './bytes.js';
 import { zlibCompress } from './coders.js';
 import { f16Bits } from './float16.js';
 import {
@@ -7,6 +8,7 @@ import {
   FLAG_BITMAP,
   FLAG_BOTTLENECK,
   FLAG_PARAMS_F16,
+  FLOAT32_BITS,
   featureLayout,
   SCOPE_IDS,
   writeFrame,
@@ -71,8 +73,9 @@ function resolve(input: FeatureBatch, opts: FeatureEncodeOptions) {
     );
   }
   const bits = opts.bits;
-  if (!Number.isInteger(bits) || bits < 1 || bits > 8)
-    throw invalid(`bits must be an integer 1..8, got ${bits}`, { bits });
+  const float32 = bits === FLOAT32_BITS;
+  if (!float32 && (!Number.isInteger(bits) || bits < 1 || bits > 8))
+    throw invalid(`bits must be an integer 1..8, or 32 for float32 values, got ${bits}`, { bits });
   if (opts.keep !== undefined && opts.keepCount !== undefined) throw invalid('pass keep or keepCount, not both');
   let keepCount: number;
   if (opts.keepCount !== undefined) {
@@ -100,6 +103,12 @@ function resolve(input: FeatureBatch, opts: FeatureEncodeOptions) {
   if (bottleneck && frameVersion === 1) {
     throw invalid('only wire version 2 carries the bottleneck flag: use frameVersion 2', { frameVersion });
   }
+  if (float32 && frameVersion === 1) {
+    throw invalid('only wire version 2 carries float32 features: use frameVersion 2', { frameVersion });
+  }
+  if (float32 && coder === 'rans') {
+    throw invalid('float32 features cannot be rans-coded: use none, deflate, brotli or auto', { coder });
+  }
   const model = encodeModelRef(opts.model);
   const valueCount = batch * keepCount * c;
   const worst = featureLayout([c, h, w], batch, keepCount, bits, scope, false);
@@ -109,7 +118,7 @@ function resolve(input: FeatureBatch, opts: FeatureEncodeOptions) {
   if (bad >= 0) throw new CodecError(ErrorCodes.NON_FINITE, `features[${bad}] is not finite`, { index: bad });
   bad = firstNonFinite(input.attention);
   if (bad >= 0) throw new CodecError(ErrorCodes.NON_FINITE, `attention[${bad}] is not finite`, { index: bad });
-  return { c, h, w, hw, batch, bits, keepCount, coder, scope, model, valueCount, frameVersion, bottleneck };
+  return { c, h, w, hw, batch, bits, float32, keepCount, coder, scope, model, valueCount, frameVersion, bottleneck };
 }
 
 function writeParams(body: Uint8Array, at: number, params: QuantParams, f16: boolean): void {
@@ -128,11 +137,23 @@ function writeParams(body: Uint8Array, at: number, params: QuantParams, f16: boo
   }
 }
 
+/** Writes `values` as binary32 little-endian at `at` (exact: they are float32 already). */
+function writeFloat32(body: Uint8Array, at: number, values: Float32Array): void {
+  if (LITTLE_ENDIAN) {
+    body.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+    return;
+  }
+  const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  for (let i = 0; i < values.length; i++) dv.setFloat32(at + 4 * i, values[i] as number, true);
+}
+
 /**
  * Encodes a batch of feature tensors: top-k spatial positions per item by attention, b-bit quantization of
  * the kept values with a (min, scale) pair per channel (or per item), bit packing, entropy coding, framing.
  * The (min, scale) pairs are stored as float16 when that costs at most 1/64 of any scale, else float32
- * (header flag). Writes the compact version 2 frame unless `frameVersion: 1`. Throws `CodecError`: `SHAPE_MISMATCH` (lengths vs dims), `NON_FINITE`, `INVALID_ARGUMENT`.
+ * (header flag). With `bits: 32` the kept values are sent unquantized as binary32 (version 2 frames only; coder
+ * `none`, `deflate` or `brotli`; `quantScope` ignored). Writes the compact version 2 frame unless `frameVersion: 1`.
+ * Throws `CodecError`: `SHAPE_MISMATCH` (lengths vs dims), `NON_FINITE`, `INVALID_ARGUMENT`.
  *
  * @example
  * ```ts
@@ -143,6 +164,8 @@ function writeParams(body: Uint8Array, at: number, params: QuantParams, f16: boo
  * // a bottleneck's code (version 2 frame, the default), or a version 1 frame for an older receiver
  * const code = encodeFeatures(codeBatch, { model, point: 2, variant: 0, bits: 2, quantScope: 'tensor', bottleneck: true });
  * const old = encodeFeatures(batch, { model, point: 2, variant: 0.5, bits: 4, frameVersion: 1 });
+ * // the features as they are (float32, every position, no entropy coding): 4 bytes per value + the header
+ * const exact = encodeFeatures(batch, { model, point: 2, variant: 0, bits: 32, coder: 'none' });
  * ```
  */
 export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions): Uint8Array {
@@ -167,22 +190,30 @@ export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions):
     }
   }
 
-  // 2. quantization
-  const groupSize = scope === 'channel' ? k : k * c;
-  const { min, max } = groupMinMax(values, groupSize);
-  let params = quantParams(min, max, bits, 'f16');
-  const f16 = params !== undefined;
-  if (params === undefined) params = quantParams(min, max, bits, 'f32') as QuantParams;
-  const codes = quantizeWith(values, groupSize, bits, params);
+  // 2. quantization (float32: none, the values go as they are)
+  let f16 = false;
+  let codes: Uint8Array = new Uint8Array(0);
+  let params: QuantParams | undefined;
+  if (!s.float32) {
+    const groupSize = scope === 'channel' ? k : k * c;
+    const { min, max } = groupMinMax(values, groupSize);
+    params = quantParams(min, max, bits, 'f16');
+    f16 = params !== undefined;
+    if (params === undefined) params = quantParams(min, max, bits, 'f32') as QuantParams;
+    codes = quantizeWith(values, groupSize, bits, params);
+  }
 
-  // 3. uncompressed body: bitmap | mins | scales | packed codes
+  // 3. uncompressed body: bitmap | mins | scales | packed codes (float32: bitmap | binary32 LE values)
   const layout = featureLayout([c, s.h, s.w], batch, k, bits, scope, f16);
   const body = new Uint8Array(layout.rawBodyBytes);
   if (layout.itemBitmapBytes > 0) {
     for (let n = 0; n < batch; n++) packBits(masks.subarray(n * hw, (n + 1) * hw), 1, body, n * layout.itemBitmapBytes);
   }
-  writeParams(body, layout.bitmapBytes, params, f16);
-  packBits(codes, bits, body, layout.prefixBytes);
+  if (params === undefined) writeFloat32(body, layout.prefixBytes, values);
+  else {
+    writeParams(body, layout.bitmapBytes, params, f16);
+    packBits(codes, bits, body, layout.prefixBytes);
+  }
 
   // 4. entropy coding
   const encodeWith = (coder: CoderId): Uint8Array => {
@@ -208,7 +239,8 @@ export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions):
       const coded = encodeWith(coder);
       if (coded.length < chosen.coded.length) chosen = { coder, coded };
     };
-    consider('rans');
+    // float32 values: rans does not code them, so deflate, then brotli where deflate beat none
+    if (!s.float32) consider('rans');
     consider('deflate');
     if (chosen.coder === 'deflate') consider('brotli');
   } else chosen = { coder: s.coder, coded: encodeWith(s.coder) };
@@ -220,7 +252,8 @@ export function encodeFeatures(input: FeatureBatch, opts: FeatureEncodeOptions):
       kind: 'features',
       flags: (k < hw ? FLAG_BITMAP : 0) | (f16 ? FLAG_PARAMS_F16 : 0) | (s.bottleneck ? FLAG_BOTTLENECK : 0),
       coder,
-      mode: SCOPE_IDS[scope],
+      // float32 values have no quantization scope: 0
+      mode: s.float32 ? 0 : SCOPE_IDS[scope],
       bits,
       point: opts.point,
       variantPercent: Math.round(opts.variant * 100),

@@ -35,6 +35,13 @@ export const FLAG_BITMAP = 0x01;
 export const FLAG_PARAMS_F16 = 0x02;
 /** flags bit 2 (version 2 only): the features are a learned bottleneck's code. */
 export const FLAG_BOTTLENECK = 0x04;
+/**
+ * flags bit 3 (version 2 features only): the body carries the kept values as IEEE-754 binary32, little-endian,
+ * unquantized (no min/scale pairs); the header's b - 1 field is then 0 and the header reports `bits: 32`.
+ */
+export const FLAG_FLOAT32 = 0x08;
+/** The `bits` of a float32 features payload (`FeatureEncodeOptions.bits`, `PayloadHeader.bits`). */
+export const FLOAT32_BITS = 32;
 export const MAX_MODEL_ID_BYTES = 64;
 /** The header carries the first 8 bytes of the model's sha256 content hash: enough to tell builds apart. */
 export const MODEL_HASH_BYTES = 8;
@@ -78,7 +85,7 @@ export const OFF_V2 = Object.freeze({
   version: 4,
   /** bits 0-1 kind, bits 2-3 coder, bits 4-5 scope / raw format, bits 6-7 reserved (0) */
   type: 5,
-  /** bits 0-2 BITMAP, PARAMS_F16, BOTTLENECK; bits 3-4 reserved (0); bits 5-7 b - 1 */
+  /** bits 0-3 BITMAP, PARAMS_F16, BOTTLENECK, FLOAT32; bit 4 reserved (0); bits 5-7 b - 1 (0 with FLOAT32) */
   flags: 6,
   point: 7,
   variant: 8,
@@ -87,10 +94,10 @@ export const OFF_V2 = Object.freeze({
 });
 /** Bytes of the fixed part of a version 2 header. */
 export const FIXED_HEADER_BYTES_V2 = 13;
-/** Flag bits (0-2) of the version 2 flags byte. */
-const V2_FLAG_MASK = 0x07;
-/** Reserved bits (3-4) of the version 2 flags byte. */
-const V2_FLAG_RESERVED = 0x18;
+/** Flag bits (0-3) of the version 2 flags byte. */
+const V2_FLAG_MASK = 0x0f;
+/** Reserved bit (4) of the version 2 flags byte. */
+const V2_FLAG_RESERVED = 0x10;
 /** Longest varint: 5 bytes carry 32 bits. */
 const MAX_VARINT_BYTES = 5;
 const U32_MAX = 0xffffffff;
@@ -157,18 +164,22 @@ export interface FeatureLayout {
   /** Bitmap bytes of one item: ceil(H*W / 8), or 0 without a bitmap. */
   itemBitmapBytes: number;
   bitmapBytes: number;
-  /** Number of (min, scale) pairs: N*C (channel scope) or N (tensor scope). */
+  /** Number of (min, scale) pairs: N*C (channel scope) or N (tensor scope); 0 for float32 values. */
   groups: number;
-  /** Bytes of one min or scale: 2 (f16) or 4 (f32). */
+  /** Bytes of one min or scale: 2 (f16) or 4 (f32; also for float32 values, which have no parameters). */
   paramWidth: number;
   paramBytes: number;
+  /** Bytes of the packed codes (float32: of the N*k*C binary32 values). */
   codeBytes: number;
   /** bitmap + params: the bytes before the packed codes. */
   prefixBytes: number;
   rawBodyBytes: number;
 }
 
-/** Layout of the uncompressed features body for a shape and settings. */
+/**
+ * Layout of the uncompressed features body for a shape and settings. With `bits` = {@link FLOAT32_BITS} the
+ * body is the bitmap then N*k*C binary32 values: no parameters (`groups` 0, `scope` and `f16` ignored).
+ */
 export function featureLayout(
   dims: readonly [number, number, number],
   batch: number,
@@ -181,9 +192,11 @@ export function featureLayout(
   const hw = h * w;
   const itemBitmapBytes = keepCount < hw ? Math.ceil(hw / 8) : 0;
   const bitmapBytes = batch * itemBitmapBytes;
-  const groups = scope === 'channel' ? batch * c : batch;
-  const paramWidth = f16 ? 2 : 4;
+  const float32 = bits === FLOAT32_BITS;
+  const groups = float32 ? 0 : scope === 'channel' ? batch * c : batch;
+  const paramWidth = f16 && !float32 ? 2 : 4;
   const paramBytes = 2 * groups * paramWidth;
+  // float32: 4 bytes per value (packedBytes at 32 bits)
   const codeBytes = packedBytes(batch * keepCount * c, bits);
   const prefixBytes = bitmapBytes + paramBytes;
   return {
@@ -272,7 +285,8 @@ function writeFrameV2(f: FrameFields, body: Uint8Array): Uint8Array {
   out.set(MAGIC, OFF_V2.magic);
   out[OFF_V2.version] = VERSION_2;
   out[OFF_V2.type] = (f.kind === 'features' ? KIND_FEATURES : KIND_RAW) | (CODER_IDS[f.coder] << 2) | (f.mode << 4);
-  out[OFF_V2.flags] = f.flags | ((f.bits - 1) << 5);
+  // float32 values: the FLOAT32 flag instead of a bit depth (the b - 1 field stays 0)
+  out[OFF_V2.flags] = f.bits === FLOAT32_BITS ? f.flags | FLAG_FLOAT32 : f.flags | ((f.bits - 1) << 5);
   out[OFF_V2.point] = f.point;
   out[OFF_V2.variant] = f.variantPercent;
   out.set(f.modelHash.subarray(0, MODEL_HASH_BYTES_V2), OFF_V2.modelHash);
@@ -547,11 +561,23 @@ function readHeaderV2(bytes: Uint8Array, limits: DecodeLimits): PayloadHeader {
   const rawFormat: RawFormat | undefined = features ? undefined : RAW_FORMATS[mode];
 
   const flagsByte = bytes[OFF_V2.flags] as number;
-  const bits = (flagsByte >>> 5) + 1;
-  if (!features && bits !== 8) fail(ErrorCodes.BAD_HEADER, `bits ${bits} out of range`, { bits });
+  const bitsField = (flagsByte >>> 5) + 1;
+  if (!features && bitsField !== 8) fail(ErrorCodes.BAD_HEADER, `bits ${bitsField} out of range`, { bits: bitsField });
   const flags = flagsByte & V2_FLAG_MASK;
   if ((type & 0xc0) !== 0 || (flagsByte & V2_FLAG_RESERVED) !== 0 || (!features && flags !== 0))
     fail(ErrorCodes.BAD_HEADER, 'reserved flag bits set', { type, flags: flagsByte });
+  // float32 values: no bit depth, no parameters (so no precision flag and no scope), no rans (it codes b-bit codes)
+  const float32 = (flags & FLAG_FLOAT32) !== 0;
+  if (float32) {
+    if (bitsField !== 1 || (flags & FLAG_PARAMS_F16) !== 0 || mode !== 0) {
+      fail(ErrorCodes.BAD_HEADER, 'a float32 features frame has bits field 0, no PARAMS_F16 flag and scope 0', {
+        flags: flagsByte,
+        mode,
+      });
+    }
+    if (coder === 'rans') fail(ErrorCodes.BAD_CODER, 'float32 features cannot be rans-coded', { coder: coderId });
+  }
+  const bits = float32 ? FLOAT32_BITS : bitsField;
 
   const point = bytes[OFF_V2.point] as number;
   const variantPercent = bytes[OFF_V2.variant] as number;

@@ -12,6 +12,7 @@ export { f16Bits, f16Round, f16ToNumber } from './float16.js';
 export {
   FIXED_HEADER_BYTES,
   FIXED_HEADER_BYTES_V2,
+  FLOAT32_BITS,
   MAGIC,
   MODEL_HASH_BYTES_V2,
   OFF as HEADER_OFFSETS,

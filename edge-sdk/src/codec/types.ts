@@ -37,7 +37,11 @@ export interface FeatureEncodeOptions {
   keep?: number;
   /** Number of spatial positions kept per item, integer 1..H*W. Mutually exclusive with `keep`. */
   keepCount?: number;
-  /** Quantization bits, integer 1..8. */
+  /**
+   * Quantization bits, integer 1..8; or 32: the kept values unquantized, as IEEE-754 binary32 (no min/scale
+   * pairs, `quantScope` ignored). 32 needs a version 2 frame and a coder other than `rans` (`'auto'` then tries
+   * deflate and brotli); anything else is `INVALID_ARGUMENT`.
+   */
   bits: number;
   /**
    * Entropy coder; `'auto'` encodes with the candidates and keeps the smallest body.
@@ -181,15 +185,15 @@ export interface PayloadHeader {
   variant: number;
   /** Kept positions per item (features); 0 for raw payloads. */
   keepCount: number;
-  /** Quantization bits (features); 8 for raw payloads. */
+  /** Quantization bits (features): 1..8, or 32 for float32 values (version 2 `FLOAT32` flag); 8 for raw payloads. */
   bits: number;
   /** Entropy coder of the body; always `'none'` for raw payloads (the format says how they are stored). */
   coder: CoderId;
-  /** Quantization scope (features); `'channel'` for raw payloads, where it has no meaning. */
+  /** Quantization scope (features); `'channel'` for raw payloads and float32 features, where it has no meaning. */
   quantScope: QuantScope;
   /** Body format, raw payloads only. */
   rawFormat?: RawFormat;
-  /** Precision of the stored min/scale pairs (features); `'f32'` for raw payloads. */
+  /** Precision of the stored min/scale pairs (features); `'f32'` for raw payloads and float32 features (no pairs). */
   paramPrecision: ParamPrecision;
   /** Whether the body carries the kept-position bitmap (k < H*W). */
   hasBitmap: boolean;
@@ -214,7 +218,10 @@ export type DecodedPayload =
       header: PayloadHeader;
       /** N*H*W, 1 = kept. */
       mask: Uint8Array;
-      /** Dequantized kept values; per item, for each channel, the kept positions in ascending flat order. */
+      /**
+       * Dequantized kept values (float32 features: the sent values, exactly); per item, for each channel, the kept
+       * positions in ascending flat order.
+       */
       values: Float32Array;
     }
   | {

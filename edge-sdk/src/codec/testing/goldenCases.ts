@@ -130,6 +130,26 @@ export const GOLDEN_CASES: readonly GoldenCase[] = [
     input: () => realisticFeatures([5, 3, 3], 2, 99),
     options: { model: GOLDEN_MODEL, point: 1, variant: 0, bits: 8, coder: 'none' },
   },
+  // float32 features (bits 32: binary32 values, no quantization): with a bitmap, every position kept, deflate
+  {
+    file: 'v2-features-f32-none.jmdc',
+    kind: 'features',
+    input: small,
+    options: { ...featureOpts('none', 2), bits: 32 },
+  },
+  {
+    // what the Neurosurgeon baseline sends: every position, no entropy coding
+    file: 'v2-features-f32-keepall-none.jmdc',
+    kind: 'features',
+    input: () => realisticFeatures([5, 3, 3], 2, 99),
+    options: { model: GOLDEN_MODEL, point: 1, variant: 0, bits: 32, coder: 'none' },
+  },
+  {
+    file: 'v2-features-f32-deflate.jmdc',
+    kind: 'features',
+    input: small,
+    options: { ...featureOpts('deflate', 2), bits: 32 },
+  },
   {
     file: 'v2-raw-png.jmdc',
     kind: 'raw',

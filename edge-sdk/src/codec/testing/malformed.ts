@@ -909,4 +909,66 @@ function addV2Cases(add: (name: string, bytes: Uint8Array, code: ErrorCode, opti
     E.INVALID_FEATURES,
     CORPUS_EXPECT,
   );
+  addFloat32Cases(add);
+}
+
+/** The defects of version 2 float32 features frames (`FLAG_FLOAT32`, bits 32). */
+function addFloat32Cases(
+  add: (name: string, bytes: Uint8Array, code: ErrorCode, options?: DecodeOptions) => void,
+): void {
+  const E = ErrorCodes;
+  const f32 = validFeaturesPayload('none', 32, 1, 2); // 8x4x4, batch 2, keep 0.5: bitmap, then 128 values
+  const all = validFeaturesPayload('none', 32, 1, 2, { keep: 1 }); // no bitmap, 256 values
+  const h = peekHeader(f32);
+  const valuesAt = h.rawBodyBytes - 4 * h.valueCount;
+  const withValue = (p: Uint8Array, at: number, bits: number): Uint8Array => {
+    const body = splitV2(p).body;
+    new DataView(body.buffer).setUint32(at, bits, true);
+    return withBodyV2(p, body);
+  };
+  const flags = f32[OFF_V2.flags] as number;
+  const type = f32[OFF_V2.type] as number;
+
+  // header
+  add('v2 float32 with a bit depth', withFixedV2(f32, OFF_V2.flags, flags | (7 << 5)), E.BAD_HEADER);
+  add('v2 float32 with the float16 parameters flag', withFixedV2(f32, OFF_V2.flags, flags | 0x02), E.BAD_HEADER);
+  add('v2 float32 with tensor scope', withFixedV2(f32, OFF_V2.type, type | (1 << 4)), E.BAD_HEADER);
+  add('v2 float32 rans-coded', withFixedV2(f32, OFF_V2.type, type | (3 << 2)), E.BAD_CODER);
+  const raw = validRawPayload('raw', 2);
+  add(
+    'v2 raw payload with the float32 flag',
+    withFixedV2(raw, OFF_V2.flags, (raw[OFF_V2.flags] as number) | 0x08),
+    E.BAD_HEADER,
+  );
+  add(
+    'v2 float32 features over maxDecodedBytes',
+    withVarintsV2(all, [4096, 64, 64, 64, 100]), // 4 GiB of float32 values, every position kept
+    E.DECODED_TOO_LARGE,
+  );
+
+  // body size: exactly the bitmap + 4 bytes per value
+  const allBody = splitV2(all).body;
+  add('v2 float32 body one value short', withBodyV2(all, allBody.slice(0, -4)), E.COUNT_MISMATCH);
+  add('v2 float32 body one value long', withBodyV2(all, concat(allBody, new Uint8Array(4))), E.COUNT_MISMATCH);
+  add('v2 float32 body one byte long', withBodyV2(f32, concat(splitV2(f32).body, Uint8Array.of(0))), E.COUNT_MISMATCH);
+  add('v2 float32 body cut short', all.slice(0, all.length - 2), E.PAYLOAD_TRUNCATED);
+
+  // body contents
+  add('v2 float32 NaN value', withValue(f32, valuesAt + 4 * 9, 0x7fc00000), E.NON_FINITE);
+  add('v2 float32 signalling NaN value', withValue(all, 4 * 200, 0x7f800001), E.NON_FINITE);
+  add('v2 float32 infinite value', withValue(all, 0, 0xff800000), E.NON_FINITE);
+  add(
+    'v2 float32 value past the bound (65505)',
+    withValue(all, 4 * 17, new Uint32Array(Float32Array.of(65505).buffer)[0] as number),
+    E.INVALID_FEATURES,
+    CORPUS_EXPECT,
+  );
+  const bitmapPlus = splitV2(f32).body;
+  for (let bit = 0; bit < 16; bit++) {
+    if ((((bitmapPlus[bit >> 3] as number) >> (bit & 7)) & 1) === 0) {
+      bitmapPlus[bit >> 3] = (bitmapPlus[bit >> 3] as number) | (1 << (bit & 7));
+      break;
+    }
+  }
+  add('v2 float32 bitmap with a position too many', withBodyV2(f32, bitmapPlus), E.CORRUPT_BODY);
 }

@@ -57,6 +57,11 @@ describe('fuzzing the tail handler in-process (tiny-vgg11)', () => {
       expect(families).toContain(f);
     }
     if (point > 0) expect(families).toContain('huge-values');
+    if (point > 0) {
+      // float32 frames: valid ones answered 200, NaN / infinite / cut ones refused
+      expect(stats.byFamily.float32!.accepted).toBeGreaterThan(0);
+      expect(stats.byFamily.float32!.rejected).toBeGreaterThan(0);
+    }
     expect(stats.byFamily.valid!.accepted).toBe(stats.byFamily.valid!.cases);
     expect(stats.byFamily.truncate!.accepted).toBe(0);
   });

@@ -7,13 +7,23 @@
  * - `bitflip`, `truncate`, `extend`, `header-field`, `body-edit`, `splice`: structured mutations of valid
  *   payloads, the CRC (and where it applies bodyBytes) recomputed so that most of them reach the body;
  *   `header-field` pushes one header field to its limits and past them;
- * - `huge-values`: well-formed features whose values are finite but far beyond any model's range;
+ * - `huge-values`: well-formed features whose values are finite but far beyond any model's range (quantized or
+ *   float32);
+ * - `float32`: version 2 float32 features frames (bits 32): valid ones, ones with a NaN or infinite value, bit
+ *   flips with the CRC recomputed, and cut ones;
  * - `other-target`: valid payloads for another model (id, hash or both), point or variant;
  * - `event-shape`: events of the wrong shape (every field of a Function URL event replaced by anything);
  * - `base64`: the payload's base64 with anomalies (no padding, URL alphabet, whitespace, stray `=`, junk);
  * - `valid`: unmodified valid payloads, which must be answered 200.
  */
-import { crc32Update, encodeFeatures, encodeRaw, type ModelRef, HEADER_OFFSETS as OFF } from '@jmdc/edge-sdk/codec';
+import {
+  crc32Update,
+  encodeFeatures,
+  encodeRaw,
+  type ModelRef,
+  HEADER_OFFSETS as OFF,
+  peekHeader,
+} from '@jmdc/edge-sdk/codec';
 import { featureDims, type LoadedModel } from '@jmdc/edge-sdk/model';
 import fc from 'fast-check';
 
@@ -305,8 +315,10 @@ function hugeValues(target: FuzzTarget): fc.Arbitrary<FuzzCase> | undefined {
     .record({
       value: fc.constantFrom(1e38, -1e38, 3.4e38, 1e30, 1e20, 1e10, 65505, -65505, 1e6),
       coder: fc.constantFrom('none', 'rans', 'brotli', 'deflate'),
-      bits: fc.integer({ min: 1, max: 8 }),
+      // 32: float32 values, which no coder but rans may carry
+      bits: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant(32)),
     })
+    .map((r) => (r.bits === 32 && r.coder === 'rans' ? { ...r, coder: 'none' } : r))
     .chain(({ value, coder, bits }) => {
       const features = new Float32Array(n).fill(value);
       features[0] = 0;
@@ -315,6 +327,64 @@ function hugeValues(target: FuzzTarget): fc.Arbitrary<FuzzCase> | undefined {
         { model: ref, point: target.point, variant: v.pruneRatio, keep: 1, bits, coder: coder as 'none' },
       );
       return payloadCase('huge-values', payload, 'reject');
+    });
+}
+
+/** Recomputes the CRC-32 of a version 2 frame whose header is still readable (the CRC ends the header). */
+function fixCrcV2(bytes: Uint8Array): Uint8Array {
+  const crcAt = peekHeader(bytes).headerBytes - 4;
+  const crc = crc32Update(crc32Update(0, bytes, 0, crcAt), bytes, crcAt + 4, bytes.length);
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setUint32(crcAt, crc, true);
+  return bytes;
+}
+
+/**
+ * Version 2 float32 features frames (bits 32) for a split point: valid ones of a served variant ('ok'), the same
+ * with one value replaced by a NaN or an infinity ('reject': `NON_FINITE`), with bit flips and the CRC recomputed
+ * ('any'), or cut short ('reject'). The seeds are version 1 frames, which cannot carry float32 values.
+ */
+function float32Frames(target: FuzzTarget): fc.Arbitrary<FuzzCase> | undefined {
+  if (target.point === 0) return undefined;
+  const { manifest } = target.model;
+  const ref: ModelRef = { id: manifest.id, hash: manifest.hash };
+  return fc
+    .record({
+      variant: fc.constantFrom(...manifest.variants),
+      batch: fc.integer({ min: 1, max: 3 }),
+      keep: fc.constantFrom(1, 1, 0.5, 0.1),
+      coder: fc.constantFrom('none', 'none', 'deflate', 'brotli', 'auto'),
+      seed: fc.nat(),
+      defect: fc.constantFrom('none', 'nan', 'infinity', 'bitflip', 'truncate'),
+      at: fc.nat(),
+      flips: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
+    })
+    .chain((r) => {
+      const dims = featureDims(r.variant, target.point);
+      const hw = dims[1] * dims[2];
+      const rand = lcg(r.seed + 1);
+      const features = Float32Array.from({ length: r.batch * dims[0] * hw }, () => (rand() < 0.5 ? 0 : 4 * rand()));
+      const attention = Float32Array.from({ length: r.batch * hw }, () => rand());
+      // a defect in a value needs the values in the clear: coder none
+      const coder = r.defect === 'nan' || r.defect === 'infinity' ? 'none' : r.coder;
+      const valid = encodeFeatures(
+        { dims, batch: r.batch, features, attention },
+        { model: ref, point: target.point, variant: r.variant.pruneRatio, keep: r.keep, bits: 32, coder },
+      );
+      const out = valid.slice();
+      const h = peekHeader(out);
+      if (r.defect === 'none') return payloadCase('float32', out, 'ok');
+      if (r.defect === 'truncate') return payloadCase('float32', out.slice(0, r.at % out.length), 'reject');
+      if (r.defect === 'bitflip') {
+        for (const f of r.flips) {
+          const bit = (h.headerBytes * 8 + (f % ((out.length - h.headerBytes) * 8))) % (out.length * 8);
+          out[bit >> 3] = (out[bit >> 3] as number) ^ (1 << (bit & 7));
+        }
+        return payloadCase('float32', fixCrcV2(out), 'any');
+      }
+      const valuesAt = h.headerBytes + h.rawBodyBytes - 4 * h.valueCount;
+      const value = r.defect === 'nan' ? Number.NaN : r.at % 2 === 0 ? Infinity : -Infinity;
+      new DataView(out.buffer).setFloat32(valuesAt + 4 * (r.at % h.valueCount), value, true);
+      return payloadCase('float32', fixCrcV2(out), 'reject');
     });
 }
 
@@ -519,5 +589,7 @@ export function fuzzCaseArb(target: FuzzTarget): fc.Arbitrary<FuzzCase> {
   ];
   const huge = hugeValues(target);
   if (huge !== undefined) families.push({ weight: 2, arbitrary: huge });
+  const float32 = float32Frames(target);
+  if (float32 !== undefined) families.push({ weight: 2, arbitrary: float32 });
   return fc.oneof(...families);
 }
