@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type ClassifyResult, JmdcClient, type JmdcClientOptions } from '@jmdc/edge-sdk';
 import { decodePayload, encodeFeatures, rawPayloadBytes, reconstructFeatures } from '@jmdc/edge-sdk/codec';
 import { ErrorCodes, isJmdcError, type JmdcError } from '@jmdc/edge-sdk/errors';
-import { argmaxRows, findVariant, preprocess } from '@jmdc/edge-sdk/model';
+import { argmaxRows, featureDims, findVariant, preprocess } from '@jmdc/edge-sdk/model';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeCloud, startFakeCloud } from './fakeCloud.js';
 import { tinyProfile } from './tinyProfile.js';
@@ -133,6 +133,37 @@ describe('JmdcClient with a local fake cloud (tiny model, real ORT)', () => {
     expect(r.classes).toEqual(argmaxRows(logits, manifest.classes.length));
     // and mostly the classes of the pruned whole network
     expect(r.classes.filter((k, i) => k === whole.r050?.[i]).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('runs a float32 split row (bits 32, keep 1, coder none): the tail gets the head features exactly', async () => {
+    const { manifest } = cloud.model;
+    const dims = featureDims(findVariant(manifest, 0), 2);
+    const n = dims[0] * dims[1] * dims[2];
+    const frame = (batch: number) =>
+      encodeFeatures(
+        { dims, batch, features: new Float32Array(batch * n), attention: new Float32Array(batch * dims[1] * dims[2]) },
+        { model: { id: manifest.id, hash: manifest.hash }, point: 2, variant: 0, bits: 32, coder: 'none' },
+      ).byteLength;
+    const p = tinyProfile();
+    // the only split above the floor: the features of point 2 as they are
+    p.rows.push({
+      ...p.rows[2]!,
+      bits: 32,
+      coder: 'none',
+      quantScope: 'channel',
+      meanPayloadBytes: frame(1),
+      valAccuracy: 0.915,
+      testAccuracy: 0.915,
+    });
+    const c = await client({ profile: p, objective: { minimize: 'latency', minAccuracy: 0.912 } });
+    const r = await c.classify(images);
+    expect(r.decision).toEqual({ ...SPLIT_P2, bits: 32, coder: 'none' });
+    expect(r.fallback).toBe(false);
+    // header + 4 bytes per value of the batch of 4
+    expect(r.bytesSent).toBe(frame(4));
+    expect(cloud.hits).toEqual([{ point: 2, bytes: frame(4), via: 'url', status: 200 }]);
+    // lossless: the tail on the head's own output gives the whole network's classes
+    expect(r.classes).toEqual(whole.r000);
   });
 
   it('defaults to an accuracy floor of the full model - 1 point (0.91 here): never the 0.88 row', async () => {

@@ -18,14 +18,15 @@ export const DEFAULT_DEVICE_COSTS: Readonly<{ requestMs: LinearCost; rawEncodeMs
 
 /**
  * The device's cost of one row's encoding, per image, ms: a cloud-only row's raw format (measured,
- * else the default x `speed`), a split's codec by the row's payload size (measured per coder, else
- * the calibration's or the profile's mean encode time).
+ * else the default x `speed`), a split's codec by the row's payload size (`encodePayloadBytes` when the
+ * row names one, else `meanPayloadBytes`; measured per coder, else the calibration's or the profile's mean
+ * encode time).
  *
  * @example
  * rowEncodeMs(row, cal, profile.timings.encodeMs, 12) // e.g. 3.4 on a slow device
  */
 export function rowEncodeMs(
-  r: Pick<PlanRow, 'kind' | 'coder' | 'meanPayloadBytes'>,
+  r: Pick<PlanRow, 'kind' | 'coder' | 'meanPayloadBytes' | 'encodePayloadBytes'>,
   cal: DeviceCalibration | undefined,
   referenceEncodeMs: number,
   speed: number,
@@ -38,7 +39,7 @@ export function rowEncodeMs(
     return ref !== undefined ? ref * speed : (cal?.encodeMs ?? referenceEncodeMs * speed);
   }
   const rate = cal?.featureEncodeMs?.[r.coder];
-  if (rate) return linearMs(rate, r.meanPayloadBytes);
+  if (rate) return linearMs(rate, r.encodePayloadBytes ?? r.meanPayloadBytes);
   return cal?.encodeMs ?? referenceEncodeMs * speed;
 }
 

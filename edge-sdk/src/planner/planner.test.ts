@@ -523,6 +523,28 @@ describe("Planner: the device's own cost of a request", () => {
     // a coder calibrate did not time (deflate): the calibration's mean encode time
     expect(planner.predict(at(3), LINK).encodeMs).toBe(7);
   });
+
+  it('prices a float32 row: its upload and signing by its payload, its encoding at encodePayloadBytes when given', () => {
+    // point 2 as float32 features (bits 32, coder none): 16,407 bytes a image instead of 1,000
+    const f32 = row({ point: 2, meanPayloadBytes: 16407, valAccuracy: 0.93, bits: 32, keep: 1, coder: 'none' });
+    const profile = handProfile([f32]);
+    const featureEncodeMs = { none: { fixedMs: 0.2, perKiBMs: 0.5 } };
+    const requestMs = { fixedMs: 1, perKiBMs: 0.25 };
+    const cal = { ...SLOW, featureEncodeMs, requestMs };
+    const planner = new Planner(profile, { calibration: cal });
+    const i = planner.rows.findIndex((r) => r.bits === 32);
+    expect(planner.rows[i]).toMatchObject({ kind: 'split', point: 2, bits: 32, quantScope: 'channel' });
+    const p = planner.predict(i, LINK);
+    expect(p.uploadMs).toBeCloseTo((16407 * 8) / 5e3, 9);
+    expect(p.requestMs).toBeCloseTo(1 + (0.25 * 16407) / 1024, 9);
+    expect(p.encodeMs).toBeCloseTo(0.2 + (0.5 * 16407) / 1024, 9);
+    // priced as the 8-bit row of the same tensor (4,123 bytes): the upload stays the float32 one
+    const rows = profile.rows.map((r) => (r.bits === 32 ? { ...r, encodePayloadBytes: 4123 } : r));
+    const named = new Planner({ ...profile, rows }, { calibration: cal }).predict(i, LINK);
+    expect(named.encodeMs).toBeCloseTo(0.2 + (0.5 * 4123) / 1024, 9);
+    expect(named.uploadMs).toBe(p.uploadMs);
+    expect(named.requestMs).toBe(p.requestMs);
+  });
 });
 
 describe('Planner on the shipped profile: the raw upload the loader adds next to the PNG row', () => {

@@ -184,8 +184,30 @@ describe('normalizeProfile', () => {
       { rows: [{ ...base, point: 1, variant: 0, bits: 9, valAccuracy: 0.5, meanPayloadBytes: 1 }] },
     ],
     ['a negative payload', { rows: [{ ...base, point: 1, variant: 0, valAccuracy: 0.5, meanPayloadBytes: -1 }] }],
+    ['bits 16', { rows: [{ ...base, point: 1, variant: 0, bits: 16, valAccuracy: 0.5, meanPayloadBytes: 1 }] }],
+    [
+      'float32 features with the rans coder',
+      { rows: [{ ...base, point: 1, variant: 0, bits: 32, coder: 'rans', valAccuracy: 0.5, meanPayloadBytes: 1 }] },
+    ],
+    [
+      'a cloud-only row with bits 32',
+      { rows: [{ ...base, point: 0, variant: 0, bits: 32, coder: 'raw', valAccuracy: 0.5, meanPayloadBytes: 1 }] },
+    ],
   ])('rejects %s with JMDC_ERR_PROFILE_INVALID', (_name, patch) => {
     expect(code(() => normalizeProfile({ ...profile([]), ...patch }))).toBe(ErrorCodes.PROFILE_INVALID);
+  });
+
+  it('accepts a split with float32 features (bits 32, no quantization scope: channel)', () => {
+    const p = normalizeProfile(
+      profile([
+        { point: 1, bits: 32, coder: 'none', quantScope: 'tensor', meanPayloadBytes: 1047 },
+        { point: 2, bits: 32, coder: 'deflate', keep: 0.5, meanPayloadBytes: 300 },
+      ]),
+    );
+    expect(p.rows.filter((r) => r.kind === 'split').map((r) => [r.point, r.bits, r.coder, r.quantScope])).toEqual([
+      [1, 32, 'none', 'channel'],
+      [2, 32, 'deflate', 'channel'],
+    ]);
   });
 
   it('rejects timings of the wrong length with JMDC_ERR_PROFILE_INVALID', () => {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawPayloadBytes } from '../codec/encodeRaw.js';
+import { FLOAT32_BITS } from '../codec/header.js';
 import { ErrorCodes, JmdcError } from '../errors.js';
 import type { Manifest } from '../model/types.js';
 import type {
@@ -160,7 +161,9 @@ function syntheticRawRow(rows: readonly PlanRow[], manifest: Manifest, timings: 
  * (`png`, else `deflate`: the same pixels reach the cloud, so the same accuracy) when it lists one, else
  * from variant 0 with the manifest's accuracy when it lists no cloud-only row at all. Its bytes are
  * the exact size of the raw frame of one image of the manifest's `sourceShape`. Added rows are marked
- * `synthesized: true`. A row with `bottleneck: true` must be a split whose variant has a bottleneck at
+ * `synthesized: true`. A split may have `bits: 32`: its features sent unquantized as float32 (coder `none`,
+ * `deflate` or `brotli`, not `rans`; its quantization scope is normalized to `channel`, which the codec ignores
+ * at 32 bits). A row with `bottleneck: true` must be a split whose variant has a bottleneck at
  * its point in the manifest (which must then be given); the bottlenecks such rows use are listed in
  * `bottlenecks`. Throws `JMDC_ERR_PROFILE_INVALID`.
  *
@@ -206,11 +209,19 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
     if (!finite(r.meanPayloadBytes, 0)) bad(source, `${at}.meanPayloadBytes invalid`);
     if (kind !== 'edge-only') {
       if (!finite(r.keep, Number.MIN_VALUE, 1)) bad(source, `${at}.keep invalid`);
-      if (!Number.isInteger(r.bits) || r.bits < 1 || r.bits > 8) bad(source, `${at}.bits invalid`);
+      // a split may send its features unquantized as float32 (bits 32)
+      const float32 = kind === 'split' && r.bits === FLOAT32_BITS;
+      if (!float32 && (!Number.isInteger(r.bits) || r.bits < 1 || r.bits > 8)) {
+        bad(
+          source,
+          `${at}.bits must be 1..8${kind === 'split' ? ' or 32 (float32)' : ''}, got ${JSON.stringify(r.bits)}`,
+        );
+      }
       const allowed = kind === 'split' ? FEATURE_CODERS : RAW_FORMATS;
       if (typeof r.coder !== 'string' || !allowed.has(r.coder)) {
         bad(source, `${at}.coder must be one of ${[...allowed].join(', ')}, got ${JSON.stringify(r.coder)}`);
       }
+      if (float32 && r.coder === 'rans') bad(source, `${at}: float32 features (bits 32) cannot be rans-coded`);
       if (r.quantScope !== undefined && r.quantScope !== 'channel' && r.quantScope !== 'tensor') {
         bad(source, `${at}.quantScope invalid`);
       }
@@ -259,7 +270,8 @@ export function normalizeProfile(raw: unknown, opts: NormalizeOptions = {}): Nor
       keep: kind === 'edge-only' ? 1 : r.keep,
       bits: kind === 'edge-only' ? 8 : r.bits,
       coder: kind === 'edge-only' ? 'none' : (r.coder as RowCoder),
-      quantScope: kind === 'split' ? (r.quantScope ?? 'channel') : 'channel',
+      // float32 features have no quantization scope: 'channel', whatever the row says
+      quantScope: kind === 'split' && r.bits !== FLOAT32_BITS ? (r.quantScope ?? 'channel') : 'channel',
       bottleneck: bottleneckId !== undefined,
       ...(bottleneckId !== undefined ? { bottleneckId } : {}),
       valAccuracy: r.valAccuracy,

@@ -35,7 +35,10 @@ export interface ProfileRow {
   variant: number;
   /** Fraction of spatial positions kept, (0, 1]. */
   keep: number;
-  /** Quantization bits 1..8 (8 for raw images). */
+  /**
+   * Quantization bits 1..8 (8 for raw images); 32 for a split that sends its features unquantized as float32
+   * (coder `none`, `deflate` or `brotli`; no quantization scope).
+   */
   bits: number;
   /** Entropy coder of features (`none`, `deflate`, `brotli`, `rans`) or raw format (`png`, `raw`, `deflate`). */
   coder: string;
@@ -112,8 +115,10 @@ export interface PlanRow {
   /** The variant's id in the manifest and in `timings` (`r050`). */
   variantId: string;
   keep: number;
+  /** Quantization bits 1..8, or 32: float32 features (see {@link ProfileRow.bits}). */
   bits: number;
   coder: RowCoder;
+  /** The quantization scope of a split (`channel` for every other row, and for float32 splits). */
   quantScope: 'channel' | 'tensor';
   /** A split through the variant's learned bottleneck at the point (false for every other row). */
   bottleneck: boolean;
@@ -122,6 +127,13 @@ export interface PlanRow {
   valAccuracy: number;
   testAccuracy: number;
   meanPayloadBytes: number;
+  /**
+   * The payload bytes at which the device's cost of encoding one image is priced (a calibrated feature coder's
+   * cost is linear in the payload it produces), when that is not `meanPayloadBytes`: a row whose encoding does
+   * other work per byte than the rows the cost was measured on names the size of a comparable one.
+   * @default meanPayloadBytes
+   */
+  encodePayloadBytes?: number;
   /**
    * True for the rows the loader adds: edge-only rows when the profile has none, and the raw cloud-only
    * upload when it lists none (see `normalizeProfile`).

@@ -1,20 +1,22 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadProfile, normalizeProfile, type ProfileRow } from '@jmdc/edge-sdk';
+import { JmdcClient, loadProfile, normalizeProfile, type ProfileRow } from '@jmdc/edge-sdk';
 import { UsageError } from '@jmdc/edge-sdk/cli';
-import { rawPayloadBytes } from '@jmdc/edge-sdk/codec';
-import { loadModel } from '@jmdc/edge-sdk/model';
+import { encodeFeatures, peekHeader, rawPayloadBytes } from '@jmdc/edge-sdk/codec';
+import { argmaxRows, featureDims, loadModel } from '@jmdc/edge-sdk/model';
 import { startLocalCloud } from '@jmdc/local-cloud';
 import { DEVICE_PRESETS } from '@jmdc/netem';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
 import { writeCharts } from './charts.js';
 import { run as benchCli, usage } from './main.js';
 import { type BenchConfig, type BenchRun, runBench } from './runBench.js';
 import {
   benchFloor,
   buildStrategies,
+  fixedSpec,
   oracleCandidates,
   paretoRows,
   quietVariant,
@@ -76,6 +78,22 @@ function rec(
   };
 }
 
+/** The float32 frame (bits 32, every position, coder none) of `batch` items of the unpruned model at `point`. */
+function float32Frame(point: number, batch: number): Uint8Array {
+  const v0 = model.manifest.variants.find((v) => v.pruneRatio === 0);
+  if (!v0) throw new Error('no unpruned variant');
+  const [c, h, w] = featureDims(v0, point);
+  return encodeFeatures(
+    {
+      dims: [c, h, w],
+      batch,
+      features: new Float32Array(batch * c * h * w),
+      attention: new Float32Array(batch * h * w),
+    },
+    { model: { id: model.manifest.id, hash: model.manifest.hash }, point, variant: 0, bits: 32, coder: 'none' },
+  );
+}
+
 describe('strategies', () => {
   const s = buildStrategies(model.manifest, profile);
   const by = Object.fromEntries(s.map((x) => [x.name, x]));
@@ -84,23 +102,47 @@ describe('strategies', () => {
     expect(s.map((x) => x.name)).toEqual([...STRATEGY_NAMES]);
   });
 
-  it('gives Neurosurgeon only the unpruned model, whole tensors at 8 bits without a coder, and says it approximates float32', () => {
+  it('gives Neurosurgeon only the unpruned model, whole tensors as float32 without a coder, the unpruned model’s accuracy', () => {
     const splits = by.neurosurgeon?.rows.filter((r) => r.kind === 'split') ?? [];
-    expect(splits.map((r) => r.point).sort()).toEqual([1, 2, 3, 4, 5]);
-    for (const r of splits)
-      expect([r.variant, r.keep, r.bits, r.coder, r.quantScope]).toEqual([0, 1, 8, 'none', 'tensor']);
+    expect(splits.map((r) => r.point)).toEqual([1, 2, 3, 4, 5]);
+    const full = profile.rows.find((r) => r.kind === 'edge-only' && r.variant === 0);
+    for (const r of splits) {
+      expect([r.variant, r.variantId, r.keep, r.bits, r.coder, r.quantScope, r.bottleneck, r.synthesized]).toEqual([
+        0,
+        'r000',
+        1,
+        32,
+        'none',
+        'channel',
+        false,
+        true,
+      ]);
+      // lossless: the unpruned model's own accuracy
+      expect([r.valAccuracy, r.testAccuracy]).toEqual([full?.valAccuracy, full?.testAccuracy]);
+      // the encode priced as the 8-bit uncoded encode of the same tensor
+      expect(r.encodePayloadBytes).toBe(uncodedFeatureBytes(model.manifest, r.point, 0, 1, 8, 'tensor'));
+    }
     expect(by.neurosurgeon?.rows.some((r) => r.kind === 'cloud-only' && r.coder === 'raw')).toBe(true);
-    expect(by.neurosurgeon?.approximation).toMatch(/float32/);
+    expect(by.neurosurgeon?.approximation).toBeUndefined();
+    expect(by.neurosurgeon?.description).toMatch(/float32/);
     expect(by.neurosurgeon?.coldAware).toBe(false);
   });
 
-  it('computes the uncoded payload size exactly: 8-bit values of the whole point-5 tensor plus framing', () => {
-    const p5 = by.neurosurgeon?.rows.find((r) => r.point === 5);
-    // point 5 of r000: 1024 float32 bytes = 256 values, one byte each at 8 bits, plus header and range
-    expect(p5?.meanPayloadBytes).toBeGreaterThan(256);
-    expect(p5?.meanPayloadBytes).toBeLessThan(256 + 200);
-    // per channel, the ranges alone would outweigh the float32 tensor
-    expect(uncodedFeatureBytes(model.manifest, 5, 0, 1, 8, 'channel')).toBeGreaterThan(1024);
+  it('computes the float32 payload size exactly: the frame of C x H x W binary32 values of one image', () => {
+    const splits = by.neurosurgeon?.rows.filter((r) => r.kind === 'split') ?? [];
+    const v0 = model.manifest.variants.find((v) => v.pruneRatio === 0);
+    if (!v0) throw new Error('no unpruned variant');
+    for (const r of splits) {
+      const [c, h, w] = featureDims(v0, r.point);
+      const frame = float32Frame(r.point, 1);
+      expect(peekHeader(frame)).toMatchObject({ bits: 32, bodyBytes: 4 * c * h * w, hasBitmap: false });
+      expect(r.meanPayloadBytes).toBe(frame.length);
+      // 4 bytes per value (the profile's float32 figure of the point) and a 24-byte header
+      expect(r.meanPayloadBytes).toBe(4 * c * h * w + 24);
+    }
+    expect(splits.map((r) => r.meanPayloadBytes)).toEqual([32792, 16408, 8216, 4120, 1048]);
+    // per channel, the 8-bit ranges alone would outweigh the float32 tensor at point 5
+    expect(uncodedFeatureBytes(model.manifest, 5, 0, 1, 8, 'channel')).toBeGreaterThan(1048);
   });
 
   it('gives JMDC-as-published 6-bit uncoded rows of every variant and ours every row with cold-start awareness', () => {
@@ -432,6 +474,66 @@ describe('the step trace', () => {
       await expect(benchCli(argv), argv.join(' ')).rejects.toBeInstanceOf(UsageError);
     }
   });
+});
+
+describe('Neurosurgeon’s float32 rows through the client, the local cloud and the tail functions', () => {
+  it('classifies with each point’s float32 row as the bench worker’s client does: exact frames, the whole network’s classes', async () => {
+    const ns = buildStrategies(model.manifest, profile).find((x) => x.name === 'neurosurgeon');
+    const splits = ns?.rows.filter((r) => r.kind === 'split') ?? [];
+    const golden = JSON.parse(readFileSync(join(model.dir, 'golden.json'), 'utf8')) as {
+      images: number[][];
+      logits: Record<string, number[][]>;
+    };
+    const images = golden.images.slice(0, 2).map((im) => Uint8Array.from(im));
+    const whole = argmaxRows(Float32Array.from(golden.logits.r000!.slice(0, 2).flat()), model.manifest.classes.length);
+    const dir = mkdtempSync(join(tmpdir(), 'jmdc-bench-f32-'));
+    const cloud = await startLocalCloud({ model: 'fmnist-vgg16', points: splits.map((r) => r.point) });
+    try {
+      const endpoints = join(dir, 'endpoints.json');
+      writeFileSync(endpoints, JSON.stringify(cloud.endpoints));
+      for (const row of splits) {
+        // the options of benchWorker's makeClient for a fixed row (an oracle candidate)
+        const spec = fixedSpec(row);
+        const client = await JmdcClient.create({
+          model: 'fmnist-vgg16',
+          endpoints,
+          transport: 'url',
+          region: LOCAL_REGION,
+          credentials: LOCAL_CREDENTIALS,
+          threads: 1,
+          stateFile: false,
+          profile: { ...profile, rows: spec.rows },
+          objective: { minimize: 'latency', minAccuracy: spec.minAccuracy },
+          warmUp: false,
+          explore: false,
+          timeouts: { deadlineFloorMs: 20_000 },
+          onWarning: () => {},
+        });
+        try {
+          const r = await client.classify(images);
+          expect(r.decision).toEqual({
+            kind: 'split',
+            point: row.point,
+            variant: 0,
+            keep: 1,
+            bits: 32,
+            coder: 'none',
+            quantScope: 'channel',
+          });
+          expect([r.fallback, r.attempts], `point ${row.point}`).toEqual([false, 1]);
+          // a batch of 2: one header, then 2 x C x H x W binary32 values
+          expect(r.bytesSent).toBe(float32Frame(row.point, 2).length);
+          expect(r.classes).toEqual(whole);
+        } finally {
+          await client.close();
+        }
+      }
+      expect(cloud.stats().invocations).toBeGreaterThanOrEqual(splits.length);
+    } finally {
+      await cloud.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('runBench on one cell of this machine', () => {
