@@ -658,7 +658,7 @@ describe('bounded exploration through the real URL transport', () => {
     expect(cloud.hits.filter((h) => h.via === 'probe')).toHaveLength(1);
   });
 
-  it('does not wait for a probe with explore.waitMs 0', async () => {
+  it('does not wait for a probe with explore.waitMs 0; probeSettled() waits for it', async () => {
     let now = 8_000_000;
     cloud.headDelayMs = 300;
     const c = await client({
@@ -674,5 +674,10 @@ describe('bounded exploration through the real URL transport', () => {
     // the call did not wait: the probe is still out
     expect(c.stats().linkSamples).toBe(0);
     expect(c.stats().exploration.probes).toBe(1);
+    // an app can wait for it: not long enough, then until it is answered
+    await c.probeSettled(20);
+    expect(c.stats().linkSamples).toBe(0);
+    await c.probeSettled();
+    expect(c.stats().linkSamples).toBe(1);
   });
 });

@@ -971,6 +971,19 @@ export class JmdcClient {
   }
 
   /**
+   * Resolves when the exploration probe in flight (if any) has been answered and learned from, or after
+   * `timeoutMs`. An app that runs other heavy work on the device between calls can wait for it first:
+   * device work would hold the probe's answer, which then times the device, not the link.
+   *
+   * @example
+   * const r = await client.classify(img)
+   * if (r.explored) await client.probeSettled()
+   */
+  async probeSettled(timeoutMs = 5000): Promise<void> {
+    if (this.probeJob) await settledWithin(this.probeJob, timeoutMs);
+  }
+
+  /**
    * Waits for the calls in flight and the background probes and warm-ups, saves the state, closes
    * connections and inference sessions. Later calls throw `JMDC_ERR_CLOSED`.
    *
