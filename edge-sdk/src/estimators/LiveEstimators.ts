@@ -6,8 +6,11 @@ import { CircuitBreaker, type CircuitOptions, type CircuitSnapshot } from './Cir
 import { ColdStartModel, type ColdStartOptions, type ColdStartState } from './ColdStartModel.js';
 import { LinkEstimator, type LinkEstimatorOptions, type LinkEstimatorState } from './LinkEstimator.js';
 
-/** Samples of the per-request extra before it is used: one slow request must not price every later one. */
-const MIN_EXTRA_SAMPLES = 3;
+/**
+ * Samples of the per-request extra before it is used: one slow request must not price every later one,
+ * nor must the first requests of a fresh process on a slow device, whose code still runs unoptimized.
+ */
+const MIN_EXTRA_SAMPLES = 5;
 /**
  * Runs before the device speed is used: one run's ratio to its calibration varies by 2x and more on a
  * busy device (0.3-3.9 under the benchmark's CPU pacer), and a median of two would price every row by it.

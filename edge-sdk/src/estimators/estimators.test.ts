@@ -434,8 +434,10 @@ describe('cold-start model', () => {
     expect(est.deviceScale(t0 + 10)).toBeCloseTo(2, 1); // the 20x outlier does not move the median
     expect(est.observeDevice(1, 1e6, t0)).toBe(false); // 1e-6: implausible
     expect(est.observeDevice(5, 0, t0)).toBe(false);
-    for (const [i, ms] of [12, 15, 13].entries()) est.observeRequestExtra(ms, t0 + i);
+    for (const [i, ms] of [12, 15, 13, 90].entries()) est.observeRequestExtra(ms, t0 + i);
     expect(est.observeRequestExtra(Number.NaN, t0)).toBe(false);
+    expect(est.conditions(t0 + 10)).toMatchObject({ requestExtraMs: 0 }); // not before 5 samples
+    est.observeRequestExtra(13, t0 + 4);
     expect(est.conditions(t0 + 10)).toMatchObject({ requestExtraMs: 13 });
     const restored = new LiveEstimators({ pointCount: 2 }, est.toState());
     expect(restored.stats(t0 + 10)).toMatchObject({ deviceScale: est.deviceScale(t0 + 10), requestExtraMs: 13 });

@@ -177,6 +177,8 @@ function explain(key: string, batch: number): PlannerView | undefined {
     coldProb: st.points.map((p) => p.coldProb),
     initMs: st.points.map((p) => p.initMs),
     cloudScale: st.points.map((p) => p.cloudScale),
+    deviceScale: st.deviceScale,
+    requestExtraMs: st.requestExtraMs,
     probes: st.exploration.probes,
     warmUps: st.warmUps.sent,
     rows: rowsAt(cond),

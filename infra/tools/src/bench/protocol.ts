@@ -76,6 +76,9 @@ export interface PlannerView {
   coldProb: number[];
   initMs: number[];
   cloudScale: number[];
+  /** The device's speed against its calibration, and the per-request extra time (`client.stats()`). */
+  deviceScale: number;
+  requestExtraMs: number;
   probes: number;
   warmUps: number;
   /** The chosen row, then the best edge-only, cloud-only and split rows (each once). */
