@@ -512,6 +512,26 @@ describe('a failing cloud is avoided (circuit breaker per function)', () => {
     expect(second.classes).toEqual(whole.r000);
     expect(cloud.hits.filter((h) => h.point === 2)).toHaveLength(1);
     expect(c.stats().points[2]?.circuit.state).toBe('open');
+    // the function had never answered (it may have been starting): the wait taught the link nothing
+    // (and the second call, the first to its function, was cold: no sample either)
+    expect(c.stats().linkSamples).toBe(0);
+  });
+
+  it('learns a lower bound of the link from a request a warm function did not answer by its deadline', async () => {
+    const c = await client({ timeouts: { deadlineMs: 400 } });
+    await c.classify(images); // cold: no network sample
+    const warm = await c.classify(images);
+    expect(warm.decision).toEqual(SPLIT_P2);
+    expect(c.stats().linkSamples).toBe(1);
+    const before = c.stats().rttMs;
+    // the link stops delivering answers in time (here: the function holds them)
+    cloud.pointFaults.set(2, { hang: true });
+    const late = await c.classify(images);
+    expect(late.fallback).toMatchObject({ reason: 'deadline' });
+    // the request waited 400 ms: the link took at least that, less the function's predicted time
+    const s = c.stats();
+    expect(s.linkSamples).toBe(2);
+    expect(s.rttMs).toBeGreaterThan(before);
   });
 
   it('derives the deadline from the prediction, with a full cold start when the function may be cold', async () => {

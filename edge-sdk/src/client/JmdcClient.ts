@@ -605,6 +605,7 @@ export class JmdcClient {
         0,
       );
     }
+    const likelyWarm = this.estimators.coldProbability(point, this.clock.now()) < 0.5;
     const idleMs = this.estimators.noteSend(point, this.clock.now());
     this.lastCloudAt = Date.now();
     this.counters.sent++;
@@ -612,6 +613,7 @@ export class JmdcClient {
     const mark = deviceMark();
     const exchanged = this.exchanges;
     const concurrent = this.countSend(point, +1);
+    const sendAt = performance.now();
     try {
       const classes = manifest.classes.length;
       sent = await (this.transport as Transport)
@@ -649,11 +651,28 @@ export class JmdcClient {
       // the function answered (an HTTP status): it is warm now
       if (e instanceof TransportError && e.status !== undefined) this.estimators.noteActivity(point, this.clock.now());
       // an answer refused here was sent; a transport error says how many requests were written
-      return finishLocally(code, (e as Error)?.message ?? String(e), sent ? sent.attempts : attemptsOf(e));
+      const written = sent ? sent.attempts : attemptsOf(e);
+      if (code === ErrorCodes.DEADLINE && written === 1 && likelyWarm) {
+        this.learnTimeout(payload.byteLength, performance.now() - sendAt - deviceHoldMs(mark) - predicted.cloudMs);
+      }
+      return finishLocally(code, (e as Error)?.message ?? String(e), written);
     }
   }
 
-  /** Feeds one successful exchange to the estimators; warns about timings it did not believe. */
+  /**
+   * A request to a function that was probably warm, written once and unanswered by its deadline: the
+   * link took at least `lowerBoundMs` for its `bytes` (its wait, less device work and the function's
+   * predicted time). Where that exceeds what the fit predicts, it is learned as a sample (a link that
+   * dropped from 3G to NB-IoT under a request otherwise teaches nothing, and the next calls would pay
+   * the deadline again), and a probe goes out at the next call to measure the link.
+   */
+  private learnTimeout(bytes: number, lowerBoundMs: number): void {
+    const now = this.clock.now();
+    if (!(lowerBoundMs > this.estimators.link.predict(bytes, now))) return;
+    this.estimators.observeProbe(lowerBoundMs, now, bytes);
+    this.reprobe = true;
+  }
+
   /**
    * A light probe's time, of which up to `heldMs` may have been a wait for device work: the link
    * learns the rest (a lower bound, which the next cloud requests correct if it is too low).
@@ -669,6 +688,7 @@ export class JmdcClient {
     return before > 0;
   }
 
+  /** Feeds one successful exchange to the estimators; warns about timings it did not believe. */
   private learn(
     sent: SendResult,
     point: number,
