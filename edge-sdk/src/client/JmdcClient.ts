@@ -164,16 +164,14 @@ export class JmdcClient {
   private probeTimer: NodeJS.Timeout | undefined;
   private lastCloudAt = 0;
   private lastExploreAt: number;
-  private exploring = false;
   /** The last probe gave no network sample (a new instance, or an answer held by device work): probe again at the next call. */
   private reprobe = false;
   /** Probes in a row that gave no network sample. */
   private emptyProbes = 0;
-  /** The exploration probe in flight, which the next call waits for (`explore.waitMs`). */
+  /** The exploration probe in flight (at most one), which the next call waits for (`explore.waitMs`). */
   private probeJob: Promise<unknown> | undefined;
-  /** When the last call ended, and the idle time before the current one, ms (the clock's). */
+  /** When the last call ended, ms (the clock's). */
   private lastCallEndAt: number | undefined;
-  private idleBeforeCall = 0;
   private callsSinceExplore = Number.POSITIVE_INFINITY;
   private readonly counters = {
     sent: 0,
@@ -439,7 +437,7 @@ export class JmdcClient {
       await settledWithin(this.probeJob, this.o.explore.waitMs);
     }
     const startAt = this.clock.now();
-    this.idleBeforeCall = this.lastCallEndAt === undefined ? 0 : Math.max(0, startAt - this.lastCallEndAt);
+    const idleBeforeMs = this.lastCallEndAt === undefined ? 0 : Math.max(0, startAt - this.lastCallEndAt);
     const N = input.batch;
     const classes = this.model.manifest.classes.length;
     const { plan, deviceScale, requestExtraMs } = this.planAndAcquire(N, opts.objective ?? this.planner.getObjective());
@@ -493,7 +491,7 @@ export class JmdcClient {
     if (!this.closed && (this.o.warmUp || this.o.explore)) {
       const next = this.plan({ batch: N });
       if (this.o.warmUp) this.maybeWarm(next);
-      const explored = this.explore(next);
+      const explored = this.explore(next, idleBeforeMs);
       if (explored) result.explored = explored;
     }
     this.store.maybeSave(() => this.snapshot());
@@ -781,19 +779,19 @@ export class JmdcClient {
    * Bounded exploration (see {@link ExploreOptions}): after a change of the link, after an idle gap that
    * the link was not measured in, again after a probe that gave no sample (twice in a row at most), or
    * when the link has not been measured (or not with two sizes) for `intervalMs`, one probe in the
-   * background, whose answer the next call waits for (`explore.waitMs`).
+   * background, whose answer the next call waits for (`explore.waitMs`). `idleBeforeMs`: how long the
+   * client was idle before the call that explores.
    */
-  private explore(plan: PlanResult): ExploreInfo | undefined {
+  private explore(plan: PlanResult, idleBeforeMs: number): ExploreInfo | undefined {
     const ex = this.o.explore;
     const t = this.transport;
-    if (!ex || !t || this.exploring || this.closed) return undefined;
+    if (!ex || !t || this.probeJob || this.closed) return undefined;
     const now = this.clock.now();
     const link = this.estimators.link;
     this.callsSinceExplore++;
     const newest = link.newestAt();
     // after an idle gap in which the link may have changed, one probe at once (unless a sample came since)
-    const afterGap =
-      this.idleBeforeCall >= link.staleAfterMs && (newest === undefined || now - newest >= this.idleBeforeCall);
+    const afterGap = idleBeforeMs >= link.staleAfterMs && (newest === undefined || now - newest >= idleBeforeMs);
     // a change of the link earns a probe at once, but not more often than every few calls (jitter
     // beyond the fit's tolerance must not turn into a probe per request)
     const changed = (link.takeChange() && this.callsSinceExplore >= CHANGE_PROBE_MIN_CALLS) || this.reprobe || afterGap;
@@ -815,7 +813,6 @@ export class JmdcClient {
     this.lastExploreAt = now;
     if (thin) this.thinProbes++;
     this.callsSinceExplore = 0;
-    this.exploring = true;
     // the count of empty probes in a row starts again with a probe that is not a retry
     if (!this.reprobe) this.emptyProbes = 0;
     this.reprobe = false;
@@ -858,8 +855,7 @@ export class JmdcClient {
         (e: unknown) => this.o.warn(`exploration probe of point ${point} failed: ${(e as Error).message}`),
       )
       .finally(() => {
-        this.exploring = false;
-        if (this.probeJob === settled) this.probeJob = undefined;
+        this.probeJob = undefined;
       });
     this.probeJob = settled;
     this.track(settled);

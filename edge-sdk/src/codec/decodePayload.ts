@@ -49,6 +49,28 @@ function checkMaskCounts(mask: Uint8Array, batch: number, hw: number, k: number)
   }
 }
 
+/** The uncompressed body of a features payload not coded with rANS. */
+function plainBody(header: PayloadHeader, body: Uint8Array, rawBodyBytes: number): Uint8Array {
+  return header.coder === 'none' ? body : zlibDecompress(header.coder as 'deflate' | 'brotli', body, rawBodyBytes);
+}
+
+/**
+ * The kept-position masks (N x H*W) from a plain body that starts with the items' bitmaps, each checked to
+ * hold k positions; every position without a bitmap.
+ */
+function unpackMasks(plain: Uint8Array, header: PayloadHeader, itemBitmapBytes: number): Uint8Array {
+  const [, h, w] = header.dims;
+  const hw = h * w;
+  const { batch } = header;
+  const mask = new Uint8Array(batch * hw);
+  if (!header.hasBitmap) return mask.fill(1);
+  for (let n = 0; n < batch; n++) {
+    unpackBits(plain, 1, hw, n * itemBitmapBytes, mask.subarray(n * hw, (n + 1) * hw));
+  }
+  checkMaskCounts(mask, batch, hw, header.keepCount);
+  return mask;
+}
+
 /** Every value within ±maxAbs (`INVALID_FEATURES` otherwise). */
 function checkMaxAbs(values: Float32Array, maxAbs: number): void {
   if (maxAbs === Number.POSITIVE_INFINITY) return;
@@ -69,19 +91,10 @@ function checkMaxAbs(values: Float32Array, maxAbs: number): void {
  * A NaN or an infinity among them is `NON_FINITE`, as a non-finite min or scale of quantized features is.
  */
 function decodeFloat32Features(header: PayloadHeader, body: Uint8Array, maxAbs: number): DecodedPayload {
-  const [, h, w] = header.dims;
-  const hw = h * w;
   const { batch, keepCount: k, valueCount } = header;
   const layout = featureLayout(header.dims, batch, k, FLOAT32_BITS, 'channel', false);
-  const plain =
-    header.coder === 'none' ? body : zlibDecompress(header.coder as 'deflate' | 'brotli', body, layout.rawBodyBytes);
-  const mask = new Uint8Array(batch * hw);
-  if (header.hasBitmap) {
-    for (let n = 0; n < batch; n++) {
-      unpackBits(plain, 1, hw, n * layout.itemBitmapBytes, mask.subarray(n * hw, (n + 1) * hw));
-    }
-    checkMaskCounts(mask, batch, hw, k);
-  } else mask.fill(1);
+  const plain = plainBody(header, body, layout.rawBodyBytes);
+  const mask = unpackMasks(plain, header, layout.itemBitmapBytes);
   const values = new Float32Array(valueCount);
   const bytes = plain.subarray(layout.prefixBytes, layout.prefixBytes + 4 * valueCount);
   if (LITTLE_ENDIAN) new Uint8Array(values.buffer).set(bytes);
@@ -107,7 +120,7 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array, maxAbs: number)
   const f16 = header.paramPrecision === 'f16';
   const layout = featureLayout(header.dims, batch, k, bits, header.quantScope, f16);
 
-  const mask = new Uint8Array(batch * hw);
+  let mask: Uint8Array;
   let paramBytes: Uint8Array;
   let codes: Uint8Array;
   if (header.coder === 'rans') {
@@ -119,20 +132,19 @@ function decodeFeatures(header: PayloadHeader, body: Uint8Array, maxAbs: number)
       bits,
       ...(header.version === 2 ? { context: { dims: header.dims, batch, keepCount: k } } : {}),
     });
-    if (header.hasBitmap) mask.set(sections.mask);
+    mask = new Uint8Array(batch * hw);
+    if (header.hasBitmap) {
+      mask.set(sections.mask);
+      checkMaskCounts(mask, batch, hw, k);
+    } else mask.fill(1);
     paramBytes = sections.params;
     codes = sections.codes;
   } else {
-    const plain =
-      header.coder === 'none' ? body : zlibDecompress(header.coder as 'deflate' | 'brotli', body, layout.rawBodyBytes);
-    for (let n = 0; n < batch && header.hasBitmap; n++) {
-      unpackBits(plain, 1, hw, n * layout.itemBitmapBytes, mask.subarray(n * hw, (n + 1) * hw));
-    }
+    const plain = plainBody(header, body, layout.rawBodyBytes);
+    mask = unpackMasks(plain, header, layout.itemBitmapBytes);
     paramBytes = plain.subarray(layout.bitmapBytes, layout.prefixBytes);
     codes = unpackBits(plain, bits, valueCount, layout.prefixBytes);
   }
-  if (header.hasBitmap) checkMaskCounts(mask, batch, hw, k);
-  else mask.fill(1);
 
   const dv = new DataView(paramBytes.buffer, paramBytes.byteOffset, paramBytes.byteLength);
   const groups = layout.groups;
