@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
 import { writeCharts } from './charts.js';
-import { run as benchCli, usage } from './main.js';
+import { run as benchCli, readRuns, usage } from './main.js';
 import { type BenchConfig, type BenchRun, runBench } from './runBench.js';
 import {
   benchFloor,
@@ -476,6 +476,54 @@ describe('the step trace', () => {
   });
 });
 
+describe('--resume over several runs', () => {
+  const cell = (device: string, uplinkMbps: number, state: 'warm' | 'cold') => ({
+    device,
+    uplinkMbps,
+    rttMs: 40,
+    batch: 1,
+    state,
+    strategies: { jmdc: { medianMs: 10 } },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'jmdc-resume-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, run: object): string => {
+    const f = join(dir, name);
+    writeFileSync(f, JSON.stringify(run));
+    return f;
+  };
+
+  it("merges the cells of runs side by side and keeps each run's machine and device emulation with them", () => {
+    const a = write('a.json', {
+      machine: { cores: 2 },
+      deviceEmulation: [{ device: 'pi4', fullMs: { r000: 70 } }],
+      wallMs: 1000,
+      cells: [cell('pi4', 1, 'cold'), cell('pi4', 5, 'cold')],
+    });
+    const b = write('b.json', { partial: true, cells: [cell('pi-zero2', 1, 'cold')] });
+    const r = readRuns([a, b]);
+    expect(r.cells.map((c) => `${c.device}/${c.uplinkMbps}`)).toEqual(['pi4/1', 'pi4/5', 'pi-zero2/1']);
+    expect(r.from).toEqual([
+      {
+        file: 'a.json',
+        cells: 2,
+        machine: { cores: 2 },
+        deviceEmulation: [{ device: 'pi4', fullMs: { r000: 70 } }],
+        wallMs: 1000,
+      },
+      { file: 'b.json', cells: 1 },
+    ]);
+  });
+
+  it('refuses a cell measured in two runs, and a file without cells', () => {
+    const a = write('c.json', { cells: [cell('pi4', 1, 'cold')] });
+    const b = write('d.json', { cells: [cell('pi4', 1, 'warm'), cell('pi4', 1, 'cold')] });
+    expect(() => readRuns([a, b])).toThrow(/pi4 1 Mbit\/s 40 ms batch 1 cold is in both .*c\.json and .*d\.json/);
+    expect(() => readRuns([a, write('e.json', { cells: [{ device: 'pi4' }] })])).toThrow(UsageError);
+    expect(() => readRuns([join(dir, 'missing.json')])).toThrow(UsageError);
+  });
+});
+
 describe('Neurosurgeon’s float32 rows through the client, the local cloud and the tail functions', () => {
   it('classifies with each point’s float32 row as the bench worker’s client does: exact frames, the whole network’s classes', async () => {
     const ns = buildStrategies(model.manifest, profile).find((x) => x.name === 'neurosurgeon');
@@ -560,7 +608,13 @@ describe('runBench on one cell of this machine', () => {
   };
 
   it('runs every strategy through the device or the cloud as it should and reports the JSON shape', async () => {
-    run = await runBench(oneCell());
+    const progress: { cells: number; devices: string[] }[] = [];
+    run = await runBench({
+      ...oneCell(),
+      onCell: (cells, p) => progress.push({ cells: cells.length, devices: p.deviceEmulation.map((d) => d.device) }),
+    });
+    // after each cell: the cells so far and the emulation of the device that measured them
+    expect(progress).toEqual([{ cells: 1, devices: ['host'] }]);
     expect(Object.keys(run.machine).sort()).toEqual(['arch', 'cores', 'cpu', 'loadavgAtStart', 'memoryGiB', 'node']);
     expect(run.deviceEmulation).toHaveLength(1);
     expect(run.deviceEmulation[0]).toMatchObject({ device: 'host', cpuFraction: 1, method: 'none', threads: 1 });
@@ -629,6 +683,7 @@ describe('runBench on one cell of this machine', () => {
     expect(again.cells).toEqual(run.cells);
     expect(again.resumedCells).toBe(1);
     expect(again.deviceEmulation).toEqual([]);
+    expect(again.localCloud).toBeNull();
     expect(seen).toEqual([]);
   }, 60_000);
 

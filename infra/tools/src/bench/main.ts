@@ -9,13 +9,13 @@
  *                    [--svg-dir DIR | --no-svg]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import { DEVICE_PRESETS, type DevicePreset, devicePreset } from '@jmdc/netem';
 import { DEFAULT_DEVICE, DEFAULT_GAP_MS } from '../demo/scenario.js';
 import { writeCharts } from './charts.js';
-import { type BenchConfig, type BenchRun, type FunctionState, runBench } from './runBench.js';
+import { type BenchConfig, type BenchRun, type FunctionState, type ResumedRun, runBench } from './runBench.js';
 import { type CellSummary, checkGoals } from './summary.js';
 import { cellTable, goalLines, predictionTable, traceTables } from './tables.js';
 import { TRACE_NAMES, type TraceConfig, type TraceName, traceBrief, traceIdleTimeoutMs, tracePhases } from './trace.js';
@@ -57,9 +57,12 @@ const PHASE_LABELS = tracePhases('demo', DEFAULT_GAP_MS)
 export const usage = `usage: npm run bench -- [options]
   --quick               a few cells (${QUICK_MATRIX.devices.join(', ')}; ${QUICK_MATRIX.uplinksMbps.join(', ')} Mbit/s; ${QUICK_MATRIX.rttsMs.join(', ')} ms; batch 1; warm; ${QUICK_MATRIX.requests} requests), about 3 minutes
   --json FILE           write the whole result (machine, deviceEmulation, cells) to FILE; while the run
-                        goes on, FILE holds the cells measured so far ("partial": true)
-  --resume FILE         skip the cells FILE (an earlier --json, whole or partial) already has, and
-                        report its figures for them: a long matrix can run in parts
+                        goes on, FILE holds the cells measured so far and the devices' emulation
+                        ("partial": true)
+  --resume FILE[,FILE]  skip the cells these files (earlier --json runs, whole or partial) already have,
+                        and report their figures for them: a long matrix can run in parts, one after
+                        another or side by side (each file's machine and device emulation go along
+                        as resumedFrom); a cell in two files is an error
   --devices LIST        device presets (default ${FULL_MATRIX.devices.join(',')}; known: ${Object.keys(DEVICE_PRESETS).join(', ')})
   --uplinks LIST        uplink Mbit/s (default ${FULL_MATRIX.uplinksMbps.join(',')})
   --rtts LIST           RTT ms (default ${FULL_MATRIX.rttsMs.join(',')})
@@ -91,14 +94,15 @@ export const usage = `usage: npm run bench -- [options]
   --local-credentials   sign with the local cloud's test keys (a local cloud on another host) instead of the AWS chain
 The options after --quick override its cells.`;
 
-/** The cells of an earlier `--json` file (whole or partial); a usage error when it has none. */
-function readCells(file: string): CellSummary[] {
-  let cells: unknown;
+/** The cells of an earlier `--json` file (whole or partial), with where they came from; a usage error when it has none. */
+function readRun(file: string): { cells: CellSummary[]; from: ResumedRun } {
+  let run: { cells?: unknown; machine?: unknown; deviceEmulation?: unknown; wallMs?: unknown };
   try {
-    cells = (JSON.parse(readFileSync(file, 'utf8')) as { cells?: unknown }).cells;
+    run = JSON.parse(readFileSync(file, 'utf8')) as typeof run;
   } catch (e) {
     throw new UsageError(`--resume ${file}: ${(e as Error).message}`);
   }
+  const cells = run?.cells;
   const ok = (c: unknown): c is CellSummary => {
     const x = c as Partial<CellSummary> | null;
     return (
@@ -113,7 +117,35 @@ function readCells(file: string): CellSummary[] {
     );
   };
   if (!Array.isArray(cells) || !cells.every(ok)) throw new UsageError(`--resume ${file}: no bench cells in it`);
-  return cells;
+  return {
+    cells,
+    from: {
+      file: basename(file),
+      cells: cells.length,
+      ...(run.machine === undefined ? {} : { machine: run.machine }),
+      ...(run.deviceEmulation === undefined ? {} : { deviceEmulation: run.deviceEmulation }),
+      ...(typeof run.wallMs === 'number' ? { wallMs: run.wallMs } : {}),
+    },
+  };
+}
+
+/** The cells of one or more earlier runs (`--resume A,B`); a cell measured in two of them is a usage error. */
+export function readRuns(files: string[]): { cells: CellSummary[]; from: ResumedRun[] } {
+  const cells: CellSummary[] = [];
+  const from: ResumedRun[] = [];
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const r = readRun(file);
+    for (const c of r.cells) {
+      const key = `${c.device} ${c.uplinkMbps} Mbit/s ${c.rttMs} ms batch ${c.batch} ${c.state}`;
+      const other = seen.get(key);
+      if (other !== undefined) throw new UsageError(`--resume: the cell ${key} is in both ${other} and ${file}`);
+      seen.set(key, file);
+    }
+    cells.push(...r.cells);
+    from.push(r.from);
+  }
+  return { cells, from };
 }
 
 function list(v: string | undefined, name: string): number[] | undefined {
@@ -205,15 +237,25 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const done = f.resume ? readCells(resolve(f.resume)) : [];
+  const resumed = f.resume
+    ? readRuns(
+        f.resume
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+          .map((x) => resolve(x)),
+      )
+    : undefined;
+  const done = resumed?.cells ?? [];
   const jsonFile = f.json ? resolve(f.json) : undefined;
   const cfg: BenchConfig = {
-    ...(done.length ? { done } : {}),
+    ...(done.length ? { done, resumedFrom: resumed?.from ?? [] } : {}),
     ...(jsonFile
       ? {
-          onCell: (cells: CellSummary[]) => {
+          onCell: (cells: CellSummary[], progress: Pick<BenchRun, 'machine' | 'deviceEmulation'>) => {
             mkdirSync(dirname(jsonFile), { recursive: true });
-            writeFileSync(jsonFile, `${JSON.stringify({ partial: true, cells }, null, 2)}\n`);
+            const partial = { partial: true, ...progress, cells };
+            writeFileSync(jsonFile, `${JSON.stringify(partial, null, 2)}\n`);
           },
         }
       : {}),

@@ -103,8 +103,16 @@ export interface BenchConfig {
    * RTT, batch, state) are not run again, and these figures are reported for them. @default none
    */
   done?: CellSummary[];
-  /** Called after each cell that was run, with every cell so far (done ones included). */
-  onCell?: (cells: CellSummary[]) => void;
+  /** Where the `done` cells came from (file, cell count, that run's machine and device emulation), reported as is. */
+  resumedFrom?: ResumedRun[];
+  /**
+   * Called after each cell that was run, with every cell so far (done ones included) and how the devices
+   * measured so far were emulated.
+   */
+  onCell?: (
+    cells: CellSummary[],
+    progress: { machine: BenchRun['machine']; deviceEmulation: DeviceEmulation[] },
+  ) => void;
   /** Working folder (endpoints file, state files). */
   workDir: string;
   log: (line: string) => void;
@@ -123,6 +131,15 @@ export interface DeviceEmulation {
   fullMs: Record<string, number>;
 }
 
+/** One earlier run whose cells `--resume` reports: its machine and device emulation stay with its cells. */
+export interface ResumedRun {
+  file: string;
+  cells: number;
+  machine?: unknown;
+  deviceEmulation?: unknown;
+  wallMs?: number;
+}
+
 /** Everything a run produced. */
 export interface BenchRun {
   machine: { cpu: string; cores: number; arch: string; node: string; memoryGiB: number; loadavgAtStart: number[] };
@@ -132,6 +149,8 @@ export interface BenchRun {
   cells: CellSummary[];
   /** Cells taken from an earlier run (`--resume`), not measured in this one. */
   resumedCells?: number;
+  /** The earlier runs those cells came from. */
+  resumedFrom?: ResumedRun[];
   /** The step trace; null when it did not run. */
   trace: TraceSummary | null;
   /** Null when run against remote functions or without cells. */
@@ -259,6 +278,8 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
   const devices = [...cfg.devices];
   if (trace && !devices.some((d) => d.name === trace.device.name)) devices.push(trace.device);
   let traceSummary: TraceSummary | null = null;
+  const done = cfg.done ?? [];
+  const isDone = (c: Cell): boolean => done.some((d) => sameCell(d, c));
   try {
     let endpointsFile = '';
     if (remote) {
@@ -266,7 +287,7 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       log(
         `remote functions from ${endpointsFile}; the link is not shaped (labelled ${remote.uplinkMbps} Mbit/s, ${remote.rttMs} ms)`,
       );
-    } else if (cfg.devices.length) {
+    } else if (cfg.devices.some((d) => cellsOf(cfg, d.name).some((c) => !isDone(c)))) {
       log(`local cloud: model ${model.manifest.id}`);
       const system = await startCloudBehindProxy(
         { model: model.dir, idleTimeoutMs: WARM_IDLE_TIMEOUT_MS, onInfo: (line) => log(`local cloud: ${line}`) },
@@ -277,8 +298,6 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       log(`local cloud at ${cloud.url}, shaping proxy at ${proxy.url}`);
     }
 
-    const done = cfg.done ?? [];
-    const isDone = (c: Cell): boolean => done.some((d) => sameCell(d, c));
     for (const device of devices) {
       cfg.signal?.throwIfAborted();
       const listed = cfg.devices.includes(device);
@@ -301,12 +320,13 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
         imagesNeeded,
         cells: todo,
         ...(withTrace ? { trace } : {}),
-        onCell: (c) => {
+        onCell: (c, emulation) => {
           cells.push(c);
-          cfg.onCell?.(inMatrixOrder(cfg, [...done, ...cells]));
+          if (!emulations.includes(emulation)) emulations.push(emulation);
+          cfg.onCell?.(inMatrixOrder(cfg, [...done, ...cells]), { machine, deviceEmulation: emulations });
         },
       });
-      emulations.push(r.emulation);
+      if (!emulations.includes(r.emulation)) emulations.push(r.emulation);
       if (r.trace) traceSummary = r.trace;
     }
     const st = cloud?.stats();
@@ -322,6 +342,7 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
       floor,
       cells: inMatrixOrder(cfg, [...done, ...cells]),
       ...(done.length ? { resumedCells: done.length } : {}),
+      ...(cfg.resumedFrom?.length ? { resumedFrom: cfg.resumedFrom } : {}),
       trace: traceSummary,
       localCloud: st ? { invocations: st.invocations, coldStarts: st.coldStarts, throttles: st.throttles } : null,
       wallMs: Math.round(performance.now() - t0),
@@ -348,7 +369,11 @@ interface DeviceContext {
 async function runDevice(
   cfg: BenchConfig,
   device: DevicePreset,
-  ctx: DeviceContext & { cells: Cell[]; trace?: TraceConfig; onCell?: (c: CellSummary) => void },
+  ctx: DeviceContext & {
+    cells: Cell[];
+    trace?: TraceConfig;
+    onCell?: (c: CellSummary, emulation: DeviceEmulation) => void;
+  },
 ): Promise<{ emulation: DeviceEmulation; cells: CellSummary[]; trace?: TraceSummary }> {
   const { log } = cfg;
   let child: ChildProcess | undefined;
@@ -396,7 +421,7 @@ async function runDevice(
       const t = performance.now();
       const summary = await runCell(cfg, child, cell, ctx);
       out.push(summary);
-      ctx.onCell?.(summary);
+      ctx.onCell?.(summary, emulation);
       const j = summary.strategies;
       log(
         `[${device.name} ${i + 1}/${cells.length}] ${cell.uplinkMbps} Mbit/s, ${cell.rttMs} ms, batch ${cell.batch}, ${cell.state}: ` +
