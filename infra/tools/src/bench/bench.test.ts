@@ -10,7 +10,7 @@ import { DEVICE_PRESETS } from '@jmdc/netem';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
-import { writeCharts } from './charts.js';
+import { viewsOf, writeCharts } from './charts.js';
 import { run as benchCli, readRuns, usage } from './main.js';
 import { type BenchConfig, type BenchRun, runBench } from './runBench.js';
 import {
@@ -472,6 +472,62 @@ describe('the step trace', () => {
       ['--threads', '0'],
     ]) {
       await expect(benchCli(argv), argv.join(' ')).rejects.toBeInstanceOf(UsageError);
+    }
+  });
+});
+
+describe('charts of a matrix with several batches and states', () => {
+  const cell = (uplinkMbps: number, batch: number, state: 'warm' | 'cold', decision: string): CellSummary =>
+    ({
+      device: 'pi4',
+      uplinkMbps,
+      rttMs: 40,
+      batch,
+      state,
+      decision,
+      oracleDecision: 'cloud raw',
+      ratios: { oursOverNeurosurgeon: 1, oursOverBestSingle: 1, oursOverOracle: 1.02 },
+      strategies: {
+        jmdc: { medianMs: 100 * batch + uplinkMbps, predictedMedianMs: 90 },
+        cloudOnlyRaw: { medianMs: 120 * batch, predictedMedianMs: 0 },
+      },
+    }) as unknown as CellSummary;
+  const cells = [
+    cell(1, 16, 'cold', 'edge r025'),
+    cell(5, 16, 'cold', 'edge r025'),
+    cell(1, 1, 'cold', 'edge r025'),
+    cell(1, 16, 'warm', 'cloud raw'),
+    cell(5, 16, 'warm', 'cloud raw'),
+  ];
+
+  it('draws every slice of a device: the main one (warm, smallest batch) under the plain name, the others named by batch and state', () => {
+    expect(viewsOf(cells, 'pi4')).toEqual([
+      { batch: 16, state: 'warm' },
+      { batch: 1, state: 'cold' },
+      { batch: 16, state: 'cold' },
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'jmdc-charts-'));
+    try {
+      const files = writeCharts(dir, { cells, deviceEmulation: [] }).map((f) => f.slice(f.lastIndexOf('/') + 1));
+      expect(files.sort()).toEqual([
+        'bench-decisions-pi4-b1-cold.svg',
+        'bench-decisions-pi4-b16-cold.svg',
+        'bench-decisions-pi4.svg',
+        'bench-latency-pi4-b1-cold.svg',
+        'bench-latency-pi4-b16-cold.svg',
+        'bench-latency-pi4.svg',
+        'bench-predicted.svg',
+      ]);
+      const main = readFileSync(join(dir, 'bench-decisions-pi4.svg'), 'utf8');
+      expect(main).toContain('batch 16, warm');
+      expect(main).toContain('cloud raw');
+      expect(main).not.toContain('edge r025');
+      const cold = readFileSync(join(dir, 'bench-decisions-pi4-b16-cold.svg'), 'utf8');
+      expect(cold).toContain('batch 16, cold');
+      expect(cold).toContain('edge r025');
+      expect(readFileSync(join(dir, 'bench-latency-pi4-b16-cold.svg'), 'utf8')).toContain('batch 16, cold');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -32,12 +32,26 @@ function svg(width: number, height: number, body: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">${STYLE}<rect width="100%" height="100%" fill="#fff"/>${body}</svg>\n`;
 }
 
-/** The cells a per-device chart shows: warm, the smallest batch, and (for latency vs uplink) one RTT. */
-function baseCells(cells: readonly CellSummary[], device: string): CellSummary[] {
-  const own = cells.filter((c) => c.device === device);
-  const warm = own.some((c) => c.state === 'warm') ? own.filter((c) => c.state === 'warm') : own;
-  const batch = Math.min(...warm.map((c) => c.batch));
-  return warm.filter((c) => c.batch === batch);
+/** One slice of a device's cells that a chart shows: one batch size and one function state. */
+export interface ChartView {
+  batch: number;
+  state: CellSummary['state'];
+}
+
+/** The device's slices, its main one first: warm before cold, then by batch. */
+export function viewsOf(cells: readonly CellSummary[], device: string): ChartView[] {
+  const views: ChartView[] = [];
+  for (const c of cells)
+    if (c.device === device && !views.some((v) => v.batch === c.batch && v.state === c.state))
+      views.push({ batch: c.batch, state: c.state });
+  const rank = (v: ChartView): number => (v.state === 'warm' ? 0 : 1);
+  return views.sort((a, b) => rank(a) - rank(b) || a.batch - b.batch);
+}
+
+/** The cells of one device and slice (by default its main one). */
+function baseCells(cells: readonly CellSummary[], device: string, view?: ChartView): CellSummary[] {
+  const v = view ?? viewsOf(cells, device)[0];
+  return cells.filter((c) => c.device === device && c.batch === v?.batch && c.state === v?.state);
 }
 
 function middleRtt(cells: readonly CellSummary[]): number {
@@ -46,8 +60,8 @@ function middleRtt(cells: readonly CellSummary[]): number {
 }
 
 /** Median latency against uplink, one line per strategy, for one device. */
-export function latencyChart(cells: readonly CellSummary[], device: string): string {
-  const base = baseCells(cells, device);
+export function latencyChart(cells: readonly CellSummary[], device: string, view?: ChartView): string {
+  const base = baseCells(cells, device, view);
   const rtt = middleRtt(base);
   const cs = base.filter((c) => c.rttMs === rtt).sort((a, b) => a.uplinkMbps - b.uplinkMbps);
   const names = Object.keys(STRATEGY_COLOURS).filter((n) => cs.some((c) => c.strategies[n]));
@@ -59,7 +73,7 @@ export function latencyChart(cells: readonly CellSummary[], device: string): str
   );
   const y = linear([0, Math.max(...ys) * 1.1], [fr.bottom, fr.top]);
   const first = cs[0];
-  const title = `${device}: median latency vs uplink (RTT ${rtt} ms, batch ${first?.batch ?? 1}, warm)`;
+  const title = `${device}: median latency vs uplink (RTT ${rtt} ms, batch ${first?.batch ?? 1}, ${first?.state ?? 'warm'})`;
   let body = axes(fr, x, y, { x: 'uplink, Mbit/s', y: 'median latency, ms', title });
   for (const n of names) {
     const pts = cs
@@ -82,8 +96,8 @@ function kindOf(row: string): 'edge' | 'cloud' | 'split' {
 }
 
 /** Uplink x RTT, coloured by what the planner chose; a red frame where the oracle's row differs. */
-export function decisionMap(cells: readonly CellSummary[], device: string): string {
-  const base = baseCells(cells, device);
+export function decisionMap(cells: readonly CellSummary[], device: string, view?: ChartView): string {
+  const base = baseCells(cells, device, view);
   const ups = [...new Set(base.map((c) => c.uplinkMbps))].sort((a, b) => a - b);
   const rtts = [...new Set(base.map((c) => c.rttMs))].sort((a, b) => a - b);
   const cw = 150;
@@ -93,7 +107,7 @@ export function decisionMap(cells: readonly CellSummary[], device: string): stri
   const width = Math.max(560, left + cw * ups.length + 20);
   const height = top + ch * rtts.length + 80;
   const first = base[0];
-  let body = `<text x="${left}" y="18" class="title">${esc(`${device}: jmdc's decision (batch ${first?.batch ?? 1}, warm)`)}</text>`;
+  let body = `<text x="${left}" y="18" class="title">${esc(`${device}: jmdc's decision (batch ${first?.batch ?? 1}, ${first?.state ?? 'warm'})`)}</text>`;
   rtts.forEach((rtt, j) => {
     const py = top + j * ch;
     body += `<text x="${left - 8}" y="${py + ch / 2 + 4}" text-anchor="end" class="tick">${rtt} ms</text>`;
@@ -187,10 +201,13 @@ export function writeCharts(dir: string, run: Pick<BenchRun, 'cells' | 'deviceEm
   };
   // every device with cells, those emulated in this run first (a resumed run's cells may come from others)
   const devices = [...new Set([...run.deviceEmulation.map((d) => d.device), ...run.cells.map((c) => c.device)])];
+  // per device, its main slice (warm, smallest batch) under the plain name, every other slice with its batch and state
   for (const device of devices) {
-    if (!run.cells.some((c) => c.device === device)) continue;
-    put(`bench-latency-${device}.svg`, latencyChart(run.cells, device));
-    put(`bench-decisions-${device}.svg`, decisionMap(run.cells, device));
+    viewsOf(run.cells, device).forEach((view, i) => {
+      const suffix = i === 0 ? '' : `-b${view.batch}-${view.state}`;
+      put(`bench-latency-${device}${suffix}.svg`, latencyChart(run.cells, device, view));
+      put(`bench-decisions-${device}${suffix}.svg`, decisionMap(run.cells, device, view));
+    });
   }
   if (run.cells.length) put('bench-predicted.svg', predictedChart(run.cells));
   return files;
