@@ -571,6 +571,65 @@ describe('--resume over several runs', () => {
     ]);
   });
 
+  it('--report writes the runs as one without measuring: matrix order, every file in resumedFrom, the last trace, the goals', async () => {
+    const full = (device: string, uplinkMbps: number, state: 'warm' | 'cold') => ({
+      ...cell(device, uplinkMbps, state),
+      ratios: { oursOverNeurosurgeon: 0.5, oursOverBestSingle: 1, oursOverOracle: 1.2 },
+      oursAccuracyLoss: 0,
+      oursPredictionError: 0.1,
+      decision: 'edge r025',
+      oracleDecision: 'edge r025',
+    });
+    // a trace as a full run writes it: the committed warm batch-1 run's
+    const committed = new URL('../../../../docs/data/bench/warm-b1-probes.json', import.meta.url);
+    const trace = (JSON.parse(readFileSync(committed, 'utf8')) as BenchRun).trace;
+    if (!trace) throw new Error('the committed run has no trace');
+    const a = write('r1.json', {
+      strategies: [{ name: 'jmdc', description: 'ours', rows: 3 }],
+      floor: 0.9,
+      trace,
+      cells: [full('pi-zero2', 1, 'warm'), full('pi4', 5, 'cold')],
+    });
+    const b = write('r2.json', {
+      partial: true,
+      deviceEmulation: [{ device: 'pi4' }],
+      cells: [full('pi4', 1, 'cold'), full('pi4', 1, 'warm')],
+    });
+    const out = join(dir, 'report.json');
+    const log = console.log;
+    console.log = () => {};
+    try {
+      expect(await benchCli(['--resume', `${a},${b}`, '--report', '--json', out, '--no-svg'])).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    const r = JSON.parse(readFileSync(out, 'utf8')) as BenchRun & { goals: ReturnType<typeof checkGoals> };
+    expect(r.cells.map((c) => `${c.device} ${c.state} ${c.uplinkMbps}`)).toEqual([
+      'pi4 warm 1',
+      'pi4 cold 1',
+      'pi4 cold 5',
+      'pi-zero2 warm 1',
+    ]);
+    expect(r.resumedCells).toBe(4);
+    expect(r.resumedFrom?.map((x) => [x.file, x.cells])).toEqual([
+      ['r1.json', 2],
+      ['r2.json', 2],
+    ]);
+    expect(r.deviceEmulation).toEqual([]);
+    expect(r.localCloud).toBeNull();
+    expect(r.floor).toBe(0.9);
+    expect(r.trace).toEqual(trace);
+    expect(r.goals).toMatchObject({ cells: 4, withinOracle: 0 });
+    expect(r.goals.trace).toEqual(checkGoals([], trace).trace);
+    expect(r.goals.trace).toEqual(checkGoals([], trace).trace);
+  });
+
+  it('--report needs --resume and measures nothing', async () => {
+    for (const argv of [['--report'], ['--report', '--resume', 'x.json', '--quick']]) {
+      await expect(benchCli(argv), argv.join(' ')).rejects.toBeInstanceOf(UsageError);
+    }
+  });
+
   it('refuses a cell measured in two runs, and a file without cells', () => {
     const a = write('c.json', { cells: [cell('pi4', 1, 'cold')] });
     const b = write('d.json', { cells: [cell('pi4', 1, 'warm'), cell('pi4', 1, 'cold')] });

@@ -9,6 +9,7 @@
  *                    [--svg-dir DIR | --no-svg]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { arch, cpus, loadavg, totalmem } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
@@ -63,6 +64,8 @@ export const usage = `usage: npm run bench -- [options]
                         and report their figures for them: a long matrix can run in parts, one after
                         another or side by side (each file's machine and device emulation go along
                         as resumedFrom); a cell in two files is an error
+  --report              measure nothing: write the runs of --resume as one (--json, --markdown, the
+                        charts; the trace of the last file that has one)
   --devices LIST        device presets (default ${FULL_MATRIX.devices.join(',')}; known: ${Object.keys(DEVICE_PRESETS).join(', ')})
   --uplinks LIST        uplink Mbit/s (default ${FULL_MATRIX.uplinksMbps.join(',')})
   --rtts LIST           RTT ms (default ${FULL_MATRIX.rttsMs.join(',')})
@@ -95,8 +98,10 @@ export const usage = `usage: npm run bench -- [options]
 The options after --quick override its cells.`;
 
 /** The cells of an earlier `--json` file (whole or partial), with where they came from; a usage error when it has none. */
-function readRun(file: string): { cells: CellSummary[]; from: ResumedRun } {
-  let run: { cells?: unknown; machine?: unknown; deviceEmulation?: unknown; wallMs?: unknown };
+function readRun(file: string): { cells: CellSummary[]; from: ResumedRun; run: Partial<BenchRun> } {
+  let run: Partial<
+    Record<'cells' | 'machine' | 'deviceEmulation' | 'wallMs' | 'strategies' | 'floor' | 'trace', unknown>
+  >;
   try {
     run = JSON.parse(readFileSync(file, 'utf8')) as typeof run;
   } catch (e) {
@@ -119,6 +124,7 @@ function readRun(file: string): { cells: CellSummary[]; from: ResumedRun } {
   if (!Array.isArray(cells) || !cells.every(ok)) throw new UsageError(`--resume ${file}: no bench cells in it`);
   return {
     cells,
+    run: run as Partial<BenchRun>,
     from: {
       file: basename(file),
       cells: cells.length,
@@ -130,9 +136,10 @@ function readRun(file: string): { cells: CellSummary[]; from: ResumedRun } {
 }
 
 /** The cells of one or more earlier runs (`--resume A,B`); a cell measured in two of them is a usage error. */
-export function readRuns(files: string[]): { cells: CellSummary[]; from: ResumedRun[] } {
+export function readRuns(files: string[]): { cells: CellSummary[]; from: ResumedRun[]; runs: Partial<BenchRun>[] } {
   const cells: CellSummary[] = [];
   const from: ResumedRun[] = [];
+  const runs: Partial<BenchRun>[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {
     const r = readRun(file);
@@ -144,8 +151,55 @@ export function readRuns(files: string[]): { cells: CellSummary[]; from: Resumed
     }
     cells.push(...r.cells);
     from.push(r.from);
+    runs.push(r.run);
   }
-  return { cells, from };
+  return { cells, from, runs };
+}
+
+/** Devices in the order of the presets, then the rest by name. */
+const DEVICE_ORDER = Object.keys(DEVICE_PRESETS);
+
+/**
+ * `--report`: the runs of `--resume` as one, nothing measured. The cells in matrix order (device, warm
+ * before cold, batch, uplink, RTT); the trace of the last file that has one; this machine's `machine`,
+ * no `deviceEmulation` of its own (each file's is in `resumedFrom`).
+ */
+export function reportRuns(resumed: ReturnType<typeof readRuns>): BenchRun {
+  const rank = (d: string) => {
+    const i = DEVICE_ORDER.indexOf(d);
+    return i < 0 ? DEVICE_ORDER.length : i;
+  };
+  const cells = [...resumed.cells].sort(
+    (a, b) =>
+      rank(a.device) - rank(b.device) ||
+      a.device.localeCompare(b.device) ||
+      (a.state === b.state ? 0 : a.state === 'warm' ? -1 : 1) ||
+      a.batch - b.batch ||
+      a.uplinkMbps - b.uplinkMbps ||
+      a.rttMs - b.rttMs,
+  );
+  const withStrategies = resumed.runs.find((r) => Array.isArray(r.strategies));
+  const traced = [...resumed.runs].reverse().find((r) => r.trace);
+  const cpu = cpus();
+  return {
+    machine: {
+      cpu: cpu[0]?.model?.trim() ?? 'unknown',
+      cores: cpu.length,
+      arch: arch(),
+      node: process.version,
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    },
+    deviceEmulation: [],
+    strategies: withStrategies?.strategies ?? [],
+    floor: resumed.runs.find((r) => typeof r.floor === 'number')?.floor ?? Number.NaN,
+    cells,
+    resumedCells: cells.length,
+    resumedFrom: resumed.from,
+    trace: traced?.trace ?? null,
+    localCloud: null,
+    wallMs: 0,
+  };
 }
 
 function list(v: string | undefined, name: string): number[] | undefined {
@@ -158,6 +212,7 @@ export async function run(argv: string[]): Promise<number> {
     quick: { type: 'boolean' },
     json: { type: 'string' },
     resume: { type: 'string' },
+    report: { type: 'boolean' },
     threads: { type: 'string' },
     devices: { type: 'string' },
     uplinks: { type: 'string' },
@@ -186,6 +241,13 @@ export async function run(argv: string[]): Promise<number> {
   if (f.help) {
     console.log(usage);
     return 0;
+  }
+  if (f.report) {
+    if (!f.resume) throw new UsageError('--report needs --resume FILE[,FILE]: the runs to write as one');
+    const measuring = (['quick', 'trace-only', 'endpoints', 'diagnose-background'] as const).filter(
+      (k) => f[k] !== undefined,
+    );
+    if (measuring.length) throw new UsageError(`--report measures nothing: --${measuring[0]} does not go with it`);
   }
   const base = f.quick ? QUICK_MATRIX : FULL_MATRIX;
   const preset = (n: string): DevicePreset => {
@@ -277,14 +339,16 @@ export async function run(argv: string[]): Promise<number> {
   };
   const links = remote ? 1 : cfg.uplinksMbps.length * cfg.rttsMs.length;
   const cellCount = cfg.devices.length * links * cfg.batches.length * cfg.states.length;
-  if (done.length) log(`bench: ${done.length} cells from ${f.resume} (--resume) are not run again`);
-  log(
-    `bench: ${cellCount} cells, ${cfg.requests} measured requests per strategy per cell` +
-      (trace ? `; step trace ${trace.name} on ${trace.device.name}, ${trace.rounds} rounds` : '; no trace'),
-  );
+  if (f.report) log(`bench: ${done.length} cells from ${f.resume} (--report: nothing measured)`);
+  else if (done.length) log(`bench: ${done.length} cells from ${f.resume} (--resume) are not run again`);
+  if (!f.report)
+    log(
+      `bench: ${cellCount} cells, ${cfg.requests} measured requests per strategy per cell` +
+        (trace ? `; step trace ${trace.name} on ${trace.device.name}, ${trace.rounds} rounds` : '; no trace'),
+    );
   let result: BenchRun;
   try {
-    result = await runBench(cfg);
+    result = resumed && f.report ? reportRuns(resumed) : await runBench(cfg);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
