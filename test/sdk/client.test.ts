@@ -674,6 +674,12 @@ describe('bounded exploration through the real URL transport', () => {
     const r4 = await c.classify(images);
     expect(c.stats().linkSamples).toBe(1);
     expect(r4.timings.totalMs).toBeGreaterThanOrEqual(100);
+    // the wait is its own part of the call's time, apart from planning and the inference
+    const t = r4.timings;
+    expect(t.waitMs).toBeGreaterThanOrEqual(100);
+    expect(t.planMs).toBeGreaterThan(0);
+    expect(t.totalMs).toBeGreaterThanOrEqual(t.waitMs + t.planMs + t.edgeMs);
+    expect(r1.timings.waitMs).toBe(0);
     expect(r4.explored).toBeUndefined();
     expect(cloud.hits.filter((h) => h.via === 'probe')).toHaveLength(1);
   });

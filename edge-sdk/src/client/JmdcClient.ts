@@ -433,9 +433,12 @@ export class JmdcClient {
     const t0 = performance.now();
     // the device's work would hold the answer to the probe in flight (an inference keeps the event loop
     // busy): wait a little for it, which also lets this call plan with what it measured
+    let waitMs = 0;
     if (this.probeJob && this.o.explore && this.o.explore.waitMs > 0) {
       await settledWithin(this.probeJob, this.o.explore.waitMs);
+      waitMs = performance.now() - t0;
     }
+    const tPlan = performance.now();
     const startAt = this.clock.now();
     const idleBeforeMs = this.lastCallEndAt === undefined ? 0 : Math.max(0, startAt - this.lastCallEndAt);
     const N = input.batch;
@@ -466,6 +469,8 @@ export class JmdcClient {
         encodeMs: call.encodeMs,
         uploadMs: sent?.uploadMs ?? 0,
         cloudMs: sent?.serverMs ?? 0,
+        waitMs,
+        planMs: tStart - tPlan,
         totalMs: performance.now() - t0,
       },
       bytesSent: out.bytesSent,

@@ -33,6 +33,10 @@ export interface ClassifyTimings {
   uploadMs: number;
   /** serverMs the function reported. */
   cloudMs: number;
+  /** Waiting for the answer of the previous call's probe before planning (`explore.waitMs`), 0 when none was in flight. */
+  waitMs: number;
+  /** Choosing the row: the estimates, the planner over the profile's rows, the circuit breakers. */
+  planMs: number;
   /** From the call to its result. */
   totalMs: number;
 }

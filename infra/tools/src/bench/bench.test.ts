@@ -69,7 +69,7 @@ function rec(
         accuracy: 0.94,
         costUsd: 0,
       },
-      timings: { edgeMs: 0, encodeMs: 0, uploadMs: 0, cloudMs: 0, totalMs },
+      timings: { edgeMs: totalMs / 2, encodeMs: 0, uploadMs: 0, cloudMs: 0, waitMs: 0, planMs: 0.1, totalMs },
       bytesSent: o.bytes ?? 0,
       coldStart: false,
       fallback: false,
@@ -240,6 +240,12 @@ describe('summary', () => {
     const s = statsOf([rec('x', 10), rec('x', 30, { correct: false }), rec('x', 20)]);
     expect(s).toMatchObject({ medianMs: 20, p95Ms: 29, bytes: 0, accuracy: 0.6667, requests: 3, errors: 0 });
     expect(s.predictedMedianMs).toBe(22);
+    // the parts of the request time: edge half of each, planning 0.1, the rest the remainder
+    expect(s.parts).toEqual({ waitMs: 0, planMs: 0.1, edgeMs: 10, otherMs: 9.9 });
+    // records of a client without those timings give no parts
+    const old = rec('x', 10);
+    const { waitMs: _w, planMs: _p, ...timings } = old.result?.timings ?? { waitMs: 0, planMs: 0 };
+    expect(statsOf([{ ...old, result: { ...old.result, timings } } as typeof old]).parts).toBeUndefined();
   });
 
   it('takes ratios of medians and the oracle as the fastest measured fixed row within the floor', () => {

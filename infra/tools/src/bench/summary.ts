@@ -29,6 +29,12 @@ export interface StrategyStats {
   fallbacks: number;
   /** Decisions (row keys, see `rowKey`) and how often each was taken. */
   decisions: Record<string, number>;
+  /**
+   * Medians of the parts of a request's time (the client's `timings`): the wait for a probe in flight,
+   * planning, the inference on the device, and the rest (encoding, the request, the cloud, and any event-loop work
+   * that ran during the call). Absent for records without them.
+   */
+  parts?: { waitMs: number; planMs: number; edgeMs: number; otherMs: number };
 }
 
 /** The figures of a set of interleaved records: a cell, a phase of the step trace, or the whole trace. */
@@ -113,6 +119,21 @@ export function statsOf(records: readonly CellRecord[]): StrategyStats {
     errors: records.length - ok.length,
     fallbacks: res.filter((r) => r.fallback !== false).length,
     decisions,
+    ...partsOf(res),
+  };
+}
+
+function partsOf(res: readonly NonNullable<WorkerResult['result']>[]): Pick<StrategyStats, 'parts'> {
+  const t = res.map((r) => r.timings);
+  if (!t.length || t.some((x) => typeof x.planMs !== 'number' || typeof x.waitMs !== 'number')) return {};
+  const med = (xs: number[]) => round(quantile(xs, 0.5), 3);
+  return {
+    parts: {
+      waitMs: med(t.map((x) => x.waitMs)),
+      planMs: med(t.map((x) => x.planMs)),
+      edgeMs: med(t.map((x) => x.edgeMs)),
+      otherMs: med(t.map((x) => x.totalMs - x.waitMs - x.planMs - x.edgeMs)),
+    },
   };
 }
 
