@@ -12,7 +12,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
 import { viewsOf, writeCharts } from './charts.js';
 import { run as benchCli, readRuns, usage } from './main.js';
-import { type BenchConfig, type BenchRun, runBench } from './runBench.js';
+import { type BenchConfig, type BenchRun, roundOrder, runBench } from './runBench.js';
 import {
   benchFloor,
   buildStrategies,
@@ -479,6 +479,28 @@ describe('the step trace', () => {
     ]) {
       await expect(benchCli(argv), argv.join(' ')).rejects.toBeInstanceOf(UsageError);
     }
+  });
+});
+
+describe('the order of a round', () => {
+  it("is a permutation that neither fixes the first strategy nor any strategy's predecessor, the same in every run", () => {
+    const keys = [...STRATEGY_NAMES];
+    const first = new Map<string, number>();
+    const after = new Map<string, number>();
+    for (let r = 0; r < 30; r++) {
+      const o = roundOrder(keys, r);
+      expect([...o].sort()).toEqual([...keys].sort());
+      expect(roundOrder(keys, r)).toEqual(o);
+      first.set(o[0] as string, (first.get(o[0] as string) ?? 0) + 1);
+      o.forEach((k, i) => {
+        if (i > 0) after.set(`${o[i - 1]}>${k}`, (after.get(`${o[i - 1]}>${k}`) ?? 0) + 1);
+      });
+    }
+    // a rotation by one put jmdc after jmdcPublished in 27 of 30 rounds (and every strategy after one other)
+    expect(Math.max(...after.values())).toBeLessThanOrEqual(8);
+    expect(after.get('jmdcPublished>jmdc') ?? 0).toBeLessThanOrEqual(8);
+    expect(first.size).toBeGreaterThanOrEqual(5);
+    expect(roundOrder(keys, 1)).not.toEqual(roundOrder(keys, 2));
   });
 });
 

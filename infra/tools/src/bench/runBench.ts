@@ -454,9 +454,33 @@ async function classifyOnce(child: ChildProcess, key: string, start: number, bat
 }
 
 /**
- * Runs `rounds` rounds over `keys`, each round every key once (the order rotates by one per round,
- * so no strategy always goes first; round i is rotated by `firstRound + i`), on images
- * [firstImage + round x batch, ...).
+ * The order of round `round` over `keys`: a shuffle seeded by the round's number (the same in every run).
+ * Neither the first place nor the predecessor of a strategy is fixed: after another strategy's request its
+ * aftermath (a cold start, an answer) can still load the machine, and a rotation by one per round would put
+ * every strategy after the same one in nearly every round.
+ */
+export function roundOrder(keys: readonly string[], round: number): string[] {
+  const out = [...keys];
+  // xorshift32 from the round's number
+  let x = Math.imul(round + 1, 0x9e3779b1) >>> 0 || 1;
+  const next = (): number => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j] as string, out[i] as string];
+  }
+  return out;
+}
+
+/**
+ * Runs `rounds` rounds over `keys`, each round every key once in the order {@link roundOrder} gives
+ * round `firstRound + i`, on images [firstImage + round x batch, ...).
  */
 async function interleave(
   child: ChildProcess,
@@ -469,8 +493,7 @@ async function interleave(
 ): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const start = firstImage + round * batch;
-    for (let k = 0; k < keys.length; k++) {
-      const key = keys[(k + firstRound + round) % keys.length] as string;
+    for (const key of roundOrder(keys, firstRound + round)) {
       const r = await classifyOnce(child, key, start, batch);
       onResult?.(r, start);
     }
