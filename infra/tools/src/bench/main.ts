@@ -9,14 +9,20 @@
  *                    [--svg-dir DIR | --no-svg]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { arch, cpus, loadavg, totalmem } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { num, parseFlags, UsageError } from '@jmdc/edge-sdk/cli';
 import { isJmdcError } from '@jmdc/edge-sdk/errors';
 import { DEVICE_PRESETS, type DevicePreset, devicePreset } from '@jmdc/netem';
 import { DEFAULT_DEVICE, DEFAULT_GAP_MS } from '../demo/scenario.js';
 import { writeCharts } from './charts.js';
-import { type BenchConfig, type BenchRun, type FunctionState, type ResumedRun, runBench } from './runBench.js';
+import {
+  type BenchConfig,
+  type BenchRun,
+  type FunctionState,
+  machineInfo,
+  type ResumedRun,
+  runBench,
+} from './runBench.js';
 import { type CellSummary, checkGoals } from './summary.js';
 import { cellTable, goalLines, predictionTable, traceTables } from './tables.js';
 import { TRACE_NAMES, type TraceConfig, type TraceName, traceBrief, traceIdleTimeoutMs, tracePhases } from './trace.js';
@@ -180,16 +186,8 @@ export function reportRuns(resumed: ReturnType<typeof readRuns>): BenchRun {
   );
   const withStrategies = resumed.runs.find((r) => Array.isArray(r.strategies));
   const traced = [...resumed.runs].reverse().find((r) => r.trace);
-  const cpu = cpus();
   return {
-    machine: {
-      cpu: cpu[0]?.model?.trim() ?? 'unknown',
-      cores: cpu.length,
-      arch: arch(),
-      node: process.version,
-      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-      loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
-    },
+    machine: machineInfo(),
     deviceEmulation: [],
     strategies: withStrategies?.strategies ?? [],
     floor: resumed.runs.find((r) => typeof r.floor === 'number')?.floor ?? Number.NaN,

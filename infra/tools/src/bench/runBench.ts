@@ -221,6 +221,19 @@ function inMatrixOrder(cfg: BenchConfig, cells: CellSummary[]): CellSummary[] {
   return [...cells].sort((a, b) => rank(a) - rank(b));
 }
 
+/** This machine, as a run's `machine` reports it (the load average now). */
+export function machineInfo(): BenchRun['machine'] {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model?.trim() ?? 'unknown',
+    cores: cpu.length,
+    arch: arch(),
+    node: process.version,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
 /**
  * Runs the benchmark; everything it starts (local cloud and its instances, proxy, workers, CPU
  * budgets) is stopped before it returns or throws.
@@ -249,15 +262,7 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
     ),
   );
   const labels = loadSplit(model.dir, 'test', imagesNeeded).labels;
-  const cpu = cpus();
-  const machine: BenchRun['machine'] = {
-    cpu: cpu[0]?.model?.trim() ?? 'unknown',
-    cores: cpu.length,
-    arch: arch(),
-    node: process.version,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
-  };
+  const machine = machineInfo();
   const rowsByKey = new Map<string, PlanRow>();
   for (const s of all) for (const r of s.rows) if (!rowsByKey.has(rowKey(r))) rowsByKey.set(rowKey(r), r);
   const pareto = paretoRows(profile, floor, cfg.paretoCandidates ?? 2);
