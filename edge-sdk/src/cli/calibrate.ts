@@ -24,6 +24,8 @@ export const usage = `usage: jmdc calibrate --model ID [options]
   --max-repetitions N rounds at most while a median is not stable (default 41)
   --target-spread X   a median is stable when IQR / median <= X (default 0.15)
   --warmup N          untimed rounds first (default 3)
+  --batch N           also time every whole network on N images at once, for the planner's cost of
+                      batches (default 8; 1 skips it)
   --attempts N        measurements before inconsistent timings (a head slower than a later head or
                       than the whole network) are rejected (default 3)
   --state PATH        state file (default ~/.local/state/jmdc/<id>.json)
@@ -37,6 +39,7 @@ const FLAGS = {
   'target-spread': { type: 'string' },
   attempts: { type: 'string' },
   warmup: { type: 'string' },
+  batch: { type: 'string' },
   state: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -58,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       ? { maxRepetitions: num(f['max-repetitions'], 'max-repetitions', { min: 1, max: 10_000, int: true }) }
       : {}),
     ...(f['target-spread'] !== undefined ? { targetSpread: num(f['target-spread'], 'target-spread', { min: 0 }) } : {}),
+    ...(f.batch !== undefined ? { batch: num(f.batch, 'batch', { min: 1, max: 256, int: true }) } : {}),
     ...(f.attempts !== undefined ? { attempts: num(f.attempts, 'attempts', { min: 1, max: 10, int: true }) } : {}),
   };
   const model = loadModel(f.model);
@@ -117,6 +121,13 @@ export async function run(argv: string[]): Promise<number> {
       const sp = cal.spread?.headMs[v.id] ?? [];
       const heads = (cal.headMs[v.id] ?? []).map((ms, i) => `p${i + 1} ${ms.toFixed(3)} ${pct(sp[i])}`).join('  ');
       console.log(`${v.id}: ${heads}  whole ${(cal.fullMs[v.id] ?? 0).toFixed(3)} ${pct(cal.spread?.fullMs[v.id])} ms`);
+    }
+    const b = cal.batchFullMs;
+    if (b) {
+      const whole = manifest.variants
+        .map((v) => `${v.id} ${(b.ms[v.id] ?? 0).toFixed(3)} ${pct(cal.spread?.batchFullMs?.[v.id])}`)
+        .join('  ');
+      console.log(`whole network at batch ${b.batch}: ${whole} ms`);
     }
     for (const [id, ms] of Object.entries(cal.bottleneckMs ?? {})) {
       console.log(`bottleneck ${id}: encoder ${ms.toFixed(3)} ${pct(cal.spread?.bottleneckMs?.[id])} ms`);

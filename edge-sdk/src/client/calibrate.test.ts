@@ -12,7 +12,8 @@ import { type DeviceWork, deviceWork, fitLinear, SIGN_SIZES } from './deviceWork
 
 /**
  * A runner whose heads and whole networks "take" scripted times on a virtual clock: `times(variant,
- * point, call)` gives the duration of a call (point 0 = the whole network).
+ * point, call)` gives the duration of a call (point 0 = the whole network, -N = the whole network on a
+ * batch of N images).
  */
 function fakeRunner(times: (variant: string, point: number, call: number) => number) {
   let clock = 0;
@@ -37,8 +38,8 @@ function fakeRunner(times: (variant: string, point: number, call: number) => num
       tick(String(v), p);
       return {} as HeadOutput;
     },
-    full: async (v) => {
-      tick(String(v), 0);
+    full: async (v, _input, n) => {
+      tick(String(v), n > 1 ? -n : 0);
       return new Float32Array(0);
     },
   };
@@ -54,7 +55,9 @@ function fakeRunner(times: (variant: string, point: number, call: number) => num
 
 /** Per variant: heads to points 1..3 and the whole network, ms. */
 const TRUE: Record<string, number[]> = { r000: [2, 4, 6, 8], r050: [1, 2, 3, 4] };
-const at = (v: string, p: number) => (TRUE[v] as number[])[p === 0 ? 3 : p - 1] as number;
+/** A run of N images at once costs 40% of a batch-1 run once, and 60% per image. */
+const at = (v: string, p: number) =>
+  p < 0 ? (TRUE[v]?.[3] as number) * (0.4 + 0.6 * -p) : ((TRUE[v] as number[])[p === 0 ? 3 : p - 1] as number);
 
 describe('calibration', () => {
   it('times heads and whole networks the same way, after warm-up rounds, and reports the spread', async () => {
@@ -119,6 +122,25 @@ describe('calibration', () => {
     ]);
     // within noise: 10% slower with 25% tolerance is fine
     expect(calibrationIssues({ headMs: { r000: [1.1, 1] }, fullMs: { r000: 2 } })).toEqual([]);
+  });
+
+  it('times every whole network on a batch of images too, unless batch is 1', async () => {
+    const { runner, now, calls } = fakeRunner((v, p) => at(v, p));
+    const cal = await measureHeads(runner, { now, warmup: 1, repetitions: 3, batch: 16 });
+    // 8 ms x (0.4 + 0.6 x 16) and 4 ms x the same
+    expect(cal.batchFullMs).toEqual({ batch: 16, ms: { r000: 80, r050: 40 } });
+    expect(cal.spread?.batchFullMs).toEqual({ r000: 0, r050: 0 });
+    expect(calls.get('r000/-16')).toBe(4);
+    expect((await measureHeads(fakeRunner((v, p) => at(v, p)).runner, { now, batch: 1 })).batchFullMs).toBeUndefined();
+    // the default is 8 images
+    expect((await measureHeads(runner, { now, warmup: 0, repetitions: 1 })).batchFullMs?.batch).toBe(8);
+  });
+
+  it('names a batch that ran faster than one image as a contradiction', () => {
+    const cal = { headMs: { r000: [1, 2] }, fullMs: { r000: 3, r050: 2 } };
+    expect(calibrationIssues({ ...cal, batchFullMs: { batch: 8, ms: { r000: 1.5, r050: 2 } } })).toEqual([
+      'r000: whole network at batch 8 (1.500 ms) < at batch 1 (3.000 ms)',
+    ]);
   });
 
   it('rejects bad options with JMDC_ERR_INVALID_ARGUMENT', async () => {
@@ -235,6 +257,7 @@ describe('calibration', () => {
       requestMs: { fixedMs: 3, perKiBMs: 0.1 },
       rawEncodeMs: { png: 4, raw: 0.2 },
       featureEncodeMs: { rans: { fixedMs: 0.5, perKiBMs: 2 } },
+      batchFullMs: { batch: 8, ms: { r000: 10 } },
     };
     expect(read(full)).toEqual(full);
     for (const bad of [
@@ -242,6 +265,10 @@ describe('calibration', () => {
       { requestMs: 3 },
       { rawEncodeMs: { png: 'slow' } },
       { featureEncodeMs: { rans: { fixedMs: 1 } } },
+      { batchFullMs: { batch: 1, ms: { r000: 3 } } },
+      { batchFullMs: { batch: 8.5, ms: { r000: 3 } } },
+      { batchFullMs: { batch: 8, ms: { r000: -3 } } },
+      { batchFullMs: { batch: 8 } },
     ]) {
       expect(read({ ...base, ...bad })).toBeUndefined();
     }

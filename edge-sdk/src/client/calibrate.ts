@@ -31,6 +31,11 @@ export interface CalibrateOptions {
   absToleranceMs?: number;
   /** Whole measurements made before an inconsistent result is rejected. @default 3 */
   attempts?: number;
+  /**
+   * Also time every whole network on a batch of this many images at once (`batchFullMs`), so that the
+   * planner knows how a run's time grows with its batch; 1 skips it. @default 8
+   */
+  batch?: number;
   /** Called after each timed round: rounds done, the most rounds, and a label. */
   onProgress?: (done: number, total: number, label: string) => void;
   /** Clock for the timings, ms (tests). @default performance.now */
@@ -95,6 +100,8 @@ interface Task {
   variant: string;
   /** 1..P for a head, 0 for the whole network. */
   point: number;
+  /** Images per run, for the whole network at the larger batch (else 1). */
+  batch?: number;
   /** Set for the encoder of a bottleneck (its id). */
   bottleneck?: string;
   /** Set for per-request work (then `variant` and `point` mean nothing). */
@@ -156,13 +163,14 @@ function workCosts(tasks: readonly Task[]): WorkCosts {
 
 /**
  * Contradictions in a calibration: a head slower than the head to a later point, or than the whole
- * network, beyond `tolerance` (+ both spreads) and `absToleranceMs`. Empty when consistent.
+ * network, or a whole network at batch 1 slower than at the larger batch, beyond `tolerance` (+ both
+ * spreads) and `absToleranceMs`. Empty when consistent.
  *
  * @example
  * calibrationIssues({ ...cal, headMs: { r000: [30.3, 2, 3] }, fullMs: { r000: 9.2 } }) // ['r000: head to point 1 (30.300 ms) > whole network (9.200 ms)', ...]
  */
 export function calibrationIssues(
-  cal: Pick<DeviceCalibration, 'headMs' | 'fullMs' | 'spread'>,
+  cal: Pick<DeviceCalibration, 'headMs' | 'fullMs' | 'spread' | 'batchFullMs'>,
   opts: { tolerance?: number; absToleranceMs?: number } = {},
 ): string[] {
   const tol = opts.tolerance ?? 0.25;
@@ -187,12 +195,20 @@ export function calibrationIssues(
       }
     });
   }
+  // a batch of images cannot take less time than one of them
+  const b = cal.batchFullMs;
+  for (const [id, ms] of Object.entries(b?.ms ?? {})) {
+    const one = cal.fullMs[id];
+    if (b && one !== undefined && slower(one, cal.spread?.fullMs[id] ?? 0, ms, cal.spread?.batchFullMs?.[id] ?? 0)) {
+      issues.push(`${id}: whole network at batch ${b.batch} (${ms.toFixed(3)} ms) < at batch 1 (${one.toFixed(3)} ms)`);
+    }
+  }
   return issues;
 }
 
 /**
  * Times, on this device and batch 1, the head of every variant up to every partition point, every
- * whole network and (when the runner has `encode`) the encoder of every bottleneck of the manifest
+ * whole network (also at `opts.batch` images per run) and (when the runner has `encode`) the encoder of every bottleneck of the manifest
  * on its point's features, all the same way: `warmup` untimed rounds, then timed rounds in which every
  * entry runs once, in an order that rotates from round to round (so drift and interference hit all
  * alike), until each median is stable (interquartile range / median <= `targetSpread`, at least
@@ -215,6 +231,7 @@ export async function measureHeads(
   const maxReps = Math.max(reps, int(opts.maxRepetitions, 'maxRepetitions', Math.max(41, reps), 1, 10_000));
   const warmup = int(opts.warmup, 'warmup', 3, 0, 100);
   const attempts = int(opts.attempts, 'attempts', 3, 1, 10);
+  const batch = int(opts.batch, 'batch', 8, 1, 256);
   const target = positive(opts.targetSpread, 'targetSpread', 0.15);
   const check = {
     tolerance: positive(opts.tolerance, 'tolerance', 0.25),
@@ -225,6 +242,7 @@ export async function measureHeads(
   const [c, h, w] = manifest.input.shape;
   // a mid-grey image: timing does not depend on the values
   const input = new Float32Array(c * h * w).fill(0.1);
+  const inputs = new Float32Array(c * h * w * batch).fill(0.1);
   const P = manifest.points.length;
   let issues: string[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -233,6 +251,10 @@ export async function measureHeads(
       for (let p = 1; p <= P; p++)
         tasks.push({ variant: v.id, point: p, run: () => runner.head(v.id, p, input, 1), runs: 1, samples: [] });
       tasks.push({ variant: v.id, point: 0, run: () => runner.full(v.id, input, 1), runs: 1, samples: [] });
+      if (batch > 1) {
+        const run = () => runner.full(v.id, inputs, batch);
+        tasks.push({ variant: v.id, point: 0, batch, run, runs: 1, samples: [] });
+      }
     }
     const encode = runner.encode?.bind(runner);
     for (const b of encode ? (manifest.bottlenecks ?? []) : []) {
@@ -297,6 +319,11 @@ export async function measureHeads(
         spread.bottleneckMs ??= {};
         cal.bottleneckMs[t.bottleneck] = median(t.samples);
         spread.bottleneckMs[t.bottleneck] = relativeIqr(t.samples);
+      } else if (t.batch !== undefined) {
+        cal.batchFullMs ??= { batch: t.batch, ms: {} };
+        spread.batchFullMs ??= {};
+        cal.batchFullMs.ms[t.variant] = median(t.samples);
+        spread.batchFullMs[t.variant] = relativeIqr(t.samples);
       } else if (t.point === 0) {
         cal.fullMs[t.variant] = median(t.samples);
         spread.fullMs[t.variant] = relativeIqr(t.samples);

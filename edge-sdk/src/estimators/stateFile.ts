@@ -69,6 +69,12 @@ function checkCalibration(c: unknown): c is DeviceCalibration {
   ) {
     return false;
   }
+  if (o.batchFullMs !== undefined) {
+    const b = o.batchFullMs as Record<string, unknown> | null;
+    if (typeof b !== 'object' || b === null || !(typeof b.batch === 'number' && Number.isInteger(b.batch)))
+      return false;
+    if (b.batch < 2 || b.batch > 256 || !record(b.ms, (x) => isPlausible(x, 0, 600_000))) return false;
+  }
   if (o.requestMs !== undefined && !linearCost(o.requestMs)) return false;
   if (o.rawEncodeMs !== undefined && !record(o.rawEncodeMs, (x) => isPlausible(x, 0, 600_000))) return false;
   if (o.featureEncodeMs !== undefined && !record(o.featureEncodeMs, linearCost)) return false;

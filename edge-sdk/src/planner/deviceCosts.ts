@@ -1,4 +1,5 @@
 import type { DeviceCalibration, LinearCost, PlanRow } from '../profile/types.js';
+import { median } from '../util/median.js';
 
 /**
  * The client's own work per request and per cloud-only image on the profile's reference machine,
@@ -63,4 +64,33 @@ export function requestCost(cal: DeviceCalibration | undefined, speed: number): 
  */
 export function linearMs(c: LinearCost, bytes: number): number {
   return c.fixedMs + (c.perKiBMs * bytes) / 1024;
+}
+
+/**
+ * The share of a variant's batch-1 run on this device that does not grow with the batch (session
+ * overhead, thread start-up, memory set-up), from the calibration's whole network at batch 1 and at
+ * `batchFullMs.batch`: with t(N) = fixed + N x perImage, the share is fixed / t(1), in [0, 1]. A run of
+ * N images then costs t(1) x (share + (1 - share) x N). A variant without both timings takes the median
+ * share of those with them; without any, 0 (time grows in proportion to the batch).
+ *
+ * @example
+ * batchShares({ fullMs: { r000: 10 }, batchFullMs: { batch: 8, ms: { r000: 24 } } }) // { r000: 0.8 }
+ */
+export function batchShares(
+  cal: Pick<DeviceCalibration, 'fullMs' | 'batchFullMs'> | undefined,
+  variantIds: readonly string[],
+): Record<string, number> {
+  const own: Record<string, number> = {};
+  const b = cal?.batchFullMs;
+  if (cal && b && b.batch > 1) {
+    for (const [id, tb] of Object.entries(b.ms)) {
+      const t1 = cal.fullMs[id];
+      if (t1 === undefined || !(t1 > 0) || !(tb > 0)) continue;
+      const perImage = (tb - t1) / (b.batch - 1);
+      own[id] = Math.min(1, Math.max(0, 1 - perImage / t1));
+    }
+  }
+  const known = Object.values(own);
+  const mid = known.length ? median(known) : 0;
+  return Object.fromEntries(variantIds.map((id) => [id, own[id] ?? mid]));
 }

@@ -5,7 +5,7 @@ import { loadModel } from '../model/manifest.js';
 import { loadProfile, normalizeProfile } from '../profile/loadProfile.js';
 import type { DeviceCalibration, NormalizedProfile, Profile, ProfileRow } from '../profile/types.js';
 import type { Objective, PlanConditions } from '../types/plan.js';
-import { DEFAULT_DEVICE_COSTS, linearMs } from './deviceCosts.js';
+import { batchShares, DEFAULT_DEVICE_COSTS, linearMs } from './deviceCosts.js';
 import { Planner } from './planner.js';
 import { DEFAULT_PRICING, lambdaCostUsd } from './pricing.js';
 
@@ -586,5 +586,53 @@ describe('Planner on the shipped profile: the raw upload the loader adds next to
     const slowLink = { uplinkMbps: 0.05, rttMs: 10 };
     expect(planner.plan(slowLink).decision.coder).not.toBe('raw');
     expect(planner.predict(at('png'), slowLink).totalMs).toBeLessThan(planner.predict(at('raw'), slowLink).totalMs);
+  });
+});
+
+describe("Planner: the device's cost of a batch", () => {
+  // r000's whole network: 60 ms for one image, 270 ms for 8 at once = 30 ms once + 30 ms per image
+  const batched: DeviceCalibration = {
+    ...HAND_DEVICE,
+    headMs: { r000: [2, 8, 30], r050: [1, 4, 15] },
+    fullMs: { r000: 60, r050: 30 },
+    batchFullMs: { batch: 8, ms: { r000: 270 } },
+  };
+  const edgeOnly = (p: Planner) => p.rows.findIndex((r) => r.kind === 'edge-only' && r.variantId === 'r000');
+  const split1 = (p: Planner) => p.rows.findIndex((r) => r.kind === 'split' && r.point === 1);
+
+  it('takes the share of a run that does not grow with the batch from the two whole-network timings', () => {
+    expect(batchShares(batched, ['r000', 'r050'])).toEqual({ r000: 0.5, r050: 0.5 });
+    // clamped: a batch as fast as one image is all fixed; one slower than 8 separate runs is all per image
+    const cal = { fullMs: { a: 10, b: 10, c: 10 }, batchFullMs: { batch: 8, ms: { a: 5, b: 100, c: 45 } } };
+    expect(batchShares(cal, ['a', 'b', 'c', 'd'])).toEqual({ a: 1, b: 0, c: 0.5, d: 0.5 });
+    expect(batchShares({ fullMs: { a: 10 } }, ['a'])).toEqual({ a: 0 });
+    expect(batchShares(undefined, ['a'])).toEqual({ a: 0 });
+  });
+
+  it('prices a batch of N on the device at its batch-1 time x (share + (1 - share) x N)', () => {
+    const planner = new Planner(handProfile(), { calibration: batched });
+    const linear = new Planner(handProfile(), { calibration: { ...batched, batchFullMs: undefined } });
+    const slow = { uplinkMbps: 0.01, rttMs: 5 };
+    expect(planner.predict(edgeOnly(planner), { ...slow, batch: 1 }).edgeMs).toBeCloseTo(60, 9);
+    expect(planner.predict(edgeOnly(planner), { ...slow, batch: 16 }).edgeMs).toBeCloseTo(60 * 8.5, 9);
+    expect(linear.predict(edgeOnly(linear), { ...slow, batch: 16 }).edgeMs).toBeCloseTo(960, 9);
+    // a split's head takes r000's share; the device speed scales the whole run
+    const head = planner.predict(split1(planner), { ...FAST, batch: 16, deviceScale: 2 });
+    expect(head.edgeMs).toBeCloseTo(2 * 8.5 * 2, 9);
+    // the encoding stays per image
+    expect(head.encodeMs).toBeCloseTo(
+      linear.predict(split1(linear), { ...FAST, batch: 16, deviceScale: 2 }).encodeMs,
+      9,
+    );
+  });
+
+  it('keeps the device for a batch the linear price would send away', () => {
+    // 16 images: 510 ms on the device against 960 by the linear price; the PNG upload at 0.2 Mbit/s is
+    // about 640 ms + the RTT and the cloud
+    const link = { uplinkMbps: 0.2, rttMs: 5, batch: 16, coldProb: [0, 1, 1, 1], initMs: 1e6 };
+    const planner = new Planner(handProfile(), { calibration: batched });
+    const linear = new Planner(handProfile(), { calibration: { ...batched, batchFullMs: undefined } });
+    expect(planner.plan(link).decision.kind).toBe('edge-only');
+    expect(linear.plan(link).decision.kind).toBe('cloud-only');
   });
 });

@@ -9,7 +9,7 @@ import type { DeviceCalibration, LinearCost, NormalizedProfile, PlanRow } from '
 import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
 import { describeValue } from '../util/describeValue.js';
 import { median } from '../util/median.js';
-import { linearMs, requestCost, rowEncodeMs } from './deviceCosts.js';
+import { batchShares, linearMs, requestCost, rowEncodeMs } from './deviceCosts.js';
 import { DEFAULT_PRICING, type LambdaPricing, lambdaCostUsd } from './pricing.js';
 
 /**
@@ -123,8 +123,10 @@ function perPoint(v: number | readonly number[] | undefined, p: number, dflt: nu
  * Picks the partition point, pruning level, kept ratio, bits and coder for each request.
  *
  * Expected latency of a row for a batch of N images (one formula, {@link Planner.predict}):
- * N x (edge head + encode) + request + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
- * edge-only rows cost N x the whole network on the device, nothing else. `encode` is the row's own
+ * head(N) + N x encode + request + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
+ * edge-only rows cost whole(N), the whole network on the device, nothing else. A run of N images on the
+ * device costs its batch-1 time x (share + (1 - share) x N), where share is the part of a run that does
+ * not grow with the batch, measured by `calibrate` (see {@link batchShares}; 0 without it). `encode` is the row's own
  * encoding (a cloud-only row's raw format, a split's codec by its payload size) and `request` the
  * client's work once per request (signing with the body's SHA-256, the answer): measured by
  * `calibrate`, else reference costs x the device's speed (see {@link rowEncodeMs}, {@link requestCost}). A bottleneck row's edge head
@@ -153,6 +155,8 @@ export class Planner {
   private readonly cloud1: Float64Array;
   private readonly edge1: Float64Array;
   private readonly enc1: Float64Array;
+  /** Per row: the share of its device run that does not grow with the batch (see {@link batchShares}). */
+  private readonly share: Float64Array;
   /** The client's work per request: fixed ms, and ms per KiB of payload. */
   private request: LinearCost = { fixedMs: 0, perKiBMs: 0 };
   private readonly enabled: Uint8Array;
@@ -192,6 +196,7 @@ export class Planner {
     this.cloud1 = new Float64Array(n);
     this.edge1 = new Float64Array(n);
     this.enc1 = new Float64Array(n);
+    this.share = new Float64Array(n);
     this.enabled = new Uint8Array(n);
     this.coldMs = new Float64Array(this.P + 1);
     this.scale = new Float64Array(this.P + 1);
@@ -262,8 +267,10 @@ export class Planner {
     }
     const speed = ratios.length ? median(ratios) : 1;
     this.request = requestCost(cal, speed);
+    const shares = batchShares(cal, [...new Set(this.rows.map((r) => r.variantId))]);
     this.rows.forEach((r, i) => {
       this.enc1[i] = rowEncodeMs(r, cal, t.encodeMs, speed);
+      this.share[i] = shares[r.variantId] ?? 0;
       if (r.kind === 'edge-only') {
         this.edge1[i] = cal?.fullMs[r.variantId] ?? (t.fullMs[r.variantId] ?? 0) * speed;
       } else if (r.kind === 'cloud-only') {
@@ -364,8 +371,10 @@ export class Planner {
   private cost(i: number, N: number, msPerByte: number, rtt: number): Prediction {
     const r = this.rows[i] as PlanRow;
     const ds = this.devScale;
+    // the device's run of N images: its batch-1 time x (fixed share + the rest per image)
+    const s = this.share[i] as number;
+    const edgeMs = (s + (1 - s) * N) * (this.edge1[i] as number) * ds;
     if (this.kind[i] === EDGE) {
-      const edgeMs = N * (this.edge1[i] as number) * ds;
       return {
         totalMs: edgeMs,
         edgeMs,
@@ -380,7 +389,6 @@ export class Planner {
       };
     }
     const p = this.point[i] as number;
-    const edgeMs = N * (this.edge1[i] as number) * ds;
     const encodeMs = N * (this.enc1[i] as number) * ds;
     // once per request, whatever the batch
     const requestMs = Math.max(0, linearMs(this.request, N * (this.bytes[i] as number)) * ds + this.requestExtra);

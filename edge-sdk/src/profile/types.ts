@@ -205,6 +205,12 @@ export interface DeviceCalibration {
   headMs: Record<string, number[]>;
   /** Per variant id: the whole network on this device. */
   fullMs: Record<string, number>;
+  /**
+   * The whole network of every variant run on a batch of `batch` images at once, when measured: with
+   * `fullMs` it gives how a run's time grows with its batch (a fixed part per run plus a part per
+   * image), which the planner uses for batches above 1 (see `batchShare`).
+   */
+  batchFullMs?: { batch: number; ms: Record<string, number> };
   /** Codec encode time per image on this device, when measured. */
   encodeMs?: number;
   /** Per bottleneck id: its encoder's time on this device (batch 1, median), when measured. */
@@ -225,6 +231,8 @@ export interface DeviceCalibration {
     headMs: Record<string, number[]>;
     fullMs: Record<string, number>;
     bottleneckMs?: Record<string, number>;
+    /** Per variant id: the spread of `batchFullMs.ms`. */
+    batchFullMs?: Record<string, number>;
     /** Per piece of per-request work (`request:1024`, `answer`, `raw:png`, `feature:rans:812`). */
     workMs?: Record<string, number>;
   };

@@ -762,6 +762,9 @@ describe('runBench on one cell of this machine', () => {
     expect(run.deviceEmulation).toHaveLength(1);
     expect(run.deviceEmulation[0]).toMatchObject({ device: 'host', cpuFraction: 1, method: 'none', threads: 1 });
     expect(run.deviceEmulation[0]?.fullMs.r000).toBeGreaterThan(0);
+    // the whole network on 8 images at once, for the planner's price of a batch
+    expect(run.deviceEmulation[0]?.batchFullMs?.batch).toBe(8);
+    expect(run.deviceEmulation[0]?.batchFullMs?.ms.r000).toBeGreaterThan(run.deviceEmulation[0]?.fullMs.r000 as number);
     expect(run.cells).toHaveLength(1);
     const c = run.cells[0];
     if (!c) throw new Error('no cell');

@@ -67,7 +67,13 @@ async function init(msg: WorkerInit): Promise<void> {
   const c = await cal.calibrate({ repetitions: msg.calibrationRounds[0], maxRepetitions: msg.calibrationRounds[1] });
   const calibrationMs = performance.now() - t0;
   await cal.close();
-  send({ type: 'ready', calibrationMs, fullMs: c.fullMs, headMs: c.headMs });
+  send({
+    type: 'ready',
+    calibrationMs,
+    fullMs: c.fullMs,
+    headMs: c.headMs,
+    ...(c.batchFullMs ? { batchFullMs: c.batchFullMs } : {}),
+  });
 }
 
 async function makeClient(spec: ClientSpec, endpointsFile: string | undefined): Promise<JmdcClient> {

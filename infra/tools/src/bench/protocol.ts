@@ -42,6 +42,8 @@ export interface WorkerReady {
   /** Whole network per variant on this (emulated) device, ms. */
   fullMs: Record<string, number>;
   headMs: Record<string, number[]>;
+  /** Whole network per variant on a batch of images at once, when calibrated (see `DeviceCalibration`). */
+  batchFullMs?: { batch: number; ms: Record<string, number> };
 }
 
 /** One classify call as the worker saw it. */

@@ -129,6 +129,8 @@ export interface DeviceEmulation {
   calibrationMs: number;
   /** Whole network per variant, ms, as calibrated on the device. */
   fullMs: Record<string, number>;
+  /** The same on a batch of images at once, when calibrated. */
+  batchFullMs?: { batch: number; ms: Record<string, number> };
 }
 
 /** One earlier run whose cells `--resume` reports: its machine and device emulation stay with its cells. */
@@ -408,7 +410,8 @@ async function runDevice(
     });
     const r: WorkerReady = await ready;
     log(
-      `device ${device.name}: calibrated in ${(r.calibrationMs / 1000).toFixed(1)} s, whole network r000 ${r.fullMs.r000?.toFixed(2)} ms`,
+      `device ${device.name}: calibrated in ${(r.calibrationMs / 1000).toFixed(1)} s, whole network r000 ${r.fullMs.r000?.toFixed(2)} ms` +
+        (r.batchFullMs ? `, ${r.batchFullMs.ms.r000?.toFixed(2)} ms at batch ${r.batchFullMs.batch}` : ''),
     );
     const emulation: DeviceEmulation = {
       device: device.name,
@@ -418,6 +421,7 @@ async function runDevice(
       threads,
       calibrationMs: Math.round(r.calibrationMs),
       fullMs: r.fullMs,
+      ...(r.batchFullMs ? { batchFullMs: r.batchFullMs } : {}),
     };
     const out: CellSummary[] = [];
     const { cells } = ctx;
