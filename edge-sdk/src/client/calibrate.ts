@@ -197,10 +197,12 @@ export function calibrationIssues(
   }
   // a batch of images cannot take less time than one of them
   const b = cal.batchFullMs;
-  for (const [id, ms] of Object.entries(b?.ms ?? {})) {
+  for (const [id, ms] of b ? Object.entries(b.ms) : []) {
     const one = cal.fullMs[id];
-    if (b && one !== undefined && slower(one, cal.spread?.fullMs[id] ?? 0, ms, cal.spread?.batchFullMs?.[id] ?? 0)) {
-      issues.push(`${id}: whole network at batch ${b.batch} (${ms.toFixed(3)} ms) < at batch 1 (${one.toFixed(3)} ms)`);
+    if (one !== undefined && slower(one, cal.spread?.fullMs[id] ?? 0, ms, cal.spread?.batchFullMs?.[id] ?? 0)) {
+      issues.push(
+        `${id}: whole network at batch ${b?.batch} (${ms.toFixed(3)} ms) < at batch 1 (${one.toFixed(3)} ms)`,
+      );
     }
   }
   return issues;
@@ -242,7 +244,7 @@ export async function measureHeads(
   const [c, h, w] = manifest.input.shape;
   // a mid-grey image: timing does not depend on the values
   const input = new Float32Array(c * h * w).fill(0.1);
-  const inputs = new Float32Array(c * h * w * batch).fill(0.1);
+  const inputs = batch > 1 ? new Float32Array(c * h * w * batch).fill(0.1) : input;
   const P = manifest.points.length;
   let issues: string[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {

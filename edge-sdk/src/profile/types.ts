@@ -208,7 +208,7 @@ export interface DeviceCalibration {
   /**
    * The whole network of every variant run on a batch of `batch` images at once, when measured: with
    * `fullMs` it gives how a run's time grows with its batch (a fixed part per run plus a part per
-   * image), which the planner uses for batches above 1 (see `batchShare`).
+   * image), which the planner uses for batches above 1 (see `batchShares`).
    */
   batchFullMs?: { batch: number; ms: Record<string, number> };
   /** Codec encode time per image on this device, when measured. */

@@ -17,6 +17,7 @@ export {
   resolveConditions,
   validatePartialConditions,
 } from './profiles.js';
+export { mulberry32 } from './random.js';
 export { startShapingProxy } from './startShapingProxy.js';
 export { loadTrace, MAX_TRACE_STEPS } from './trace.js';
 export type * from './types/index.js';

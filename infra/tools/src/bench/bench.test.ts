@@ -496,9 +496,10 @@ describe('the order of a round', () => {
         if (i > 0) after.set(`${o[i - 1]}>${k}`, (after.get(`${o[i - 1]}>${k}`) ?? 0) + 1);
       });
     }
-    // a rotation by one put jmdc after jmdcPublished in 27 of 30 rounds (and every strategy after one other)
-    expect(Math.max(...after.values())).toBeLessThanOrEqual(8);
-    expect(after.get('jmdcPublished>jmdc') ?? 0).toBeLessThanOrEqual(8);
+    // a rotation by one put jmdc after jmdcPublished in 27 of 30 rounds (and every strategy after one other);
+    // in a uniform shuffle a given pair is adjacent in a round with probability 1/9, about 3 of 30 rounds
+    expect(Math.max(...after.values())).toBeLessThanOrEqual(10);
+    expect(after.get('jmdcPublished>jmdc') ?? 0).toBeLessThanOrEqual(10);
     expect(first.size).toBeGreaterThanOrEqual(5);
     expect(roundOrder(keys, 1)).not.toEqual(roundOrder(keys, 2));
   });
@@ -584,7 +585,8 @@ describe('--resume over several runs', () => {
       wallMs: 1000,
       cells: [cell('pi4', 1, 'cold'), cell('pi4', 5, 'cold')],
     });
-    const b = write('b.json', { partial: true, cells: [cell('pi-zero2', 1, 'cold')] });
+    const nested = [{ file: 'x.json', cells: 1, deviceEmulation: [{ device: 'pi-zero2' }] }];
+    const b = write('b.json', { partial: true, resumedFrom: nested, cells: [cell('pi-zero2', 1, 'cold')] });
     const r = readRuns([a, b]);
     expect(r.cells.map((c) => `${c.device}/${c.uplinkMbps}`)).toEqual(['pi4/1', 'pi4/5', 'pi-zero2/1']);
     expect(r.from).toEqual([
@@ -595,7 +597,8 @@ describe('--resume over several runs', () => {
         deviceEmulation: [{ device: 'pi4', fullMs: { r000: 70 } }],
         wallMs: 1000,
       },
-      { file: 'b.json', cells: 1 },
+      // a file that resumed others keeps their emulation with it
+      { file: 'b.json', cells: 1, resumedFrom: nested },
     ]);
   });
 
@@ -751,13 +754,21 @@ describe('runBench on one cell of this machine', () => {
   };
 
   it('runs every strategy through the device or the cloud as it should and reports the JSON shape', async () => {
-    const progress: { cells: number; devices: string[] }[] = [];
+    const progress: { cells: number; devices: string[]; resumed?: string[] }[] = [];
+    const earlier = [{ file: 'earlier.json', cells: 0 }];
     run = await runBench({
       ...oneCell(),
-      onCell: (cells, p) => progress.push({ cells: cells.length, devices: p.deviceEmulation.map((d) => d.device) }),
+      resumedFrom: earlier,
+      onCell: (cells, p) =>
+        progress.push({
+          cells: cells.length,
+          devices: p.deviceEmulation.map((d) => d.device),
+          resumed: p.resumedFrom?.map((r) => r.file),
+        }),
     });
-    // after each cell: the cells so far and the emulation of the device that measured them
-    expect(progress).toEqual([{ cells: 1, devices: ['host'] }]);
+    // after each cell: the cells so far, the emulation of the device that measured them, the resumed runs
+    expect(progress).toEqual([{ cells: 1, devices: ['host'], resumed: ['earlier.json'] }]);
+    expect(run.resumedFrom).toEqual(earlier);
     expect(Object.keys(run.machine).sort()).toEqual(['arch', 'cores', 'cpu', 'loadavgAtStart', 'memoryGiB', 'node']);
     expect(run.deviceEmulation).toHaveLength(1);
     expect(run.deviceEmulation[0]).toMatchObject({ device: 'host', cpuFraction: 1, method: 'none', threads: 1 });

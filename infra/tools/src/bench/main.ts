@@ -106,7 +106,10 @@ The options after --quick override its cells.`;
 /** The cells of an earlier `--json` file (whole or partial), with where they came from; a usage error when it has none. */
 function readRun(file: string): { cells: CellSummary[]; from: ResumedRun; run: Partial<BenchRun> } {
   let run: Partial<
-    Record<'cells' | 'machine' | 'deviceEmulation' | 'wallMs' | 'strategies' | 'floor' | 'trace', unknown>
+    Record<
+      'cells' | 'machine' | 'deviceEmulation' | 'wallMs' | 'strategies' | 'floor' | 'trace' | 'resumedFrom',
+      unknown
+    >
   >;
   try {
     run = JSON.parse(readFileSync(file, 'utf8')) as typeof run;
@@ -137,6 +140,7 @@ function readRun(file: string): { cells: CellSummary[]; from: ResumedRun; run: P
       ...(run.machine === undefined ? {} : { machine: run.machine }),
       ...(run.deviceEmulation === undefined ? {} : { deviceEmulation: run.deviceEmulation }),
       ...(typeof run.wallMs === 'number' ? { wallMs: run.wallMs } : {}),
+      ...(Array.isArray(run.resumedFrom) ? { resumedFrom: run.resumedFrom as ResumedRun[] } : {}),
     },
   };
 }
@@ -312,7 +316,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(done.length ? { done, resumedFrom: resumed?.from ?? [] } : {}),
     ...(jsonFile
       ? {
-          onCell: (cells: CellSummary[], progress: Pick<BenchRun, 'machine' | 'deviceEmulation'>) => {
+          onCell: (cells: CellSummary[], progress: Pick<BenchRun, 'machine' | 'deviceEmulation' | 'resumedFrom'>) => {
             mkdirSync(dirname(jsonFile), { recursive: true });
             const partial = { partial: true, ...progress, cells };
             writeFileSync(jsonFile, `${JSON.stringify(partial, null, 2)}\n`);

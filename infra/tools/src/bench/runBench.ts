@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { loadProfile, type PlanRow } from '@jmdc/edge-sdk';
 import { loadModel } from '@jmdc/edge-sdk/model';
 import type { LocalCloud } from '@jmdc/local-cloud';
-import type { CpuBudget, DevicePreset, ShapingProxy } from '@jmdc/netem';
+import { type CpuBudget, type DevicePreset, mulberry32, type ShapingProxy } from '@jmdc/netem';
 import { loadSplit } from '../dataset.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startCloudBehindProxy, startDevice } from '../localSystem.js';
 import { nextMessage } from '../workerProcess.js';
@@ -109,10 +109,7 @@ export interface BenchConfig {
    * Called after each cell that was run, with every cell so far (done ones included) and how the devices
    * measured so far were emulated.
    */
-  onCell?: (
-    cells: CellSummary[],
-    progress: { machine: BenchRun['machine']; deviceEmulation: DeviceEmulation[] },
-  ) => void;
+  onCell?: (cells: CellSummary[], progress: Pick<BenchRun, 'machine' | 'deviceEmulation' | 'resumedFrom'>) => void;
   /** Working folder (endpoints file, state files). */
   workDir: string;
   log: (line: string) => void;
@@ -140,6 +137,8 @@ export interface ResumedRun {
   machine?: unknown;
   deviceEmulation?: unknown;
   wallMs?: number;
+  /** The runs that file itself resumed (its cells include theirs). */
+  resumedFrom?: ResumedRun[];
 }
 
 /** Everything a run produced. */
@@ -330,7 +329,11 @@ export async function runBench(cfg: BenchConfig): Promise<BenchRun> {
         onCell: (c, emulation) => {
           cells.push(c);
           if (!emulations.includes(emulation)) emulations.push(emulation);
-          cfg.onCell?.(inMatrixOrder(cfg, [...done, ...cells]), { machine, deviceEmulation: emulations });
+          cfg.onCell?.(inMatrixOrder(cfg, [...done, ...cells]), {
+            machine,
+            deviceEmulation: emulations,
+            ...(cfg.resumedFrom?.length ? { resumedFrom: cfg.resumedFrom } : {}),
+          });
         },
       });
       if (!emulations.includes(r.emulation)) emulations.push(r.emulation);
@@ -470,16 +473,7 @@ async function classifyOnce(child: ChildProcess, key: string, start: number, bat
  */
 export function roundOrder(keys: readonly string[], round: number): string[] {
   const out = [...keys];
-  // xorshift32 from the round's number
-  let x = Math.imul(round + 1, 0x9e3779b1) >>> 0 || 1;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
+  const next = mulberry32(round);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [out[i], out[j]] = [out[j] as string, out[i] as string];
