@@ -106,6 +106,8 @@ export class LinkEstimator {
   private offRun = 0;
   private offSign = 0;
   private changed = false;
+  /** The last slope computed, with the samples it came from (see {@link LinkEstimator.slopeOf}). */
+  private slopeMemo: { live: LinkSample[]; slope: number | undefined } | undefined;
 
   constructor(opts: LinkEstimatorOptions, state?: LinkEstimatorState) {
     this.priors = opts.priors;
@@ -137,8 +139,22 @@ export class LinkEstimator {
     return this.buf.filter((s) => now - s.at <= this.maxAgeMs);
   }
 
-  /** The slope (ms per byte) from the live samples, or undefined without two sizes far enough apart. */
+  /**
+   * The slope (ms per byte) from the live samples, or undefined without two sizes far enough apart.
+   * Ageing scales every pair's weight by the same factor, which leaves a weighted median where it is:
+   * for the same live samples, none newer than `now`, the slope is the one computed last (a call plans,
+   * learns and probes with a handful of fits, each O(samples²)).
+   */
   private slopeOf(live: readonly LinkSample[], now: number): number | undefined {
+    const m = this.slopeMemo;
+    const current = live.every((s) => s.at <= now);
+    if (current && m && m.live.length === live.length && m.live.every((s, i) => s === live[i])) return m.slope;
+    const slope = this.computeSlope(live, now);
+    this.slopeMemo = current ? { live: [...live], slope } : undefined;
+    return slope;
+  }
+
+  private computeSlope(live: readonly LinkSample[], now: number): number | undefined {
     const slopes: number[] = [];
     const weights: number[] = [];
     for (let i = 0; i < live.length; i++) {

@@ -174,6 +174,50 @@ describe('LinkEstimator: bandwidth and RTT from requests of different sizes', ()
     const back = new LinkEstimator({ priors }, link.toState());
     expect(back.fit(1)).toEqual(link.fit(1));
   });
+
+  it('fits later with the slope it computed for the same live samples: as a fresh fit would, and anew once one ages out', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            bytes: fc.integer({ min: 0, max: 20_000 }),
+            jitter: fc.double({ min: 0, max: 30, noNaN: true }),
+            gap: fc.integer({ min: 1, max: 4 * MIN }),
+            fits: fc.array(fc.integer({ min: 0, max: 3 * MIN }), { maxLength: 3 }),
+          }),
+          { minLength: 1, maxLength: 24 },
+        ),
+        (steps) => {
+          const link = new LinkEstimator({ priors, halfLifeMs: MIN, maxAgeMs: 5 * MIN });
+          let at = 0;
+          for (const s of steps) {
+            at += s.gap;
+            link.push(s.bytes, net(s.bytes, 4, 30) + s.jitter, at);
+            for (const d of s.fits) {
+              // a fresh estimator of the same samples computes the slope at this time
+              const fresh = new LinkEstimator({ priors, halfLifeMs: MIN, maxAgeMs: 5 * MIN }, link.toState());
+              const a = link.fit(at + d);
+              const b = fresh.fit(at + d);
+              expect(a.samples).toBe(b.samples);
+              expect(a.identified).toBe(b.identified);
+              expect(a.uplinkMbps).toBeCloseTo(b.uplinkMbps, 6);
+              expect(a.rttMs).toBeCloseTo(b.rttMs, 6);
+            }
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // two sizes, then the small one ages out: the fit no longer has a slope of its own
+    const link = new LinkEstimator({ priors: { uplinkMbps: 1, rttMs: 50 }, maxAgeMs: 10 * MIN });
+    link.push(100, net(100, 5, 20), 0);
+    link.push(10_100, net(10_100, 5, 20), 5000);
+    expect(link.fit(5000).uplinkMbps).toBeCloseTo(5, 6);
+    expect(link.fit(5 * MIN).identified).toBe(true);
+    const later = link.fit(10 * MIN + 1000);
+    expect(later.identified).toBe(false);
+    expect(later.samples).toBe(1);
+  });
 });
 
 describe('LiveEstimators: what responses teach, and what they must not', () => {
