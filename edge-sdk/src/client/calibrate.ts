@@ -197,12 +197,14 @@ export function calibrationIssues(
   }
   // a batch of images cannot take less time than one of them
   const b = cal.batchFullMs;
-  for (const [id, ms] of b ? Object.entries(b.ms) : []) {
-    const one = cal.fullMs[id];
-    if (one !== undefined && slower(one, cal.spread?.fullMs[id] ?? 0, ms, cal.spread?.batchFullMs?.[id] ?? 0)) {
-      issues.push(
-        `${id}: whole network at batch ${b?.batch} (${ms.toFixed(3)} ms) < at batch 1 (${one.toFixed(3)} ms)`,
-      );
+  if (b) {
+    for (const [id, ms] of Object.entries(b.ms)) {
+      const one = cal.fullMs[id];
+      if (one !== undefined && slower(one, cal.spread?.fullMs[id] ?? 0, ms, cal.spread?.batchFullMs?.[id] ?? 0)) {
+        issues.push(
+          `${id}: whole network at batch ${b.batch} (${ms.toFixed(3)} ms) < at batch 1 (${one.toFixed(3)} ms)`,
+        );
+      }
     }
   }
   return issues;
