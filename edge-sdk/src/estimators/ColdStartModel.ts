@@ -108,8 +108,8 @@ function binOf(idleMs: number): number {
  * P(cold start) of ONE function as a function of the idle time since its last call, learned from
  * the `coldStart` flags of its responses: per idle bin a Beta posterior around the prior curve
  * {@link priorColdProbability}, made non-decreasing in idle time by pooling adjacent violators
- * (weighted by the evidence). Never called (no last activity) means cold: 1. Also tracks the
- * init cost of its cold starts (median of the reported `initMs`).
+ * (weighted by the bins' observations, not the prior's). Never called (no last activity) means
+ * cold: 1. Also tracks the init cost of its cold starts (median of the reported `initMs`).
  *
  * @example
  * const m = new ColdStartModel()
@@ -206,14 +206,20 @@ export class ColdStartModel {
     return this.init.count;
   }
 
-  /** Posterior means per bin, then pool-adjacent-violators for a non-decreasing curve. */
+  /**
+   * Posterior means per bin, then pool-adjacent-violators for a non-decreasing curve, weighted by each
+   * bin's observations only: a bin without any takes the level of the bins before it where that is
+   * higher than its prior (a function cold after 2 s of idleness is no warmer after 2 min), and its
+   * prior's pseudo-observations never pull a bin with evidence down.
+   */
   private fit(): Float64Array {
     const k = this.priorStrength;
     const blocks: Array<{ mean: number; weight: number; width: number }> = [];
     this.counts.forEach(([cold, warm], i) => {
       const p0 = priorColdProbability(BIN_MIDPOINTS_MS[i] as number);
-      const weight = k + cold + warm;
-      blocks.push({ mean: (k * p0 + cold) / weight, weight, width: 1 });
+      // a tiny weight keeps the pooled mean of bins without observations defined (their priors' mean)
+      const weight = cold + warm + 1e-9;
+      blocks.push({ mean: (k * p0 + cold) / (k + cold + warm), weight, width: 1 });
       while (blocks.length > 1) {
         const b = blocks[blocks.length - 1] as { mean: number; weight: number; width: number };
         const a = blocks[blocks.length - 2] as { mean: number; weight: number; width: number };

@@ -424,6 +424,24 @@ describe('cold-start model', () => {
     expect(m.probability(3_000)).toBeLessThan(0.05);
   });
 
+  it('learns a host that reaps every instance at once: the empty later bins do not pull it down', () => {
+    // warm answers first, then every answer cold, even right after the last one (a host under
+    // pressure, the benchmark's cold state): the later bins have no observations, only their priors
+    const m = new ColdStartModel();
+    for (let i = 0; i < 5; i++) m.observe(300, false);
+    for (let i = 0; i < 30; i++) m.observe(300 + 100 * i, true, 380);
+    // (2 x 0.0003 + 30) / (2 + 35) in the first bin; pooled with the priors' pseudo-observations of
+    // the bins up to 10 min it was 0.68, below the 0.81 observed
+    expect(m.probability(500)).toBeGreaterThan(0.8);
+    // a longer idle time is at least as likely cold
+    for (const idle of [10_000, 30_000, 3 * MIN, 7 * MIN])
+      expect(m.probability(idle)).toBeGreaterThanOrEqual(m.probability(500));
+    // and evidence still decides against evidence: a later bin seen warm pools with the cold one
+    for (let i = 0; i < 35; i++) m.observe(3 * MIN, false);
+    expect(m.probability(500)).toBeLessThan(0.5);
+    expect(m.probability(3 * MIN)).toBeCloseTo(m.probability(500), 9);
+  });
+
   it('reads a saved state of the layout without the seconds bins', () => {
     // 7 bins: [0, 1 min), [1, 5), [5, 10), [10, 15), [15, 30), [30, 60), >= 60 min
     const bins: Array<[number, number]> = [

@@ -12,7 +12,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
 import { viewsOf, writeCharts } from './charts.js';
 import { run as benchCli, readRuns, usage } from './main.js';
-import { type BenchConfig, type BenchRun, roundOrder, runBench } from './runBench.js';
+import { type BenchConfig, type BenchRun, roundOrder, runBench, timeLeftText } from './runBench.js';
 import {
   benchFloor,
   buildStrategies,
@@ -502,6 +502,16 @@ describe('the order of a round', () => {
     expect(after.get('jmdcPublished>jmdc') ?? 0).toBeLessThanOrEqual(10);
     expect(first.size).toBeGreaterThanOrEqual(5);
     expect(roundOrder(keys, 1)).not.toEqual(roundOrder(keys, 2));
+  });
+});
+
+describe("a device's progress line", () => {
+  it('says how long the cells left take at the mean cell time so far, and nothing after the last cell', () => {
+    expect(timeLeftText([500_000, 540_000], 13, 'pi4')).toBe('; about 1 h 53 min left on pi4 (13 cells)');
+    expect(timeLeftText([30_000], 1, 'host')).toBe('; about 30 s left on host (1 cell)');
+    expect(timeLeftText([300_000, 240_000], 4, 'pi-zero2')).toBe('; about 18 min left on pi-zero2 (4 cells)');
+    expect(timeLeftText([500_000], 0, 'pi4')).toBe('');
+    expect(timeLeftText([], 3, 'pi4')).toBe('');
   });
 });
 

@@ -428,17 +428,20 @@ async function runDevice(
     };
     const out: CellSummary[] = [];
     const { cells } = ctx;
+    const cellMs: number[] = [];
     for (const [i, cell] of cells.entries()) {
       cfg.signal?.throwIfAborted();
       const t = performance.now();
       const summary = await runCell(cfg, child, cell, ctx);
       out.push(summary);
       ctx.onCell?.(summary, emulation);
+      cellMs.push(performance.now() - t);
       const j = summary.strategies;
       log(
         `[${device.name} ${i + 1}/${cells.length}] ${cell.uplinkMbps} Mbit/s, ${cell.rttMs} ms, batch ${cell.batch}, ${cell.state}: ` +
           `jmdc ${j.jmdc?.medianMs ?? '-'} ms (${summary.decision}), neurosurgeon ${j.neurosurgeon?.medianMs ?? '-'}, ` +
-          `oracle ${j.oracle?.medianMs ?? '-'} (${summary.oracleDecision}) in ${((performance.now() - t) / 1000).toFixed(0)} s`,
+          `oracle ${j.oracle?.medianMs ?? '-'} (${summary.oracleDecision}) in ${((cellMs.at(-1) ?? 0) / 1000).toFixed(0)} s` +
+          timeLeftText(cellMs, cells.length - i - 1, device.name),
       );
     }
     if (!ctx.trace) return { emulation, cells: out };
@@ -456,6 +459,20 @@ async function runDevice(
     await stopWorker(child);
     await budget?.close().catch(() => {});
   }
+}
+
+/**
+ * What a device's progress line adds after a cell: the time its `left` cells will take at the mean of
+ * the cells measured so far (`cellMs`), or nothing when none is left. A cell's time depends on its link
+ * and state, so this is a rough guide, not a promise.
+ */
+export function timeLeftText(cellMs: readonly number[], left: number, device: string): string {
+  if (left <= 0 || cellMs.length === 0) return '';
+  const ms = (cellMs.reduce((a, b) => a + b, 0) / cellMs.length) * left;
+  const min = Math.round(ms / 60_000);
+  const text =
+    ms < 90_000 ? `${Math.round(ms / 1000)} s` : min < 90 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
+  return `; about ${text} left on ${device} (${left} cell${left === 1 ? '' : 's'})`;
 }
 
 /** Classifies one batch with the client `key` and records it. */
