@@ -129,6 +129,12 @@ export async function run(argv: string[]): Promise<number> {
         .join('  ');
       console.log(`whole network at batch ${b.batch}: ${whole} ms`);
     }
+    const bh = cal.batchHeadMs;
+    for (const v of bh ? manifest.variants : []) {
+      const sp = cal.spread?.batchHeadMs?.[v.id] ?? [];
+      const heads = (bh?.ms[v.id] ?? []).map((ms, i) => `p${i + 1} ${ms.toFixed(3)} ${pct(sp[i])}`).join('  ');
+      console.log(`${v.id} at batch ${bh?.batch}: ${heads} ms`);
+    }
     for (const [id, ms] of Object.entries(cal.bottleneckMs ?? {})) {
       console.log(`bottleneck ${id}: encoder ${ms.toFixed(3)} ${pct(cal.spread?.bottleneckMs?.[id])} ms`);
     }

@@ -12,17 +12,17 @@ import { type DeviceWork, deviceWork, fitLinear, SIGN_SIZES } from './deviceWork
 
 /**
  * A runner whose heads and whole networks "take" scripted times on a virtual clock: `times(variant,
- * point, call)` gives the duration of a call (point 0 = the whole network, -N = the whole network on a
- * batch of N images).
+ * point, call, batch)` gives the duration of a call (point 0 = the whole network, -N = the whole network
+ * on a batch of N images; a head on a batch of N images has its point and `batch` N, key `v/pxN`).
  */
-function fakeRunner(times: (variant: string, point: number, call: number) => number) {
+function fakeRunner(times: (variant: string, point: number, call: number, batch: number) => number) {
   let clock = 0;
   const calls = new Map<string, number>();
-  const tick = (v: string, p: number) => {
-    const key = `${v}/${p}`;
+  const tick = (v: string, p: number, batch = 1) => {
+    const key = batch > 1 ? `${v}/${p}x${batch}` : `${v}/${p}`;
     const n = calls.get(key) ?? 0;
     calls.set(key, n + 1);
-    clock += times(v, p, n);
+    clock += times(v, p, n, batch);
   };
   const model = {
     dir: '/fake',
@@ -34,8 +34,8 @@ function fakeRunner(times: (variant: string, point: number, call: number) => num
   } as unknown as LoadedModel;
   const runner: Pick<ModelRunner, 'model' | 'head' | 'full'> = {
     model,
-    head: async (v, p) => {
-      tick(String(v), p);
+    head: async (v, p, _input, n) => {
+      tick(String(v), p, n);
       return {} as HeadOutput;
     },
     full: async (v, _input, n) => {
@@ -55,9 +55,14 @@ function fakeRunner(times: (variant: string, point: number, call: number) => num
 
 /** Per variant: heads to points 1..3 and the whole network, ms. */
 const TRUE: Record<string, number[]> = { r000: [2, 4, 6, 8], r050: [1, 2, 3, 4] };
-/** A run of N images at once costs 40% of a batch-1 run once, and 60% per image. */
-const at = (v: string, p: number) =>
-  p < 0 ? (TRUE[v]?.[3] as number) * (0.4 + 0.6 * -p) : ((TRUE[v] as number[])[p === 0 ? 3 : p - 1] as number);
+/**
+ * A whole network on N images at once costs 40% of its batch-1 run once and 60% per image; a head on
+ * a batch (`batch` N) 10% once and 90% per image.
+ */
+const at = (v: string, p: number, batch = 1) =>
+  p < 0
+    ? (TRUE[v]?.[3] as number) * (0.4 + 0.6 * -p)
+    : ((TRUE[v] as number[])[p === 0 ? 3 : p - 1] as number) * (p > 0 ? 0.1 + 0.9 * batch : 1);
 
 describe('calibration', () => {
   it('times heads and whole networks the same way, after warm-up rounds, and reports the spread', async () => {
@@ -124,14 +129,23 @@ describe('calibration', () => {
     expect(calibrationIssues({ headMs: { r000: [1.1, 1] }, fullMs: { r000: 2 } })).toEqual([]);
   });
 
-  it('times every whole network on a batch of images too, unless batch is 1', async () => {
-    const { runner, now, calls } = fakeRunner((v, p) => at(v, p));
+  it('times every whole network and every head on a batch of images too, unless batch is 1', async () => {
+    const { runner, now, calls } = fakeRunner((v, p, _n, b) => at(v, p, b));
     const cal = await measureHeads(runner, { now, warmup: 1, repetitions: 3, batch: 16 });
     // 8 ms x (0.4 + 0.6 x 16) and 4 ms x the same
     expect(cal.batchFullMs).toEqual({ batch: 16, ms: { r000: 80, r050: 40 } });
     expect(cal.spread?.batchFullMs).toEqual({ r000: 0, r050: 0 });
     expect(calls.get('r000/-16')).toBe(4);
-    expect((await measureHeads(fakeRunner((v, p) => at(v, p)).runner, { now, batch: 1 })).batchFullMs).toBeUndefined();
+    // heads: batch-1 time x (0.1 + 0.9 x 16)
+    expect(cal.batchHeadMs?.batch).toBe(16);
+    expect(cal.batchHeadMs?.ms.r000?.map((ms) => +ms.toFixed(6))).toEqual([29, 58, 87]);
+    expect(cal.batchHeadMs?.ms.r050?.map((ms) => +ms.toFixed(6))).toEqual([14.5, 29, 43.5]);
+    expect(cal.spread?.batchHeadMs).toEqual({ r000: [0, 0, 0], r050: [0, 0, 0] });
+    expect(calls.get('r050/3x16')).toBe(4);
+    expect(calls.get('r050/3')).toBe(4);
+    const one = await measureHeads(fakeRunner((v, p) => at(v, p)).runner, { now, batch: 1 });
+    expect(one.batchFullMs).toBeUndefined();
+    expect(one.batchHeadMs).toBeUndefined();
     // the default is 8 images
     expect((await measureHeads(runner, { now, warmup: 0, repetitions: 1 })).batchFullMs?.batch).toBe(8);
   });
@@ -141,6 +155,12 @@ describe('calibration', () => {
     expect(calibrationIssues({ ...cal, batchFullMs: { batch: 8, ms: { r000: 1.5, r050: 2 } } })).toEqual([
       'r000: whole network at batch 8 (1.500 ms) < at batch 1 (3.000 ms)',
     ]);
+    expect(calibrationIssues({ ...cal, batchHeadMs: { batch: 8, ms: { r000: [0.5, 2] } } })).toEqual([
+      'r000: head to point 1 at batch 8 (0.500 ms) < at batch 1 (1.000 ms)',
+    ]);
+    // within the tolerance (and the spreads) a batch may take as long as one image
+    const spread = { headMs: { r000: [0, 0] }, fullMs: {}, batchHeadMs: { r000: [0.5, 0] } };
+    expect(calibrationIssues({ ...cal, spread, batchHeadMs: { batch: 8, ms: { r000: [0.7, 1.7] } } })).toEqual([]);
   });
 
   it('rejects bad options with JMDC_ERR_INVALID_ARGUMENT', async () => {
@@ -258,6 +278,7 @@ describe('calibration', () => {
       rawEncodeMs: { png: 4, raw: 0.2 },
       featureEncodeMs: { rans: { fixedMs: 0.5, perKiBMs: 2 } },
       batchFullMs: { batch: 8, ms: { r000: 10 } },
+      batchHeadMs: { batch: 8, ms: { r000: [4, 7] } },
     };
     expect(read(full)).toEqual(full);
     for (const bad of [
@@ -269,6 +290,10 @@ describe('calibration', () => {
       { batchFullMs: { batch: 8.5, ms: { r000: 3 } } },
       { batchFullMs: { batch: 8, ms: { r000: -3 } } },
       { batchFullMs: { batch: 8 } },
+      { batchHeadMs: { batch: 8, ms: { r000: 4 } } },
+      { batchHeadMs: { batch: 8, ms: { r000: [4, -1] } } },
+      { batchHeadMs: { batch: 300, ms: { r000: [4, 7] } } },
+      { batchHeadMs: null },
     ]) {
       expect(read({ ...base, ...bad })).toBeUndefined();
     }

@@ -32,8 +32,8 @@ export interface CalibrateOptions {
   /** Whole measurements made before an inconsistent result is rejected. @default 3 */
   attempts?: number;
   /**
-   * Also time every whole network on a batch of this many images at once (`batchFullMs`), so that the
-   * planner knows how a run's time grows with its batch; 1 skips it. @default 8
+   * Also time every whole network and every head on a batch of this many images at once (`batchFullMs`,
+   * `batchHeadMs`), so that the planner knows how each run's time grows with its batch; 1 skips it. @default 8
    */
   batch?: number;
   /** Called after each timed round: rounds done, the most rounds, and a label. */
@@ -100,7 +100,7 @@ interface Task {
   variant: string;
   /** 1..P for a head, 0 for the whole network. */
   point: number;
-  /** Images per run, for the whole network at the larger batch (else 1). */
+  /** Images per run, for a head or the whole network at the larger batch (else 1). */
   batch?: number;
   /** Set for the encoder of a bottleneck (its id). */
   bottleneck?: string;
@@ -163,14 +163,14 @@ function workCosts(tasks: readonly Task[]): WorkCosts {
 
 /**
  * Contradictions in a calibration: a head slower than the head to a later point, or than the whole
- * network, or a whole network at batch 1 slower than at the larger batch, beyond `tolerance` (+ both
+ * network, or a head or whole network at batch 1 slower than at the larger batch, beyond `tolerance` (+ both
  * spreads) and `absToleranceMs`. Empty when consistent.
  *
  * @example
  * calibrationIssues({ ...cal, headMs: { r000: [30.3, 2, 3] }, fullMs: { r000: 9.2 } }) // ['r000: head to point 1 (30.300 ms) > whole network (9.200 ms)', ...]
  */
 export function calibrationIssues(
-  cal: Pick<DeviceCalibration, 'headMs' | 'fullMs' | 'spread' | 'batchFullMs'>,
+  cal: Pick<DeviceCalibration, 'headMs' | 'fullMs' | 'spread' | 'batchFullMs' | 'batchHeadMs'>,
   opts: { tolerance?: number; absToleranceMs?: number } = {},
 ): string[] {
   const tol = opts.tolerance ?? 0.25;
@@ -207,12 +207,26 @@ export function calibrationIssues(
       }
     }
   }
+  const bh = cal.batchHeadMs;
+  if (bh) {
+    for (const [id, heads] of Object.entries(bh.ms)) {
+      heads.forEach((ms, i) => {
+        const one = cal.headMs[id]?.[i];
+        const sb = cal.spread?.batchHeadMs?.[id]?.[i] ?? 0;
+        if (one !== undefined && slower(one, cal.spread?.headMs[id]?.[i] ?? 0, ms, sb)) {
+          issues.push(
+            `${id}: head to point ${i + 1} at batch ${bh.batch} (${ms.toFixed(3)} ms) < at batch 1 (${one.toFixed(3)} ms)`,
+          );
+        }
+      });
+    }
+  }
   return issues;
 }
 
 /**
  * Times, on this device and batch 1, the head of every variant up to every partition point, every
- * whole network (also at `opts.batch` images per run) and (when the runner has `encode`) the encoder of every bottleneck of the manifest
+ * whole network (heads and whole networks also at `opts.batch` images per run) and (when the runner has `encode`) the encoder of every bottleneck of the manifest
  * on its point's features, all the same way: `warmup` untimed rounds, then timed rounds in which every
  * entry runs once, in an order that rotates from round to round (so drift and interference hit all
  * alike), until each median is stable (interquartile range / median <= `targetSpread`, at least
@@ -256,6 +270,10 @@ export async function measureHeads(
         tasks.push({ variant: v.id, point: p, run: () => runner.head(v.id, p, input, 1), runs: 1, samples: [] });
       tasks.push({ variant: v.id, point: 0, run: () => runner.full(v.id, input, 1), runs: 1, samples: [] });
       if (batch > 1) {
+        for (let p = 1; p <= P; p++) {
+          const run = () => runner.head(v.id, p, inputs, batch);
+          tasks.push({ variant: v.id, point: p, batch, run, runs: 1, samples: [] });
+        }
         const run = () => runner.full(v.id, inputs, batch);
         tasks.push({ variant: v.id, point: 0, batch, run, runs: 1, samples: [] });
       }
@@ -323,6 +341,15 @@ export async function measureHeads(
         spread.bottleneckMs ??= {};
         cal.bottleneckMs[t.bottleneck] = median(t.samples);
         spread.bottleneckMs[t.bottleneck] = relativeIqr(t.samples);
+      } else if (t.batch !== undefined && t.point > 0) {
+        cal.batchHeadMs ??= { batch: t.batch, ms: {} };
+        spread.batchHeadMs ??= {};
+        const heads = cal.batchHeadMs.ms[t.variant] ?? [];
+        const spreads = spread.batchHeadMs[t.variant] ?? [];
+        heads[t.point - 1] = median(t.samples);
+        spreads[t.point - 1] = relativeIqr(t.samples);
+        cal.batchHeadMs.ms[t.variant] = heads;
+        spread.batchHeadMs[t.variant] = spreads;
       } else if (t.batch !== undefined) {
         cal.batchFullMs ??= { batch: t.batch, ms: {} };
         spread.batchFullMs ??= {};

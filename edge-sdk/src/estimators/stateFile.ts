@@ -69,16 +69,20 @@ function checkCalibration(c: unknown): c is DeviceCalibration {
   ) {
     return false;
   }
-  if (o.batchFullMs !== undefined) {
-    const b = o.batchFullMs as Record<string, unknown> | null;
-    if (typeof b !== 'object' || b === null || !(typeof b.batch === 'number' && Number.isInteger(b.batch)))
-      return false;
-    if (b.batch < 2 || b.batch > 256 || !record(b.ms, (x) => isPlausible(x, 0, 600_000))) return false;
-  }
+  const ms = (x: unknown) => isPlausible(x, 0, 600_000);
+  if (o.batchFullMs !== undefined && !batchTimings(o.batchFullMs, ms)) return false;
+  if (o.batchHeadMs !== undefined && !batchTimings(o.batchHeadMs, (a) => samples(a) && a.every(ms))) return false;
   if (o.requestMs !== undefined && !linearCost(o.requestMs)) return false;
   if (o.rawEncodeMs !== undefined && !record(o.rawEncodeMs, (x) => isPlausible(x, 0, 600_000))) return false;
   if (o.featureEncodeMs !== undefined && !record(o.featureEncodeMs, linearCost)) return false;
   return o.encodeMs === undefined || (typeof o.encodeMs === 'number' && o.encodeMs >= 0);
+}
+
+/** `{ batch, ms }` with an integer batch in [2, 256] and every value of `ms` passing `ok`. */
+function batchTimings(v: unknown, ok: (x: unknown) => boolean): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const b = v as Record<string, unknown>;
+  return typeof b.batch === 'number' && Number.isInteger(b.batch) && b.batch >= 2 && b.batch <= 256 && record(b.ms, ok);
 }
 
 /** An object whose every value passes `ok`. */

@@ -94,3 +94,25 @@ export function batchShares(
   const mid = known.length ? median(known) : 0;
   return Object.fromEntries(variantIds.map((id) => [id, own[id] ?? mid]));
 }
+
+/**
+ * How a device run's time grows with its batch: N images cost `fixedMs + N x perImageMs`. Through the
+ * run's batch-1 time and its time on `at.batch` images when both were measured (per image: the slope
+ * between them, at least 0); else `share` of the batch-1 time is fixed and the rest is per image (see
+ * {@link batchShares}). Either way one image costs `oneMs`.
+ *
+ * @example
+ * batchCost(10, { batch: 8, ms: 24 }, 0) // { fixedMs: 8, perImageMs: 2 }
+ * batchCost(10, undefined, 0.4) // { fixedMs: 4, perImageMs: 6 }
+ */
+export function batchCost(
+  oneMs: number,
+  at: { batch: number; ms: number } | undefined,
+  share: number,
+): { fixedMs: number; perImageMs: number } {
+  if (at && at.batch > 1 && oneMs > 0 && at.ms > 0) {
+    const perImageMs = Math.max(0, (at.ms - oneMs) / (at.batch - 1));
+    return { fixedMs: oneMs - perImageMs, perImageMs };
+  }
+  return { fixedMs: share * oneMs, perImageMs: (1 - share) * oneMs };
+}

@@ -1,4 +1,4 @@
-export { batchShares, DEFAULT_DEVICE_COSTS, linearMs, requestCost, rowEncodeMs } from './deviceCosts.js';
+export { batchCost, batchShares, DEFAULT_DEVICE_COSTS, linearMs, requestCost, rowEncodeMs } from './deviceCosts.js';
 export {
   DEFAULT_ACCURACY_MARGIN,
   defaultMinAccuracy,

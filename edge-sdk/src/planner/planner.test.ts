@@ -5,7 +5,7 @@ import { loadModel } from '../model/manifest.js';
 import { loadProfile, normalizeProfile } from '../profile/loadProfile.js';
 import type { DeviceCalibration, NormalizedProfile, Profile, ProfileRow } from '../profile/types.js';
 import type { Objective, PlanConditions } from '../types/plan.js';
-import { batchShares, DEFAULT_DEVICE_COSTS, linearMs } from './deviceCosts.js';
+import { batchCost, batchShares, DEFAULT_DEVICE_COSTS, linearMs } from './deviceCosts.js';
 import { Planner } from './planner.js';
 import { DEFAULT_PRICING, lambdaCostUsd } from './pricing.js';
 
@@ -624,6 +624,35 @@ describe("Planner: the device's cost of a batch", () => {
       linear.predict(split1(linear), { ...FAST, batch: 16, deviceScale: 2 }).encodeMs,
       9,
     );
+  });
+
+  it("prices a head timed at the larger batch on its own line, not the whole network's share", () => {
+    // the head to point 1 of r000: 2 ms for one image, 16 for 8 (2 per image, nothing fixed), where the
+    // whole network's share (0.5) would price 16 images at 17 ms
+    const half = row({ point: 1, variant: 0.5, meanPayloadBytes: 2000, valAccuracy: 0.92, bits: 6, coder: 'rans' });
+    const own = new Planner(handProfile([half]), {
+      calibration: { ...batched, batchHeadMs: { batch: 8, ms: { r000: [16, 40, 150] } } },
+    });
+    const planner = new Planner(handProfile(), { calibration: batched });
+    const c = { ...FAST, batch: 16, deviceScale: 2 };
+    expect(own.predict(split1(own), c).edgeMs).toBeCloseTo(2 * 32, 9);
+    expect(planner.predict(split1(planner), c).edgeMs).toBeCloseTo(2 * 17, 9);
+    // one image costs its batch-1 time either way
+    expect(own.predict(split1(own), { ...FAST, batch: 1 }).edgeMs).toBeCloseTo(2, 9);
+    // the whole network keeps its own line; a head of r050, not timed at the batch, the share
+    expect(own.predict(edgeOnly(own), { ...FAST, batch: 16 }).edgeMs).toBeCloseTo(60 * 8.5, 9);
+    const r050 = own.rows.findIndex((r) => r.kind === 'split' && r.variantId === 'r050' && r.point === 1);
+    expect(own.predict(r050, { ...FAST, batch: 16 }).edgeMs).toBeCloseTo(1 * 8.5, 9);
+  });
+
+  it('fits a run through its two timings: per image the slope (at least 0), one image its own time', () => {
+    expect(batchCost(10, { batch: 8, ms: 24 }, 0.9)).toEqual({ fixedMs: 8, perImageMs: 2 });
+    // steeper than separate runs (a batch-1 time at the timer's grain): the slope all the same
+    expect(batchCost(1, { batch: 9, ms: 33 }, 0)).toEqual({ fixedMs: -3, perImageMs: 4 });
+    // a batch as fast as one image: all fixed
+    expect(batchCost(10, { batch: 8, ms: 9 }, 0)).toEqual({ fixedMs: 10, perImageMs: 0 });
+    // without the batch's time: the share
+    expect(batchCost(10, undefined, 0.4)).toEqual({ fixedMs: 4, perImageMs: 6 });
   });
 
   it('keeps the device for a batch the linear price would send away', () => {

@@ -9,7 +9,7 @@ import type { DeviceCalibration, LinearCost, NormalizedProfile, PlanRow } from '
 import type { Decision, Objective, PlanConditions, PlanOption, PlanResult, Prediction } from '../types/plan.js';
 import { describeValue } from '../util/describeValue.js';
 import { median } from '../util/median.js';
-import { batchShares, linearMs, requestCost, rowEncodeMs } from './deviceCosts.js';
+import { batchCost, batchShares, linearMs, requestCost, rowEncodeMs } from './deviceCosts.js';
 import { DEFAULT_PRICING, type LambdaPricing, lambdaCostUsd } from './pricing.js';
 
 /**
@@ -125,8 +125,10 @@ function perPoint(v: number | readonly number[] | undefined, p: number, dflt: nu
  * Expected latency of a row for a batch of N images (one formula, {@link Planner.predict}):
  * head(N) + N x encode + request + N x bytes / bandwidth + RTT + N x cloud tail x scale(p) + P(cold, p) x init(p);
  * edge-only rows cost whole(N), the whole network on the device, nothing else. A run of N images on the
- * device costs its batch-1 time x (share + (1 - share) x N), where share is the part of a run that does
- * not grow with the batch, measured by `calibrate` (see {@link batchShares}; 0 without it). `encode` is the row's own
+ * device costs a fixed part plus N x a part per image, through its batch-1 time and its time at the
+ * calibration's larger batch (`batchHeadMs`, `batchFullMs`; see {@link batchCost}); a run without the
+ * latter takes its variant's share of the batch-1 time as fixed (see {@link batchShares}; 0 without
+ * any), and a bottleneck's encoder always does. `encode` is the row's own
  * encoding (a cloud-only row's raw format, a split's codec by its payload size) and `request` the
  * client's work once per request (signing with the body's SHA-256, the answer): measured by
  * `calibrate`, else reference costs x the device's speed (see {@link rowEncodeMs}, {@link requestCost}). A bottleneck row's edge head
@@ -153,10 +155,11 @@ export class Planner {
   private readonly acc: Float64Array;
   private readonly bytes: Float64Array;
   private readonly cloud1: Float64Array;
-  private readonly edge1: Float64Array;
+  /** Per row: the device run's part that does not grow with the batch, ms (see {@link batchCost}). */
+  private readonly edgeFixed: Float64Array;
+  /** Per row: the device run's part per image, ms. */
+  private readonly edgePer: Float64Array;
   private readonly enc1: Float64Array;
-  /** Per row: the share of its device run that does not grow with the batch (see {@link batchShares}). */
-  private readonly share: Float64Array;
   /** The client's work per request: fixed ms, and ms per KiB of payload. */
   private request: LinearCost = { fixedMs: 0, perKiBMs: 0 };
   private readonly enabled: Uint8Array;
@@ -194,9 +197,9 @@ export class Planner {
     this.acc = new Float64Array(n);
     this.bytes = new Float64Array(n);
     this.cloud1 = new Float64Array(n);
-    this.edge1 = new Float64Array(n);
+    this.edgeFixed = new Float64Array(n);
+    this.edgePer = new Float64Array(n);
     this.enc1 = new Float64Array(n);
-    this.share = new Float64Array(n);
     this.enabled = new Uint8Array(n);
     this.coldMs = new Float64Array(this.P + 1);
     this.scale = new Float64Array(this.P + 1);
@@ -268,17 +271,28 @@ export class Planner {
     const speed = ratios.length ? median(ratios) : 1;
     this.request = requestCost(cal, speed);
     const shares = batchShares(cal, [...new Set(this.rows.map((r) => r.variantId))]);
+    // a run measured at the larger batch only counts with its batch-1 time from the same calibration
+    const measured = (one: number | undefined, b: { batch: number } | undefined, ms: number | undefined) =>
+      one !== undefined && b && ms !== undefined ? { batch: b.batch, ms } : undefined;
     this.rows.forEach((r, i) => {
       this.enc1[i] = rowEncodeMs(r, cal, t.encodeMs, speed);
-      this.share[i] = shares[r.variantId] ?? 0;
+      const share = shares[r.variantId] ?? 0;
+      let run = { fixedMs: 0, perImageMs: 0 };
       if (r.kind === 'edge-only') {
-        this.edge1[i] = cal?.fullMs[r.variantId] ?? (t.fullMs[r.variantId] ?? 0) * speed;
-      } else if (r.kind === 'cloud-only') {
-        this.edge1[i] = 0;
-      } else {
-        const head = cal?.headMs[r.variantId]?.[r.point - 1] ?? (t.headMs[r.variantId]?.[r.point - 1] ?? 0) * speed;
-        this.edge1[i] = head + this.encoderMs(r, head, speed);
+        const one = cal?.fullMs[r.variantId];
+        const at = measured(one, cal?.batchFullMs, cal?.batchFullMs?.ms[r.variantId]);
+        run = batchCost(one ?? (t.fullMs[r.variantId] ?? 0) * speed, at, share);
+      } else if (r.kind === 'split') {
+        const one = cal?.headMs[r.variantId]?.[r.point - 1];
+        const at = measured(one, cal?.batchHeadMs, cal?.batchHeadMs?.ms[r.variantId]?.[r.point - 1]);
+        const head = one ?? (t.headMs[r.variantId]?.[r.point - 1] ?? 0) * speed;
+        const encoder = this.encoderMs(r, head, speed);
+        run = batchCost(head, at, share);
+        run.fixedMs += share * encoder;
+        run.perImageMs += (1 - share) * encoder;
       }
+      this.edgeFixed[i] = run.fixedMs;
+      this.edgePer[i] = run.perImageMs;
     });
   }
 
@@ -371,9 +385,8 @@ export class Planner {
   private cost(i: number, N: number, msPerByte: number, rtt: number): Prediction {
     const r = this.rows[i] as PlanRow;
     const ds = this.devScale;
-    // the device's run of N images: its batch-1 time x (fixed share + the rest per image)
-    const s = this.share[i] as number;
-    const edgeMs = (s + (1 - s) * N) * (this.edge1[i] as number) * ds;
+    // the device's run of N images: its fixed part + N x its part per image
+    const edgeMs = ((this.edgeFixed[i] as number) + N * (this.edgePer[i] as number)) * ds;
     if (this.kind[i] === EDGE) {
       return {
         totalMs: edgeMs,

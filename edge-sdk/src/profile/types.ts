@@ -211,6 +211,13 @@ export interface DeviceCalibration {
    * image), which the planner uses for batches above 1 (see `batchShares`).
    */
   batchFullMs?: { batch: number; ms: Record<string, number> };
+  /**
+   * The head of every variant up to every point (index p-1, as `headMs`) run on a batch of `batch` images
+   * at once, when measured: a head's time grows with its batch in its own way (early layers gain little
+   * from a batch, the weight-heavy late ones much), so the planner prices a split's device run from its
+   * head's own two timings (see `batchCost`).
+   */
+  batchHeadMs?: { batch: number; ms: Record<string, number[]> };
   /** Codec encode time per image on this device, when measured. */
   encodeMs?: number;
   /** Per bottleneck id: its encoder's time on this device (batch 1, median), when measured. */
@@ -233,6 +240,8 @@ export interface DeviceCalibration {
     bottleneckMs?: Record<string, number>;
     /** Per variant id: the spread of `batchFullMs.ms`. */
     batchFullMs?: Record<string, number>;
+    /** Per variant id: the spread of `batchHeadMs.ms` (same layout). */
+    batchHeadMs?: Record<string, number[]>;
     /** Per piece of per-request work (`request:1024`, `answer`, `raw:png`, `feature:rans:812`). */
     workMs?: Record<string, number>;
   };

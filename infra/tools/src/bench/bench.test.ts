@@ -12,7 +12,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, defaultScenario } from '../demo/scenario.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../localSystem.js';
 import { viewsOf, writeCharts } from './charts.js';
 import { run as benchCli, readRuns, usage } from './main.js';
-import { type BenchConfig, type BenchRun, roundOrder, runBench, timeLeftText } from './runBench.js';
+import { type BenchConfig, type BenchRun, cpuDetail, roundOrder, runBench, timeLeftText } from './runBench.js';
 import {
   benchFloor,
   buildStrategies,
@@ -505,6 +505,19 @@ describe('the order of a round', () => {
   });
 });
 
+describe("a run's machine", () => {
+  it("names the CPU's family, model and widest vector instructions, which decide what a share of its core runs", () => {
+    const zen4 =
+      'processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx avx2 avx512f avx512bw\n';
+    expect(cpuDetail(zen4)).toBe('family 25 model 17, avx512f');
+    const zen3 = 'cpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx avx2 fma\n';
+    expect(cpuDetail(zen3)).toBe('family 25 model 1, avx2');
+    const pi4 = 'processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU part\t: 0xd08\n';
+    expect(cpuDetail(pi4)).toBe('part 0xd08, asimd');
+    expect(cpuDetail('')).toBeUndefined();
+  });
+});
+
 describe("a device's progress line", () => {
   it('says how long the cells left take at the mean cell time so far, and nothing after the last cell', () => {
     expect(timeLeftText([500_000, 540_000], 13, 'pi4')).toBe('; about 1 h 53 min left on pi4 (13 cells)');
@@ -779,13 +792,26 @@ describe('runBench on one cell of this machine', () => {
     // after each cell: the cells so far, the emulation of the device that measured them, the resumed runs
     expect(progress).toEqual([{ cells: 1, devices: ['host'], resumed: ['earlier.json'] }]);
     expect(run.resumedFrom).toEqual(earlier);
-    expect(Object.keys(run.machine).sort()).toEqual(['arch', 'cores', 'cpu', 'loadavgAtStart', 'memoryGiB', 'node']);
+    expect(Object.keys(run.machine).sort()).toEqual([
+      'arch',
+      'cores',
+      'cpu',
+      ...(run.machine.cpuDetail ? ['cpuDetail'] : []),
+      'loadavgAtStart',
+      'memoryGiB',
+      'node',
+    ]);
     expect(run.deviceEmulation).toHaveLength(1);
     expect(run.deviceEmulation[0]).toMatchObject({ device: 'host', cpuFraction: 1, method: 'none', threads: 1 });
     expect(run.deviceEmulation[0]?.fullMs.r000).toBeGreaterThan(0);
     // the whole network on 8 images at once, for the planner's price of a batch
     expect(run.deviceEmulation[0]?.batchFullMs?.batch).toBe(8);
     expect(run.deviceEmulation[0]?.batchFullMs?.ms.r000).toBeGreaterThan(run.deviceEmulation[0]?.fullMs.r000 as number);
+    // and every head, at batch 1 and at 8 images
+    const em = run.deviceEmulation[0];
+    expect(em?.headMs?.r000).toHaveLength(5);
+    expect(em?.batchHeadMs?.batch).toBe(8);
+    expect(em?.batchHeadMs?.ms.r000?.[4]).toBeGreaterThan(em?.headMs?.r000?.[4] as number);
     expect(run.cells).toHaveLength(1);
     const c = run.cells[0];
     if (!c) throw new Error('no cell');

@@ -73,6 +73,7 @@ async function init(msg: WorkerInit): Promise<void> {
     fullMs: c.fullMs,
     headMs: c.headMs,
     ...(c.batchFullMs ? { batchFullMs: c.batchFullMs } : {}),
+    ...(c.batchHeadMs ? { batchHeadMs: c.batchHeadMs } : {}),
   });
 }
 

@@ -44,6 +44,8 @@ export interface WorkerReady {
   headMs: Record<string, number[]>;
   /** Whole network per variant on a batch of images at once, when calibrated (see `DeviceCalibration`). */
   batchFullMs?: { batch: number; ms: Record<string, number> };
+  /** Every head on a batch of images at once, when calibrated. */
+  batchHeadMs?: { batch: number; ms: Record<string, number[]> };
 }
 
 /** One classify call as the worker saw it. */

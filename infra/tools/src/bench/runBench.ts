@@ -7,7 +7,7 @@
  * (trace.ts) runs on one device the same way, on a local cloud and proxy of its own.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { arch, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -128,6 +128,9 @@ export interface DeviceEmulation {
   fullMs: Record<string, number>;
   /** The same on a batch of images at once, when calibrated. */
   batchFullMs?: { batch: number; ms: Record<string, number> };
+  /** Per variant: the head to every point (index p-1), ms, as calibrated, and at the larger batch. */
+  headMs?: Record<string, number[]>;
+  batchHeadMs?: { batch: number; ms: Record<string, number[]> };
 }
 
 /** One earlier run whose cells `--resume` reports: its machine and device emulation stay with its cells. */
@@ -143,7 +146,20 @@ export interface ResumedRun {
 
 /** Everything a run produced. */
 export interface BenchRun {
-  machine: { cpu: string; cores: number; arch: string; node: string; memoryGiB: number; loadavgAtStart: number[] };
+  machine: {
+    cpu: string;
+    /**
+     * Where the OS says: the CPU's family and model and its widest vector instructions (`avx512f`,
+     * `avx2`, `asimd`, ...). Device emulation is a share of this machine's core, and how fast ONNX
+     * Runtime runs on that share depends on them: runs on machines that differ here are not the same devices.
+     */
+    cpuDetail?: string;
+    cores: number;
+    arch: string;
+    node: string;
+    memoryGiB: number;
+    loadavgAtStart: number[];
+  };
   deviceEmulation: DeviceEmulation[];
   strategies: { name: Strategy['name']; description: string; approximation?: string; rows: number }[];
   floor: number;
@@ -222,11 +238,45 @@ function inMatrixOrder(cfg: BenchConfig, cells: CellSummary[]): CellSummary[] {
   return [...cells].sort((a, b) => rank(a) - rank(b));
 }
 
+/**
+ * The CPU's family and model and its widest vector instructions, from Linux's `/proc/cpuinfo` text (or
+ * the file), e.g. `family 25 model 17, avx512f`; undefined where there is no such file.
+ *
+ * @example
+ * cpuDetail('cpu family\t: 25\nmodel\t\t: 17\nflags\t\t: fpu avx2 avx512f\n') // 'family 25 model 17, avx512f'
+ */
+export function cpuDetail(text?: string): string | undefined {
+  let info = text;
+  if (info === undefined) {
+    try {
+      info = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(info as string)?.[1]?.trim();
+  const flags = new Set((field('flags') ?? field('Features') ?? '').split(/\s+/));
+  const simd = ['avx512f', 'avx2', 'avx', 'sse4_2', 'sve', 'asimd', 'neon'].find((f) => flags.has(f));
+  const family = field('cpu family');
+  const model = field('model');
+  const parts = [
+    family !== undefined && model !== undefined
+      ? `family ${family} model ${model}`
+      : field('CPU part')
+        ? `part ${field('CPU part')}`
+        : undefined,
+    simd,
+  ].filter((x): x is string => x !== undefined && x !== '');
+  return parts.length ? parts.join(', ') : undefined;
+}
+
 /** This machine, as a run's `machine` reports it (the load average now). */
 export function machineInfo(): BenchRun['machine'] {
   const cpu = cpus();
+  const detail = cpuDetail();
   return {
     cpu: cpu[0]?.model?.trim() ?? 'unknown',
+    ...(detail ? { cpuDetail: detail } : {}),
     cores: cpu.length,
     arch: arch(),
     node: process.version,
@@ -425,6 +475,8 @@ async function runDevice(
       calibrationMs: Math.round(r.calibrationMs),
       fullMs: r.fullMs,
       ...(r.batchFullMs ? { batchFullMs: r.batchFullMs } : {}),
+      headMs: r.headMs,
+      ...(r.batchHeadMs ? { batchHeadMs: r.batchHeadMs } : {}),
     };
     const out: CellSummary[] = [];
     const { cells } = ctx;
