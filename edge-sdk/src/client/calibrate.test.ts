@@ -99,6 +99,20 @@ describe('calibration', () => {
     expect(cal.fullMs.r000).toBe(8);
   });
 
+  it('stops timing an entry once its median is stable, while the rounds go on for the others', async () => {
+    // as above: only the whole network of r000 is unstable for its first 10 timed calls
+    const { runner, now, calls } = fakeRunner((v, p, n) =>
+      v === 'r000' && p === 0 && n < 11 ? (n % 2 ? 4 : 12) : at(v, p),
+    );
+    const cal = await measureHeads(runner, { now, warmup: 1, repetitions: 3, maxRepetitions: 60 });
+    expect(cal.repetitions).toBeGreaterThan(10);
+    // 1 warm-up + the minimum 3 rounds for every stable entry, all rounds for the unstable one
+    expect(calls.get('r050/2')).toBe(4);
+    expect(calls.get('r000/1x8')).toBe(4);
+    expect(calls.get('r000/0')).toBe(1 + (cal.repetitions as number));
+    expect(cal.headMs.r050).toEqual([1, 2, 3]);
+  });
+
   it('measures again when a head is slower than the whole network, and keeps the consistent result', async () => {
     // during the first measurement (1 warm-up + 3 rounds), something else slows the head to point 1 of
     // r000 down (30 ms, while the whole network takes 8 ms)

@@ -14,7 +14,10 @@ import { type DeviceWork, fitLinear } from './deviceWork.js';
  * await client.calibrate({ repetitions: 9, warmup: 3, onProgress: (done, total) => console.error(`${done}/${total}`) })
  */
 export interface CalibrateOptions {
-  /** Timed rounds at least (each round times every head and every whole network once). @default 7 */
+  /**
+   * Timed rounds at least (each round times every head and every whole network once; after this many,
+   * an entry whose median is stable is not timed again). @default 7
+   */
   repetitions?: number;
   /** Rounds at most, while some median is not yet stable. @default 41 */
   maxRepetitions?: number;
@@ -230,7 +233,8 @@ export function calibrationIssues(
  * on its point's features, all the same way: `warmup` untimed rounds, then timed rounds in which every
  * entry runs once, in an order that rotates from round to round (so drift and interference hit all
  * alike), until each median is stable (interquartile range / median <= `targetSpread`, at least
- * `repetitions` rounds, at most `maxRepetitions`). The spread of each median is reported. The client's
+ * `repetitions` rounds, at most `maxRepetitions`); an entry stable after `repetitions` rounds is not timed
+ * again. The spread of each median is reported. The client's
  * per-request work (`opts.work`, see {@link deviceWork}) is timed in the same rounds, each sample
  * repeating a short piece enough times to last `MIN_WORK_SAMPLE_MS`: it gives `requestMs` (signing
  * fitted as fixed + per KiB, plus the answer check), `rawEncodeMs` and `featureEncodeMs` (fitted per coder). A result
@@ -308,6 +312,8 @@ export async function measureHeads(
     for (let round = 0; round < maxReps; round++) {
       for (let k = 0; k < tasks.length; k++) {
         const t = tasks[(k + round) % tasks.length] as Task;
+        // an entry whose median has settled is not timed again; the rounds go on for the others
+        if (t.samples.length >= reps && relativeIqr(t.samples) <= target) continue;
         const t0 = now();
         await t.run();
         t.samples.push((now() - t0) / t.runs);
@@ -327,7 +333,7 @@ export async function measureHeads(
       fullMs: {},
       measuredAt: Date.now(),
       spread: { headMs: {}, fullMs: {} },
-      repetitions: tasks[0]?.samples.length ?? 0,
+      repetitions: Math.max(0, ...tasks.map((t) => t.samples.length)),
       attempts: attempt,
     };
     Object.assign(cal, workCosts(tasks));

@@ -245,7 +245,7 @@ export interface DeviceCalibration {
     /** Per piece of per-request work (`request:1024`, `answer`, `raw:png`, `feature:rans:812`). */
     workMs?: Record<string, number>;
   };
-  /** Timed rounds per entry (every head and whole network once per round, interleaved). */
+  /** Timed rounds (every head and whole network once per round, interleaved; an entry stable after the minimum rounds stops): the most any entry was timed. */
   repetitions?: number;
   /** Measurements made until the timings were consistent (1 = the first one was). */
   attempts?: number;
