@@ -86,8 +86,7 @@ export function batchShares(
     for (const [id, tb] of Object.entries(b.ms)) {
       const t1 = cal.fullMs[id];
       if (t1 === undefined || !(t1 > 0) || !(tb > 0)) continue;
-      const perImage = (tb - t1) / (b.batch - 1);
-      own[id] = Math.min(1, Math.max(0, 1 - perImage / t1));
+      own[id] = Math.max(0, batchCost(t1, { batch: b.batch, ms: tb }, 0).fixedMs / t1);
     }
   }
   const known = Object.values(own);
